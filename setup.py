@@ -1,0 +1,39 @@
+"""admire-jax: multi-fidelity, cost-aware Bayesian optimisation of LM data mixtures."""
+from setuptools import find_packages, setup
+
+setup(
+    name="admire_jax",
+    version="0.1.0",
+    description=(
+        "Find the best training-data mixture for a language model with "
+        "multi-fidelity, cost-aware Bayesian optimisation in JAX."
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["admire_jax", "admire_jax.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "jax>=0.7.0",
+        "flax>=0.11.0",
+        "optax>=0.2.4",
+        "orbax-checkpoint>=0.11.0",
+        "tensorflow-datasets>=4.9.7",
+        "array_record>=0.7.0",
+        "numpyro>=0.18.0",
+        "gin-config>=0.5.0",
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "pandas>=2.0",
+        "matplotlib>=3.8",
+        "lightgbm>=4.0",
+        "tensorboardX>=2.6",
+        "tqdm>=4.66",
+    ],
+    extras_require={
+        "test": ["pytest>=8.0", "pytest-xdist>=3.5"],
+        # BoTorch reference for benchmarks/bo_overhead.py; torch pinned to the CPU build.
+        "bench": ["torch==2.13.0", "botorch>=0.12"],
+        "tpu": ["libtpu"],
+    },
+    entry_points={"console_scripts": ["admire-jax=admire_jax.cli:main"]},
+)
