@@ -1,0 +1,146 @@
+"""Where trials run: local subprocesses, a Slurm cluster (submitit), or any shell template.
+
+Each executor takes a trial's command line and run directory and returns a `Job` that the
+controller polls. The command itself writes `result.json`; the executor only starts it and says
+whether it has ended and how. Executors are gin-configurable, so an experiment file picks one.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import gin
+
+
+class Job(Protocol):
+    def done(self) -> bool:
+        """True once the trial's process has ended, however it ended."""
+
+    def error(self) -> str | None:
+        """After `done`: None if the command exited 0, else what went wrong."""
+
+
+class Executor(Protocol):
+    slots: int  # trials that may run at once
+
+    def submit(self, command: Sequence[str], run_dir: Path, slot: int) -> Job:
+        """Starts `command` for the trial in `run_dir`, on parallel slot `slot` (0 <= slot < slots)."""
+
+
+class _ProcessJob:
+    """A local child process whose output goes to `<run_dir>/trial.log`."""
+
+    def __init__(
+        self,
+        args: Sequence[str] | str,
+        run_dir: Path,
+        env: dict[str, str],
+        shell: bool = False,
+        cores: Sequence[int] | None = None,
+    ):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._log = run_dir / "trial.log"
+        pin = None if cores is None else (lambda: os.sched_setaffinity(0, cores))
+        with open(self._log, "ab") as log:
+            self._proc = subprocess.Popen(
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                shell=shell,
+                start_new_session=True,
+                preexec_fn=pin,
+            )
+
+    def done(self) -> bool:
+        return self._proc.poll() is not None
+
+    def error(self) -> str | None:
+        code = self._proc.returncode
+        if code == 0:
+            return None
+        tail = self._log.read_text(errors="replace")[-2000:]
+        return f"exit code {code}; end of {self._log}:\n{tail}"
+
+
+@gin.configurable
+class LocalExecutor:
+    """Up to `slots` trials as subprocesses of this machine, each pinned to its own devices.
+
+    On GPU hosts slot i sees `gpus_per_trial` GPUs of its own (CUDA_VISIBLE_DEVICES); on CPU
+    hosts it is pinned to `cpus_per_trial` cores of its own, so parallel proxies do not fight
+    over cores and their measured wall time stays comparable.
+    """
+
+    def __init__(self, slots: int = 1, cpus_per_trial: int | None = None, gpus_per_trial: int = 0):
+        if slots < 1:
+            raise ValueError(f"slots must be >= 1, got {slots}")
+        self.slots = slots
+        self.cpus_per_trial = cpus_per_trial or max(1, (os.cpu_count() or 1) // slots)
+        self.gpus_per_trial = gpus_per_trial
+
+    def submit(self, command: Sequence[str], run_dir: Path, slot: int) -> Job:
+        env = dict(os.environ)
+        if self.gpus_per_trial:
+            first = slot * self.gpus_per_trial
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(first + i) for i in range(self.gpus_per_trial))
+        available = sorted(os.sched_getaffinity(0))
+        cores = [available[(slot * self.cpus_per_trial + i) % len(available)] for i in range(self.cpus_per_trial)]
+        return _ProcessJob(list(command), Path(run_dir), env, cores=cores)
+
+
+@gin.configurable
+class CommandTemplateExecutor:
+    """Runs each trial through a shell template, e.g. to reach a TPU pod:
+
+        gcloud compute tpus tpu-vm ssh {tpu} --worker=all --command='cd repo && {command}'
+
+    Placeholders: {command} (the trial's command, shell-quoted), {run_dir}, {slot}, and any
+    extra `fields` (such as {tpu}, one value per slot when given as a list).
+    """
+
+    def __init__(self, template: str, slots: int = 1, fields: dict[str, object] | None = None):
+        if "{command}" not in template:
+            raise ValueError(f"the executor template must contain {{command}}: {template!r}")
+        self.template, self.slots, self.fields = template, slots, dict(fields or {})
+
+    def submit(self, command: Sequence[str], run_dir: Path, slot: int) -> Job:
+        values = {k: (v[slot] if isinstance(v, (list, tuple)) else v) for k, v in self.fields.items()}
+        try:
+            line = self.template.format(command=shlex.join(command), run_dir=run_dir, slot=slot, **values)
+        except KeyError as e:
+            raise ValueError(f"the executor template names {e} but no such field was given") from None
+        return _ProcessJob(line, Path(run_dir), dict(os.environ), shell=True)
+
+
+class _SubmititJob:
+    def __init__(self, job):
+        self._job = job
+
+    def done(self) -> bool:
+        return self._job.done()
+
+    def error(self) -> str | None:
+        exc = self._job.exception()
+        return None if exc is None else f"slurm job {self._job.job_id}: {exc}"
+
+
+@gin.configurable
+class SlurmExecutor:
+    """Each trial as one Slurm job through submitit (`cluster='local'` runs them here, for tests)."""
+
+    def __init__(self, folder: str, slots: int = 4, cluster: str | None = None, **parameters):
+        import submitit  # optional: only Slurm users need it
+
+        self.slots = slots
+        self._executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
+        self._executor.update_parameters(**parameters)
+
+    def submit(self, command: Sequence[str], run_dir: Path, slot: int) -> Job:
+        import submitit
+
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        return _SubmititJob(self._executor.submit(submitit.helpers.CommandFunction(list(command), cwd=str(run_dir))))
