@@ -7,6 +7,10 @@ import sys
 # sub-command -> "module:function"; modules are imported only when their command runs,
 # so `admire-jax replay` never pays for importing the trainer.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "optimize": ("admire_jax.experiment.cli:optimize", "search the best mixture: BO proposes, proxies train, repeat"),
+    "status": ("admire_jax.experiment.cli:status", "print an experiment's trials and current recommendation"),
+    "report": ("admire_jax.experiment.cli:report", "write report.md, plots and recommendation.json"),
+    "export": ("admire_jax.experiment.cli:export", "write an experiment's trials as a replay-format runs table"),
     "replay": ("admire_jax.bench.cli:main", "replay BO and baselines over a table of finished runs"),
     "train": ("admire_jax.train.cli:main", "train one model on one mixture (gin-configured)"),
     "validate": ("admire_jax.train.validate:main", "compile a large config ahead of time; report memory and FLOPs"),

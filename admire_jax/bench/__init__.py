@@ -1,0 +1,1 @@
+"""Replay benchmark: mixture-search methods compared on tables of finished runs (`admire-jax replay`)."""

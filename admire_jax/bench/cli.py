@@ -1,0 +1,121 @@
+"""`admire-jax replay`: compare mixture-search methods on a table of finished runs.
+
+Example (the RegMix Pile table):
+  admire-jax replay --table regmix_pile_runs.csv --weights-prefix w: --fidelity-col fidelity \
+      --objective loss:avg --minimize --cost-col cost --target-fidelity 1B --seeds 20 --out results/
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from tqdm.auto import tqdm
+
+from admire_jax.bench.methods import DEFAULT_METHODS, METHODS
+from admire_jax.bench.replay import combine, replay_task, summarise_task
+from admire_jax.bench.report import markdown_table, write_outputs
+from admire_jax.bench.table import TableError, TableSpec, load_tasks, parse_fidelity_costs
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="admire-jax replay", description=__doc__.split("\n")[0])
+    p.add_argument("--table", required=True, help="CSV, one row per finished run")
+    p.add_argument("--weights-prefix", required=True, help="prefix of the mixture-weight columns, e.g. 'w:'")
+    p.add_argument("--fidelity-col", required=True, help="column holding the fidelity label of each run")
+    p.add_argument("--objective", action="append", required=True,
+                   help="objective column; repeat for several objectives (separate tasks)")
+    direction = p.add_mutually_exclusive_group()
+    direction.add_argument("--maximize", action="store_true", help="higher objective is better")
+    direction.add_argument("--minimize", action="store_true", help="lower objective is better (default)")
+    p.add_argument("--cost-col", help="per-row cost column (methods plan with the running mean per rung)")
+    p.add_argument("--fidelity-costs", help="declared cost per run of each rung, e.g. 1M=0.001,60M=0.06,1B=1")
+    p.add_argument("--target-fidelity", required=True, help="fidelity label whose best row is sought")
+    p.add_argument("--fidelity-order", help="rungs cheapest first, comma-separated (default: by median row cost)")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help=f"comma-separated, first one is compared with the others; known: {','.join(METHODS)}")
+    p.add_argument("--seeds", type=int, default=20, help="episodes per method (seeds 0..N-1)")
+    p.add_argument("--budget", type=float, help="cost budget per episode (default: cost of all target rows)")
+    p.add_argument("--n-init", type=int, default=1, help="random initial rows of the cheapest allowed rung")
+    p.add_argument("--tol", type=float, default=0.0, help="tolerance of the held_tol cost-to-best")
+    p.add_argument("--max-steps", help="cap on steps per episode, for compute: N for every method or "
+                   "METHOD=N,... (reported as stop reason 'max_steps'; the last recommendation then stands)")
+    p.add_argument("--gin-file", action="append", default=[], help="gin file(s) configuring the BO engine")
+    p.add_argument("--gin", action="append", default=[], help="gin binding(s), e.g. --gin 'X.y = 1'")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def _max_steps(text: str | None, methods: list[str]) -> dict[str, int]:
+    if text is None:
+        return {}
+    caps: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.rpartition("=")
+        names = [name] if sep else methods
+        if not value.isdigit() or int(value) < 1 or any(n not in methods for n in names):
+            raise TableError(f"--max-steps: {item!r} is not N or METHOD=N for a method in --methods")
+        caps.update({n: int(value) for n in names})
+    return caps
+
+
+def _setup(args: argparse.Namespace) -> tuple[list, list[str], float, dict[str, int]]:
+    if args.seeds < 1:
+        raise TableError("--seeds must be >= 1")
+    if args.n_init < 1:
+        raise TableError("--n-init must be >= 1")
+    if args.tol < 0:
+        raise TableError("--tol must be >= 0")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise TableError(f"--methods: unknown method(s) {unknown}; known: {list(METHODS)}")
+    spec = TableSpec(
+        weights_prefix=args.weights_prefix, fidelity_col=args.fidelity_col, objectives=tuple(args.objective),
+        target_fidelity=args.target_fidelity, maximize=bool(args.maximize), cost_col=args.cost_col,
+        fidelity_costs=None if args.fidelity_costs is None else parse_fidelity_costs(args.fidelity_costs),
+        fidelity_order=None if args.fidelity_order is None else tuple(
+            s.strip() for s in args.fidelity_order.split(",") if s.strip()))
+    tasks = load_tasks(args.table, spec)
+    budget = float(tasks[0].cost_R[tasks[0].target_rows].sum()) if args.budget is None else args.budget
+    if not budget > 0:
+        raise TableError("--budget must be > 0")
+    for task in tasks:
+        for method in methods:
+            first_rung = 0 if method in ("mfbo", "mfbo-nuts", "regmix") else task.target_index
+            available = int((task.fidelity_of_R == first_rung).sum())
+            if args.n_init > available:
+                raise TableError(f"--n-init {args.n_init} exceeds the {available} rows of rung "
+                                 f"{task.rungs[first_rung]!r} ({task.objective}, {method})")
+    if args.gin_file or args.gin:
+        import gin
+        try:
+            gin.parse_config_files_and_bindings(args.gin_file, args.gin)
+        except (OSError, ValueError) as error:
+            raise TableError(f"gin configuration: {error}") from None
+    return tasks, methods, budget, _max_steps(args.max_steps, methods)
+
+
+def main(argv: list[str]) -> int:
+    """Replay every method over every seed and objective; write summary, curves, table and plot."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        tasks, methods, budget, max_steps = _setup(args)
+    except TableError as error:
+        print(f"admire-jax replay: error: {error}", file=sys.stderr)
+        return 2
+    seeds = list(range(args.seeds))
+    start = time.time()
+    progress = tqdm(total=len(tasks) * len(methods) * len(seeds), unit="episode", disable=args.no_progress,
+                    file=sys.stderr)
+    all_episodes = [replay_task(t, methods, seeds, budget, args.n_init, max_steps, progress) for t in tasks]
+    progress.close()
+    summary = combine([summarise_task(t, e, budget, args.tol) for t, e in zip(tasks, all_episodes)])
+    summary["wall_seconds"] = round(time.time() - start, 1)
+    write_outputs(args.out, summary, tasks, all_episodes, seeds)
+    print(markdown_table(summary))
+    return 0

@@ -1,0 +1,32 @@
+"""The search methods a replay can compare, by name. BO methods import the BO engine lazily."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from admire_jax.bench.episode import PolicyFactory
+from admire_jax.bench.policy import make_random
+from admire_jax.bench.regmix import make_regmix
+
+
+def _bo_factory(name: str) -> Callable[[], PolicyFactory]:
+    def load() -> PolicyFactory:
+        from admire_jax.bench import bo_policy
+        return bo_policy.FACTORIES[name]
+    return load
+
+
+METHODS: dict[str, Callable[[], PolicyFactory]] = {
+    "mfbo": _bo_factory("mfbo"),
+    "bo": _bo_factory("bo"),
+    "mfbo-nuts": _bo_factory("mfbo-nuts"),
+    "random": lambda: make_random,
+    "regmix": lambda: make_regmix,
+}
+DEFAULT_METHODS = ("mfbo", "bo", "random", "regmix")
+
+
+def policy_factory(name: str) -> PolicyFactory:
+    """The factory for method `name`; ValueError names the known methods."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {sorted(METHODS)}")
+    return METHODS[name]()

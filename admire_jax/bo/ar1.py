@@ -1,0 +1,43 @@
+"""Autoregressive (Kennedy-O'Hagan AR1) multi-fidelity kernel over discrete rungs.
+
+f_0 = delta_0, f_t = rho_{t-1} f_{t-1} + delta_t with independent GPs delta_t ~ GP(0, k_t).
+Written as one kernel on (w, rung) pairs, i.e. the full joint covariance, so rungs need not
+share mixtures:  Cov(f_i(w), f_j(w')) = sum_{l <= min(i, j)} A[i, l] A[j, l] k_l(w, w'),
+with A[i, l] = rho_l * ... * rho_{i-1} (the empty product is 1).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from admire_jax.bo.fidelity import split
+from admire_jax.bo.kernels import Kernel
+from admire_jax.bo.params import REAL, child, module, param
+
+
+def propagation_matrix(rho: jax.Array) -> jax.Array:
+    """A [R, R] with A[i, l] = prod(rho[l:i]) for l <= i, else 0."""
+    num_rungs = rho.shape[0] + 1
+    rows = []
+    for i in range(num_rungs):
+        row = [jnp.prod(rho[l:i]) if l <= i else jnp.zeros((), rho.dtype) for l in range(num_rungs)]
+        rows.append(jnp.stack(row))
+    return jnp.stack(rows)
+
+
+@module
+class AR1(Kernel):
+    """Kennedy-O'Hagan kernel; `kernels[t]` is the (scaled) kernel of the discrepancy delta_t."""
+
+    kernels: tuple = child()
+    rho: jax.Array = param(REAL)
+    num_domains: int = 0
+
+    def evaluate(self, x1: jax.Array, x2: jax.Array) -> jax.Array:
+        w1, _, r1 = split(x1, self.num_domains)
+        w2, _, r2 = split(x2, self.num_domains)
+        A = propagation_matrix(self.rho)
+        a1 = A[r1.astype(jnp.int32)]
+        a2 = A[r2.astype(jnp.int32)]
+        k = jnp.stack([kern.evaluate(w1, w2) for kern in self.kernels])
+        return jnp.sum(a1 * a2 * k)

@@ -1,0 +1,351 @@
+"""The ask/tell Optimizer: multi-fidelity, cost-aware Bayesian optimisation of mixtures.
+
+All GP work runs in float64 inside `x64()`; inputs are padded to size buckets so that a long
+run reuses a handful of compiled programs. The whole state is JSON (see `state_dict`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any, Mapping, Sequence
+
+import gin
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from admire_jax.bo import checks
+from admire_jax.bo.cost import FixedCost
+from admire_jax.bo.fidelity import fidelity_coordinates
+from admire_jax.bo.fit import fit_map, fit_nuts
+from admire_jax.bo.gp import GPParams, condition, predict, x64
+from admire_jax.bo.models import KernelFactory, build_model, matern52
+from admire_jax.bo.propose import (AcquisitionConfig, continuous_candidates, make_contexts, pool_values,
+                                   project_to_bounds)
+
+BUCKETS = (8, 16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
+
+
+def bucket(n: int) -> int:
+    """Smallest padded size >= n (so that jitted programs are reused as data grows)."""
+    for b in BUCKETS:
+        if n <= b:
+            return b
+    return int(2 ** math.ceil(math.log2(n)))
+
+
+@dataclasses.dataclass
+class Pool:
+    """Finite candidates: row i is mixture i run at rung fidelities[i]."""
+
+    mixtures: np.ndarray
+    fidelities: Sequence[str]
+
+
+@dataclasses.dataclass
+class Proposal:
+    mixture: np.ndarray
+    fidelity: str
+    index: int | None
+    acquisition: float
+
+
+@dataclasses.dataclass
+class Recommendation:
+    mixture: np.ndarray
+    mean: float
+    std: float
+    index: int | None
+
+
+@gin.configurable
+class Optimizer:
+    """Ask/tell BO over mixtures (simplex of `domains`) x rungs (`fidelities`: label -> cost)."""
+
+    def __init__(self, domains: Sequence[str], fidelities: Mapping[str, float], target: str,
+                 maximize: bool = False, seed: int = 0, bounds: Mapping[str, tuple[float, float]] | None = None,
+                 model: str = "linear_truncated", kernel: KernelFactory = matern52, fit: str = "map",
+                 acquisition: str = "mf_mes", max_value_sampler: str = "gumbel", num_max_values: int = 8,
+                 cost_model: Any = None, q: int = 1, num_restarts: int = 4, raw_samples: int = 512,
+                 refine_steps: int = 40, fidelity_map: str = "log_cost"):
+        self.domains = [str(d) for d in domains]
+        if len(set(self.domains)) != len(self.domains) or not self.domains:
+            raise ValueError(f"domains must be distinct and non-empty, got {self.domains}")
+        self.costs = checks.fidelity_costs(fidelities, target)
+        self.target, self.maximize, self.seed = target, bool(maximize), int(seed)
+        self.bounds = {k: (float(a), float(b)) for k, (a, b) in (bounds or {}).items()}
+        self.lo, self.hi = checks.bounds_arrays(self.bounds, self.domains)
+        self.rungs = sorted(self.costs, key=lambda k: (self.costs[k], k != target))
+        self.coords = fidelity_coordinates(self.costs, target, kind=fidelity_map)
+        if fit not in ("map", "nuts"):
+            raise ValueError(f"unknown fit {fit!r}; use 'map' or 'nuts'")
+        self.config = dict(model=model, kernel=getattr(kernel, "__name__", repr(kernel)), fit=fit,
+                           acquisition=acquisition, max_value_sampler=max_value_sampler,
+                           num_max_values=int(num_max_values), q=int(q), num_restarts=int(num_restarts),
+                           raw_samples=int(raw_samples), refine_steps=int(refine_steps), fidelity_map=fidelity_map)
+        self.acq = AcquisitionConfig(acquisition, max_value_sampler, int(num_max_values))
+        self._kernel, self.cost_model = kernel, cost_model or FixedCost()
+        self.observations: list[dict] = []
+        self.pending: list[dict] = []
+        self.num_asks = 0
+        with x64():
+            self._init = self._as64(build_model(len(self.domains), len(self.rungs), kind=model, kernel=kernel))
+        self._warm: GPParams | None = None
+        self._fitted: tuple[int, GPParams] | None = None
+
+    # ------------------------------------------------------------------ data
+    @staticmethod
+    def _as64(tree):
+        return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), tree)
+
+    def tell(self, mixture: np.ndarray, fidelity: str, value: float, cost: float | None = None) -> None:
+        """Record a finished run; NaN/inf values are kept as failed runs and never modelled."""
+        w = checks.mixture_rows(mixture, len(self.domains))[0]
+        checks.fidelity_label(fidelity, self.rungs)
+        value = float(value)
+        self.observations.append(dict(mixture=w.tolist(), fidelity=fidelity, value=value,
+                                      cost=None if cost is None else float(cost), failed=not math.isfinite(value)))
+        for i, p in enumerate(self.pending):
+            if p["fidelity"] == fidelity and np.allclose(p["mixture"], w, atol=1e-6):
+                del self.pending[i]
+                break
+
+    def clear_pending(self) -> None:
+        self.pending = []
+
+    def _rows(self, W: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+        s = np.array([self.coords[f] for f in labels])[:, None]
+        r = np.array([self.rungs.index(f) for f in labels], dtype=np.float64)[:, None]
+        return np.concatenate([W, s, r], axis=1)
+
+    def _successes(self) -> list[dict]:
+        return [o for o in self.observations if not o["failed"]]
+
+    def _standardisation(self) -> tuple[float, float]:
+        y = np.array([o["value"] for o in self._successes()]) * (1.0 if self.maximize else -1.0)
+        sd = float(y.std()) if y.size > 1 else 0.0
+        return float(y.mean()), (sd if sd > 1e-12 * max(1.0, abs(float(y.mean()))) else 1.0)
+
+    def _data(self, pending: Sequence[dict] = ()):
+        obs = self._successes()
+        mu, sd = self._standardisation()
+        allrows = list(obs) + list(pending)
+        n = len(allrows)
+        Nb = bucket(n)
+        X = np.zeros((Nb, len(self.domains) + 2))
+        X[:n] = self._rows(np.array([o["mixture"] for o in allrows]), [o["fidelity"] for o in allrows])
+        y = np.zeros(Nb)
+        y[: len(obs)] = (np.array([o["value"] for o in obs]) * (1.0 if self.maximize else -1.0) - mu) / sd
+        mask, fantasy = np.arange(Nb) < n, (np.arange(Nb) >= len(obs)) & (np.arange(Nb) < n)
+        return X, y, mask, fantasy
+
+    # ------------------------------------------------------------------ model
+    def _key(self, *path: int) -> jax.Array:
+        key = jax.random.key(self.seed)
+        for p in path:
+            key = jax.random.fold_in(key, p)
+        return key
+
+    def _params(self) -> GPParams:
+        """Hyperparameters (leading sample axis) for the current data; refits when data changed."""
+        version = len(self.observations)
+        if self._fitted is not None and self._fitted[0] == version:
+            return self._fitted[1]
+        if not self._successes():
+            raise ValueError("no successful observations yet: tell() at least one finite value first")
+        X, y, mask, _ = self._data()
+        fit = fit_nuts if self.config["fit"] == "nuts" else fit_map
+        params = fit(self._init, X, y, mask, self._key(0, version), warm=self._warm)
+        self._warm = jax.tree_util.tree_map(lambda a: a[0], params)
+        self._fitted = (version, params)
+        return params
+
+    def _cost_array(self) -> np.ndarray:
+        measured = {k: [o["cost"] for o in self.observations if o["fidelity"] == k and o["cost"] is not None]
+                    for k in self.rungs}
+        costs = self.cost_model(self.costs, measured)
+        return np.array([float(costs[k]) for k in self.rungs])
+
+    # ------------------------------------------------------------------ ask
+    def ask(self, n: int | None = None, pool: Pool | None = None) -> list[Proposal]:
+        """Next n proposals (default: gin `q`); proposals stay pending (fantasised) until told."""
+        n = self.config["q"] if n is None else int(n)
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        self.num_asks += 1
+        if pool is not None:
+            W_pool = checks.mixture_rows(pool.mixtures, len(self.domains), "pool mixture")
+            labels = [checks.fidelity_label(f, self.rungs) for f in pool.fidelities]
+            if len(labels) != len(W_pool):
+                raise ValueError(f"pool has {len(W_pool)} mixtures but {len(labels)} fidelities")
+            if n > len(labels):
+                raise ValueError(f"asked for {n} proposals from a pool of {len(labels)} rows")
+        picks: list[Proposal] = []
+        with x64():
+            for i in range(n):
+                key = self._key(1, self.num_asks, i)
+                if not self._successes():
+                    picks.append(self._random_pick(key, pool, picks))
+                elif pool is not None:
+                    picks.append(self._pool_pick(key, W_pool, labels, picks))
+                else:
+                    picks.append(self._continuous_pick(key, picks))
+                self.pending.append(dict(mixture=np.asarray(picks[-1].mixture).tolist(), fidelity=picks[-1].fidelity))
+        return picks
+
+    def _random_pick(self, key, pool: Pool | None, picks) -> Proposal:
+        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
+        if pool is not None:
+            taken = {p.index for p in picks}
+            free = [j for j in range(len(pool.fidelities)) if j not in taken]
+            j = int(rng.choice(free))
+            w = checks.mixture_rows(pool.mixtures[j], len(self.domains))[0]
+            return Proposal(w, pool.fidelities[j], j, float("nan"))
+        w = np.asarray(project_to_bounds(jnp.asarray(rng.dirichlet(np.ones(len(self.domains)))),
+                                         jnp.asarray(self.lo), jnp.asarray(self.hi)))
+        return Proposal(self._clean(w), self.rungs[0], None, float("nan"))
+
+    def _contexts(self, key, Wc: np.ndarray):
+        params = self._params()
+        X, y, mask, fantasy = self._data(self.pending)
+        obs_W = X[mask, : len(self.domains)]
+        Wc = np.concatenate([Wc, obs_W])
+        Mb = bucket(len(Wc))
+        Xc = np.zeros((Mb, len(self.domains) + 2))
+        Xc[: len(Wc), : len(self.domains)] = Wc
+        s_t, r_t = self.coords[self.target], float(self.rungs.index(self.target))
+        ctx = make_contexts(params, X, y, mask, fantasy, Xc, np.arange(Mb) < len(Wc), s_t, r_t, key,
+                            cfg=self.acq, has_fantasies=bool(fantasy.any()))
+        return ctx, s_t, r_t
+
+    def _pool_pick(self, key, W_pool: np.ndarray, labels: Sequence[str], picks) -> Proposal:
+        ctx, s_t, r_t = self._contexts(key, W_pool)
+        M, Mb = len(labels), bucket(len(labels))
+        X = np.zeros((Mb, len(self.domains) + 2))
+        X[:M] = self._rows(W_pool, labels)
+        valid = np.arange(Mb) < M
+        valid[[p.index for p in picks if p.index is not None]] = False
+        vals = np.asarray(pool_values(ctx, X, valid, s_t, r_t, self._cost_array(), cfg=self.acq))
+        if vals.max() <= -1e29:
+            raise ValueError(f"no pool row can be scored by {self.acq.kind!r} (it needs target-rung rows)")
+        j = int(np.argmax(vals))
+        return Proposal(W_pool[j], labels[j], j, float(vals[j]))
+
+    def _continuous_pick(self, key, picks) -> Proposal:
+        k_raw, k_ctx, k_opt = jax.random.split(key, 3)
+        D = len(self.domains)
+        Wc = np.asarray(jax.random.dirichlet(k_raw, jnp.ones(D), (256,)))
+        Wc = np.asarray(jax.vmap(lambda v: project_to_bounds(v, jnp.asarray(self.lo), jnp.asarray(self.hi)))(Wc))
+        ctx, s_t, r_t = self._contexts(k_ctx, Wc)
+        s_R = np.array([self.coords[k] for k in self.rungs])
+        allowed = np.ones(len(self.rungs), bool)
+        if self.acq.target_only:
+            allowed = np.array([k == self.target for k in self.rungs])
+        W_R, vals_R = continuous_candidates(ctx, k_opt, self.lo, self.hi, s_R, allowed, self._cost_array(), s_t, r_t,
+                                            cfg=self.acq, raw_samples=self.config["raw_samples"],
+                                            num_restarts=self.config["num_restarts"], steps=self.config["refine_steps"])
+        r = int(np.argmax(vals_R))
+        return Proposal(self._clean(np.asarray(W_R[r])), self.rungs[r], None, float(vals_R[r]))
+
+    def _clean(self, w: np.ndarray) -> np.ndarray:
+        """Exactly on the simplex and inside the bounds (guards against round-off)."""
+        w = np.clip(w, self.lo, self.hi)
+        for _ in range(50):
+            gap = 1.0 - w.sum()
+            free = (w < self.hi) if gap > 0 else (w > self.lo)
+            if abs(gap) < 1e-15 or not free.any():
+                break
+            w = np.clip(w + gap / free.sum() * free, self.lo, self.hi)
+        return w
+
+    # ------------------------------------------------------------------ predict / recommend
+    def predict(self, mixtures: np.ndarray, fidelity: str) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and std of the latent objective at `fidelity`, original units."""
+        W = checks.mixture_rows(mixtures, len(self.domains))
+        checks.fidelity_label(fidelity, self.rungs)
+        with x64():
+            mean, std = self._predict_rows(self._rows(W, [fidelity] * len(W)))
+        return mean, std
+
+    def _predict_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        params = self._params()
+        X, y, mask, _ = self._data()
+        M, Mb = len(rows), bucket(len(rows))
+        Xs = np.zeros((Mb, rows.shape[1]))
+        Xs[:M] = rows
+        m_S, v_S = (np.asarray(a)[:, :M] for a in _predict_samples(params, X, y, mask, Xs))
+        mean = m_S.mean(0)
+        var = (v_S + m_S**2).mean(0) - mean**2
+        mu, sd = self._standardisation()
+        sign = 1.0 if self.maximize else -1.0
+        return sign * (mu + sd * mean), sd * np.sqrt(np.maximum(var, 0.0))
+
+    def recommend(self, candidates: np.ndarray | None = None) -> Recommendation:
+        """The mixture with the best posterior mean at the target rung, among `candidates` or
+        (default) over the simplex within the bounds, seeded with the observed mixtures."""
+        if candidates is not None:
+            W = checks.mixture_rows(candidates, len(self.domains), "candidate")
+            mean, std = self.predict(W, self.target)
+            j = int(np.argmax(mean if self.maximize else -mean))
+            return Recommendation(W[j], float(mean[j]), float(std[j]), j)
+        with x64():
+            cfg = AcquisitionConfig("mean")
+            ctx, s_t, r_t = self._contexts(self._key(2, len(self.observations)), np.zeros((0, len(self.domains))))
+            s_R = np.array([self.coords[k] for k in self.rungs])
+            allowed = np.array([k == self.target for k in self.rungs])
+            W_R, _ = continuous_candidates(ctx, self._key(3, len(self.observations)), self.lo, self.hi, s_R, allowed,
+                                           self._cost_array(), s_t, r_t, cfg=cfg,
+                                           raw_samples=self.config["raw_samples"],
+                                           num_restarts=self.config["num_restarts"], steps=self.config["refine_steps"])
+            best = self._clean(np.asarray(W_R[self.rungs.index(self.target)]))
+        W = np.concatenate([best[None], np.array([o["mixture"] for o in self._successes()])])
+        mean, std = self.predict(W, self.target)
+        j = int(np.argmax(mean if self.maximize else -mean))
+        return Recommendation(W[j], float(mean[j]), float(std[j]), None)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """The whole state as JSON-able data (non-finite values are stored as strings)."""
+        leaves = lambda tree: None if tree is None else [np.asarray(a).tolist() for a in jax.tree_util.tree_leaves(tree)]
+        fitted = None if self._fitted is None else dict(version=self._fitted[0], leaves=leaves(self._fitted[1]))
+        obs = [dict(o, value=o["value"] if math.isfinite(o["value"]) else repr(o["value"])) for o in self.observations]
+        return dict(version=1, domains=self.domains, fidelities=self.costs, target=self.target,
+                    maximize=self.maximize, seed=self.seed, bounds=self.bounds, config=self.config,
+                    observations=obs, pending=self.pending, num_asks=self.num_asks, warm=leaves(self._warm),
+                    fitted=fitted)
+
+    def save(self, path: str) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.state_dict(), f)
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Optimizer":
+        config = dict(state["config"])
+        kernel_name = config.pop("kernel")
+        kernel = kernel or matern52
+        if getattr(kernel, "__name__", repr(kernel)) != kernel_name:
+            raise ValueError(f"state was saved with kernel {kernel_name!r}; pass that kernel factory to load()")
+        opt = cls(state["domains"], state["fidelities"], state["target"], maximize=state["maximize"],
+                  seed=state["seed"], bounds={k: tuple(v) for k, v in state["bounds"].items()}, kernel=kernel,
+                  cost_model=cost_model, **config)
+        opt.observations = [dict(o, value=float(o["value"])) for o in state["observations"]]
+        opt.pending, opt.num_asks = [dict(p) for p in state["pending"]], int(state["num_asks"])
+        with x64():
+            treedef = jax.tree_util.tree_structure(opt._init)
+            tree = lambda leaves: jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, jnp.float64) for a in leaves])
+            if state["warm"] is not None:
+                opt._warm = tree(state["warm"])
+            if state.get("fitted") is not None:
+                opt._fitted = (int(state["fitted"]["version"]), tree(state["fitted"]["leaves"]))
+        return opt
+
+    @classmethod
+    def load(cls, path: str, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Optimizer":
+        with open(path, encoding="utf-8") as f:
+            return cls.from_state_dict(json.load(f), kernel=kernel, cost_model=cost_model)
+
+
+@jax.jit
+def _predict_samples(params_S: GPParams, X, y, mask, Xs):
+    return jax.vmap(lambda p: predict(condition(p, X, y, mask), Xs))(params_S)

@@ -1,0 +1,183 @@
+"""Maximising the cost-aware acquisition over (simplex within bounds) x rungs, or over a pool.
+
+Everything here is jitted with padded shapes; `AcquisitionConfig` is the static part.
+"""
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from admire_jax.bo import acquisition as acq
+from admire_jax.bo.cost import cost_weighted, log_cost_weighted
+from admire_jax.bo.gp import GPParams, Posterior, condition, predict, predict_joint, predict_pair
+from admire_jax.bo.params import child, module
+
+NEG = -1e30
+
+
+@dataclasses.dataclass(frozen=True)
+class AcquisitionConfig:
+    """kind: 'mf_mes' | 'mes' | 'gibbon' | 'logei' | 'ucb' (or 'mean': the posterior mean at the
+    target, for recommendations); max values by 'gumbel' | 'thompson'."""
+
+    kind: str = "mf_mes"
+    max_value_sampler: str = "gumbel"
+    num_max_values: int = 8
+    ucb_beta: float = 4.0
+    thompson_candidates: int = 256
+
+    @property
+    def target_only(self) -> bool:
+        return self.kind in ("mes", "logei", "ucb", "mean")
+
+
+@module
+class Context:
+    """One hyperparameter sample's conditioned GP, max-value samples and incumbent."""
+
+    post: Posterior = child()
+    fstar: jax.Array = child()
+    best: jax.Array = child()
+
+
+def with_fidelity(W_MxD: jax.Array, s: jax.Array, r: jax.Array) -> jax.Array:
+    M = W_MxD.shape[0]
+    return jnp.concatenate([W_MxD, jnp.full((M, 1), s, W_MxD.dtype), jnp.full((M, 1), r, W_MxD.dtype)], axis=1)
+
+
+def at_target(X_MxF: jax.Array, s_target, r_target) -> jax.Array:
+    return with_fidelity(X_MxF[:, :-2], s_target, r_target)
+
+
+def _one_context(params: GPParams, X, y, mask, fantasy, Xc, cand_mask, s_t, r_t, key, cfg: AcquisitionConfig,
+                 has_fantasies: bool) -> Context:
+    if has_fantasies:  # kriging believer: pending points observe their own posterior mean
+        believed, _ = predict(condition(params, X, y, mask & ~fantasy), X)
+        y = jnp.where(fantasy, believed, y)
+    post = condition(params, X, y, mask)
+    observed_mean, _ = predict(post, at_target(X, s_t, r_t))
+    best = jnp.max(jnp.where(mask & ~fantasy, observed_mean, NEG))
+    Xct = at_target(Xc, s_t, r_t)
+    if cfg.max_value_sampler == "thompson":
+        mean_c, var_c = predict(post, Xct)
+        top = jnp.argsort(jnp.where(cand_mask, -(mean_c + 2.0 * jnp.sqrt(var_c)), jnp.inf))[: cfg.thompson_candidates]
+        mean_j, cov_j = predict_joint(post, Xct[top])
+        mean_j = jnp.where(cand_mask[top], mean_j, NEG)
+        cov_j = jnp.where(cand_mask[top][:, None] & cand_mask[top][None, :], cov_j, jnp.eye(top.shape[0]))
+        fstar = acq.thompson_max_values(mean_j, cov_j, key, cfg.num_max_values)
+    elif cfg.max_value_sampler == "gumbel":
+        mean_c, var_c = predict(post, Xct)
+        fstar = acq.gumbel_max_values(jnp.where(cand_mask, mean_c, NEG), jnp.sqrt(var_c), key, cfg.num_max_values)
+    else:
+        raise ValueError(f"unknown max-value sampler {cfg.max_value_sampler!r}; use 'gumbel' or 'thompson'")
+    return Context(post, fstar, best)
+
+
+@partial(jax.jit, static_argnames=("cfg", "has_fantasies"))
+def make_contexts(params_S: GPParams, X, y, mask, fantasy, Xc, cand_mask, s_t, r_t, key, cfg: AcquisitionConfig,
+                  has_fantasies: bool) -> Context:
+    """Contexts for every hyperparameter sample (leading axis S)."""
+    S = jax.tree_util.tree_leaves(params_S)[0].shape[0]
+    return jax.vmap(lambda p, k: _one_context(p, X, y, mask, fantasy, Xc, cand_mask, s_t, r_t, k, cfg, has_fantasies))(
+        params_S, jax.random.split(key, S))
+
+
+def _values_one(ctx: Context, X, s_t, r_t, cost_M, cfg: AcquisitionConfig) -> jax.Array:
+    Xt = at_target(X, s_t, r_t)
+    if cfg.kind in ("logei", "ucb", "mes", "mean"):
+        mean, var = predict(ctx.post, Xt)
+        std = jnp.sqrt(var)
+        if cfg.kind == "mean":
+            return mean
+        if cfg.kind == "logei":
+            return log_cost_weighted(acq.log_ei(mean, std, ctx.best), cost_M)
+        if cfg.kind == "ucb":
+            return cost_weighted(acq.ucb(mean, std, cfg.ucb_beta), cost_M)
+        return cost_weighted(acq.mes_gain(mean, std, ctx.fstar), cost_M)
+    mean_a, mean_t, var_a, var_t, cov = predict_pair(ctx.post, X, Xt)
+    if cfg.kind == "mf_mes":
+        gain = acq.mf_mes_gain(mean_a, var_a, mean_t, var_t, cov, ctx.fstar)
+    elif cfg.kind == "gibbon":
+        gain = acq.gibbon_gain(mean_a, var_a, ctx.post.params.noise_at(X), mean_t, var_t, cov, ctx.fstar)
+    else:
+        raise ValueError(f"unknown acquisition {cfg.kind!r}; use 'mf_mes', 'mes', 'gibbon', 'logei' or 'ucb'")
+    return cost_weighted(gain, cost_M)
+
+
+def acquisition_values(ctx_S: Context, X_MxF, valid_M, s_t, r_t, cost_R, cfg: AcquisitionConfig) -> jax.Array:
+    """Cost-aware acquisition of rows X (each at its own rung), averaged over hyperparameter
+    samples; invalid rows (padding, excluded, or off-target for target-only acquisitions) get -1e30."""
+    cost_M = cost_R[X_MxF[:, -1].astype(jnp.int32)]
+    vals_SxM = jax.vmap(lambda c: _values_one(c, X_MxF, s_t, r_t, cost_M, cfg))(ctx_S)
+    if cfg.kind == "logei":
+        vals = jax.nn.logsumexp(vals_SxM, axis=0) - jnp.log(vals_SxM.shape[0])
+    else:
+        vals = jnp.mean(vals_SxM, axis=0)
+    if cfg.target_only:
+        valid_M = valid_M & (X_MxF[:, -1] == r_t)
+    return jnp.where(valid_M & jnp.isfinite(vals), vals, NEG)
+
+
+pool_values = jax.jit(acquisition_values, static_argnames=("cfg",))
+
+
+def project_to_bounds(v_D: jax.Array, lo_D: jax.Array, hi_D: jax.Array) -> jax.Array:
+    """Euclidean projection onto {lo <= w <= hi, sum(w) = 1} (bisection on the shift)."""
+    a, b = jnp.min(v_D - hi_D) - 1.0, jnp.max(v_D - lo_D) + 1.0
+
+    def step(_, ab):
+        a, b = ab
+        tau = 0.5 * (a + b)
+        over = jnp.sum(jnp.clip(v_D - tau, lo_D, hi_D)) > 1.0
+        return jnp.where(over, tau, a), jnp.where(over, b, tau)
+
+    a, b = jax.lax.fori_loop(0, 100, step, (a, b))
+    return jnp.clip(v_D - 0.5 * (a + b), lo_D, hi_D)
+
+
+@partial(jax.jit, static_argnames=("cfg", "raw_samples", "num_restarts", "steps"))
+def continuous_candidates(ctx_S: Context, key, lo_D, hi_D, s_R, allowed_R, cost_R, s_t, r_t, cfg: AcquisitionConfig,
+                          raw_samples: int, num_restarts: int, steps: int, learning_rate: float = 0.05):
+    """Best mixture for every rung: Dirichlet raw samples, then Adam on softmax logits with the
+    bounds projection. Returns (W [R, D], values [R]); disallowed rungs get -1e30."""
+    D, R = lo_D.shape[0], s_R.shape[0]
+    project = jax.vmap(lambda v: project_to_bounds(v, lo_D, hi_D))
+    W_raw = project(jax.random.dirichlet(key, jnp.ones(D, lo_D.dtype), (raw_samples,)))
+    ones = jnp.ones(raw_samples, bool)
+
+    def per_rung(s, r):
+        values = acquisition_values(ctx_S, with_fidelity(W_raw, s, r), ones, s_t, r_t, cost_R, cfg)
+        starts = W_raw[jnp.argsort(-values)[:num_restarts]]
+
+        def objective(z_D):
+            w = project_to_bounds(jax.nn.softmax(z_D), lo_D, hi_D)
+            return -acquisition_values(ctx_S, with_fidelity(w[None], s, r), ones[:1], s_t, r_t, cost_R, cfg)[0]
+
+        opt = optax.adam(learning_rate)
+
+        def refine(w0):
+            z0 = jnp.log(w0 + 1e-6)
+
+            def step(carry, _):
+                z, state, best_z, best_v = carry
+                v, g = jax.value_and_grad(objective)(z)
+                better = v < best_v
+                best_z, best_v = jnp.where(better, z, best_z), jnp.where(better, v, best_v)
+                updates, state = opt.update(g, state)
+                return (optax.apply_updates(z, updates), state, best_z, best_v), None
+
+            (z, _, best_z, best_v), _ = jax.lax.scan(step, (z0, opt.init(z0), z0, jnp.inf), None, length=steps)
+            v_last = objective(z)
+            best_z = jnp.where(v_last < best_v, z, best_z)
+            return project_to_bounds(jax.nn.softmax(best_z), lo_D, hi_D), -jnp.minimum(v_last, best_v)
+
+        W, vals = jax.vmap(refine)(starts)
+        i = jnp.argmax(vals)
+        return W[i], vals[i]
+
+    W_R, vals_R = jax.vmap(per_rung)(s_R, jnp.arange(R, dtype=lo_D.dtype))
+    return W_R, jnp.where(allowed_R, vals_R, NEG)

@@ -1,0 +1,193 @@
+"""A TFDS builder of our own for local corpora: folders or files of .txt / .jsonl.
+
+One builder config per domain, a train and a validation split, a version, array_record files:
+user corpora get the same caching and metadata as catalogue datasets. A .txt file is one
+document; a .jsonl file holds one document per line in a text field. Documents are
+de-duplicated by content hash and split by hash order (a document's split never depends on
+file order), so validation text never appears in training. A manifest (file list with
+hashes) is stored beside the prepared files; a changed source triggers a rebuild.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+from typing import Iterator, Sequence
+
+import gin
+import tensorflow_datasets as tfds
+
+from admire_jax.data import paths
+from admire_jax.data.domain import Domain
+from admire_jax.data.tfds_source import TfdsSource
+
+SUFFIXES = (".txt", ".jsonl")
+MANIFEST = "admire_manifest.json"
+
+
+@dataclasses.dataclass
+class LocalCorpusConfig(tfds.core.BuilderConfig):
+    """One domain: its source files, the JSON text field and the validation share."""
+
+    files: tuple[str, ...] = ()
+    text_field: str = "text"
+    validation_fraction: float = 0.05
+
+
+class AdmireLocalCorpus(tfds.core.GeneratorBasedBuilder):
+    """Local text files as a versioned TFDS dataset (one config per domain)."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Documents de-duplicated by sha256; validation by hash order."}
+    # No download checksums to look up. (TFDS's lookup beside the code file also needs the
+    # `importlib_resources` backport, which is not installed.)
+    code_path = None
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="Local .txt/.jsonl text corpus prepared by admire_jax.data.",
+            features=tfds.features.FeaturesDict({"text": tfds.features.Text()}))
+
+    def _split_generators(self, dl_manager):
+        del dl_manager  # nothing to download
+        train, validation = split_documents(read_documents(self.builder_config.files,
+                                                           self.builder_config.text_field),
+                                            self.builder_config.validation_fraction)
+        return {"train": self._generate_examples(train),
+                "validation": self._generate_examples(validation)}
+
+    def _generate_examples(self, docs: list[bytes]):
+        for doc in docs:
+            yield hashlib.sha256(doc).hexdigest(), {"text": doc}
+
+
+def expand_paths(sources: Sequence[str | os.PathLike]) -> list[pathlib.Path]:
+    """Files behind `sources` (folders searched recursively), sorted; ValueError if none."""
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    files = []
+    for src in sources:
+        p = pathlib.Path(src)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in SUFFIXES)
+            if not found:
+                raise ValueError(f"folder {str(p)!r} holds no {'/'.join(SUFFIXES)} files")
+            files += found
+        elif p.is_file():
+            if p.suffix not in SUFFIXES:
+                raise ValueError(f"file {str(p)!r} is not {' or '.join(SUFFIXES)}")
+            files.append(p)
+        else:
+            raise ValueError(f"corpus path {str(p)!r} does not exist")
+    if not files:
+        raise ValueError("no corpus paths given")
+    return files
+
+
+def read_documents(files: Sequence[str | os.PathLike], text_field: str = "text") -> Iterator[bytes]:
+    """Yields each document of `files` as UTF-8 bytes; ValueError names empty or bad input."""
+    for f in map(pathlib.Path, files):
+        data = f.read_bytes()
+        if not data.strip():
+            raise ValueError(f"corpus file {str(f)!r} is empty")
+        if f.suffix == ".txt":
+            yield data
+            continue
+        for line_no, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{f}:{line_no}: not valid JSON ({e.msg})") from None
+            if not isinstance(record, dict) or text_field not in record:
+                raise ValueError(f"{f}:{line_no}: no {text_field!r} field")
+            text = record[text_field]
+            if not isinstance(text, str):
+                raise ValueError(f"{f}:{line_no}: field {text_field!r} is not a string")
+            if text:
+                yield text.encode("utf-8")
+
+
+def split_documents(docs: Iterator[bytes], validation_fraction: float
+                    ) -> tuple[list[bytes], list[bytes]]:
+    """De-duplicates by sha256 and moves documents, in hash order, to validation until they
+    hold `validation_fraction` of the bytes; no validation text occurs inside training text.
+    Returns (train, validation), both non-empty."""
+    if not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be in (0, 1), not {validation_fraction}")
+    unique = {}
+    for doc in docs:
+        unique.setdefault(hashlib.sha256(doc).digest(), doc)
+    if len(unique) < 2:
+        raise ValueError(f"a corpus needs at least 2 distinct documents, found {len(unique)}")
+    ordered = [unique[h] for h in sorted(unique)]
+    target = validation_fraction * sum(len(d) for d in ordered)
+    cut, held = 0, 0
+    while held < target and cut < len(ordered) - 1:
+        held += len(ordered[cut])
+        cut += 1
+    train, validation = _without_overlap(ordered[cut:], ordered[:cut])
+    if not validation:
+        raise ValueError("every validation document also occurs inside a training document; "
+                         "the corpus has no held-out text")
+    return train, validation
+
+
+def _without_overlap(train: list[bytes], validation: list[bytes]
+                     ) -> tuple[list[bytes], list[bytes]]:
+    """Keeps held-out text held out when documents contain one another (vendored copies,
+    licence bundles): a validation document found inside a training document moves to train,
+    and a training document found inside a validation document is dropped."""
+    joined_train = b"\0".join(train)
+    inside = [v in joined_train for v in validation]
+    train = train + [v for v, i in zip(validation, inside) if i]
+    validation = [v for v, i in zip(validation, inside) if not i]
+    joined_validation = b"\0".join(validation)
+    return [t for t in train if t not in joined_validation], validation
+
+
+def manifest(files: Sequence[pathlib.Path], **settings) -> dict:
+    """File list with sha256 per file, the settings and the builder version; its 'hash' key
+    changes whenever any of them does."""
+    entries = [[str(f), hashlib.sha256(f.read_bytes()).hexdigest()] for f in files]
+    body = {"version": str(AdmireLocalCorpus.VERSION), "settings": settings, "files": entries}
+    body["hash"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return body
+
+
+@gin.configurable
+def local_domain(name: str, sources: Sequence[str | os.PathLike] | str,
+                 text_field: str = "text", validation_fraction: float = 0.05,
+                 data_dir: str | os.PathLike | None = None) -> Domain:
+    """A domain from local .txt/.jsonl files or folders, prepared as TFDS (cached).
+
+    Prepared under <data_dir>/admire_local_corpus/<name>/<version>; default data_dir is
+    <data root>/local. Rebuilt when the manifest of its sources changes.
+    """
+    Domain(name, None)  # validates the name before any work
+    files = expand_paths(sources)
+    data_dir = pathlib.Path(data_dir) if data_dir is not None else paths.data_root() / "local"
+    wanted = manifest(files, text_field=text_field, validation_fraction=validation_fraction)
+    config = LocalCorpusConfig(name=name, description=f"manifest {wanted['hash']}",
+                               files=tuple(str(f) for f in files), text_field=text_field,
+                               validation_fraction=validation_fraction)
+    builder = AdmireLocalCorpus(config=config, data_dir=str(data_dir),
+                                file_format="array_record")
+    folder = pathlib.Path(builder.data_dir)
+    stored = folder / MANIFEST
+    if stored.is_file() and json.loads(stored.read_text())["hash"] != wanted["hash"]:
+        shutil.rmtree(folder)  # our own cache of a changed source: rebuild it
+        builder = AdmireLocalCorpus(config=config, data_dir=str(data_dir),
+                                    file_format="array_record")
+    if not stored.is_file():
+        try:
+            builder.download_and_prepare()
+        except ValueError as e:
+            raise ValueError(f"local corpus {name!r}: {e}") from None
+        (folder / MANIFEST).write_text(json.dumps(wanted, indent=1))
+    return Domain(name, TfdsSource(str(folder)))

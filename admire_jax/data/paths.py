@@ -1,0 +1,30 @@
+"""Where built datasets and token caches live.
+
+One root serves every cache of the data layer so that a fresh machine, a test (tmp dir) or a
+cluster job (shared disk) can move all of it with one setting. Precedence: an explicit
+argument, then the gin binding `data_root.path`, then $ADMIRE_JAX_DATA_DIR, then
+~/.cache/admire_jax.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+
+import gin
+
+ENV_VAR = "ADMIRE_JAX_DATA_DIR"
+
+
+@gin.configurable
+def data_root(path: str | os.PathLike | None = None) -> pathlib.Path:
+    """Returns the data-layer cache root (created if missing)."""
+    if path is None:
+        path = os.environ.get(ENV_VAR) or pathlib.Path.home() / ".cache" / "admire_jax"
+    root = pathlib.Path(path).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def resolve(data_dir: str | os.PathLike | None) -> pathlib.Path:
+    """Returns `data_dir` as a Path, or the configured default root when it is None."""
+    return data_root() if data_dir is None else data_root(data_dir)

@@ -1,0 +1,95 @@
+"""A domain split as one packed token stream: documents back to back, each ending in EOS.
+
+Sequence windows are cut from this stream by the loader, so documents are packed without
+padding and every token of the split is used once per epoch. `doc_ids` and `doc_starts`
+let a window recover segment ids and in-document positions with array lookups only.
+Streams are cached in memory and, for sources with a cache directory, on disk as .npy.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import threading
+
+import numpy as np
+
+from admire_jax.data import paths
+from admire_jax.data.domain import Domain, check_split
+from admire_jax.data.tokenizer import Tokenizer
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenStream:
+    tokens: np.ndarray      # [T] uint16 or int32, each document followed by eos
+    doc_ids: np.ndarray     # [T] int32, document index of each token (eos belongs to its doc)
+    doc_starts: np.ndarray  # [num_docs] int64, stream offset of each document's first token
+
+    @property
+    def num_documents(self) -> int:
+        return len(self.doc_starts)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+_MEMORY: dict[tuple[str, str, str], TokenStream] = {}
+_LOCK = threading.Lock()
+
+
+def token_stream(domain: Domain, split: str, tokenizer: Tokenizer,
+                 data_dir: str | pathlib.Path | None = None) -> TokenStream:
+    """Returns the packed token stream of `domain`'s `split` (cached)."""
+    check_split(split)
+    key = (domain.fingerprint, split, tokenizer.fingerprint)
+    with _LOCK:
+        if key in _MEMORY:
+            return _MEMORY[key]
+    path = None
+    if not domain.fingerprint.startswith("mem-"):
+        path = paths.resolve(data_dir) / "tokens" / f"{domain.name}-{split}-{key[0]}-{key[2]}.npz"
+    stream = _load(path) if path is not None and path.exists() else None
+    if stream is None:
+        stream = _tokenize(domain, split, tokenizer)
+        if path is not None:
+            _save(path, stream)
+    with _LOCK:
+        _MEMORY[key] = stream
+    return stream
+
+
+def _tokenize(domain: Domain, split: str, tokenizer: Tokenizer) -> TokenStream:
+    pieces, lengths = [], []
+    eos = np.asarray([tokenizer.eos_id], dtype=np.int32)
+    for doc in domain.documents(split):
+        ids = tokenizer.encode(doc)
+        if len(ids) == 0:
+            continue
+        pieces += [ids, eos]
+        lengths.append(len(ids) + 1)
+    if not lengths:
+        raise ValueError(f"domain {domain.name!r}: the {split} split has no non-empty documents")
+    dtype = np.uint16 if tokenizer.vocab_size <= 2**16 else np.int32
+    tokens = np.concatenate(pieces).astype(dtype)
+    lengths_D = np.asarray(lengths, dtype=np.int64)
+    doc_starts = np.concatenate([[0], np.cumsum(lengths_D)[:-1]])
+    doc_ids = np.repeat(np.arange(len(lengths_D), dtype=np.int32), lengths_D)
+    return TokenStream(tokens, doc_ids, doc_starts)
+
+
+def _save(path: pathlib.Path, stream: TokenStream) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}.npz")
+    np.savez(tmp, tokens=stream.tokens, doc_starts=stream.doc_starts)
+    tmp.replace(path)  # atomic: concurrent builders never see a half-written file
+
+
+def _load(path: pathlib.Path) -> TokenStream | None:
+    try:
+        with np.load(path) as f:
+            tokens, doc_starts = f["tokens"], f["doc_starts"]
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged cache file is rebuilt
+    lengths = np.diff(np.append(doc_starts, len(tokens)))
+    doc_ids = np.repeat(np.arange(len(doc_starts), dtype=np.int32), lengths)
+    return TokenStream(tokens, doc_ids, doc_starts)

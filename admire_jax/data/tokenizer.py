@@ -1,0 +1,126 @@
+"""Tokenizers: bytes by default (no download), SentencePiece as an option.
+
+Every tokenizer reports a `vocab_size` padded up to a multiple of 128 so that embedding and
+output matrices split evenly over tensor-parallel devices; the ids above the real vocabulary
+are never produced.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+from typing import Iterable, Protocol
+
+import numpy as np
+
+VOCAB_MULTIPLE = 128
+
+
+def padded_vocab_size(size: int, multiple: int = VOCAB_MULTIPLE) -> int:
+    """Rounds `size` up to a multiple of `multiple`."""
+    return -(-size // multiple) * multiple
+
+
+class Tokenizer(Protocol):
+    vocab_size: int
+    eos_id: int
+    pad_id: int
+    fingerprint: str
+
+    def encode(self, text: str | bytes) -> np.ndarray: ...
+
+    def decode(self, ids: Iterable[int]) -> str: ...
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as tokens: id 0 = padding, id 1 = end of document, byte b -> b + 2."""
+
+    pad_id = 0
+    eos_id = 1
+    offset = 2
+    vocab_size = padded_vocab_size(256 + offset)  # 384
+    fingerprint = "bytes-v1"
+
+    def encode(self, text: str | bytes) -> np.ndarray:
+        """Returns the ids of `text` (int32, no end-of-document token)."""
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        return np.frombuffer(data, dtype=np.uint8).astype(np.int32) + self.offset
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Returns the text of `ids`, skipping padding, end-of-document and unused ids."""
+        ids_N = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
+        kept = ids_N[(ids_N >= self.offset) & (ids_N < self.offset + 256)] - self.offset
+        return kept.astype(np.uint8).tobytes().decode("utf-8", errors="replace")
+
+    def __repr__(self) -> str:
+        return "ByteTokenizer()"
+
+
+class SentencePieceTokenizer:
+    """A SentencePiece model (needs the optional `sentencepiece` package).
+
+    Models trained by `train_sentencepiece` use id 0 = padding, 1 = end of document, 2 = unknown.
+    """
+
+    def __init__(self, model_file: str | os.PathLike):
+        spm = _import_sentencepiece()
+        path = pathlib.Path(model_file)
+        if not path.is_file():
+            raise ValueError(f"SentencePiece model file {str(path)!r} does not exist")
+        proto = path.read_bytes()
+        self._sp = spm.SentencePieceProcessor(model_proto=proto)
+        self.model_file = str(path)
+        self.eos_id = int(self._sp.eos_id())
+        self.pad_id = int(self._sp.pad_id())
+        if self.eos_id < 0:
+            raise ValueError(f"SentencePiece model {str(path)!r} has no end-of-document (eos) piece")
+        if self.pad_id < 0:  # Models without a pad piece: padding reuses eos, always masked out.
+            self.pad_id = self.eos_id
+        self.vocab_size = padded_vocab_size(int(self._sp.get_piece_size()))
+        self.fingerprint = "spm-" + hashlib.sha256(proto).hexdigest()[:16]
+
+    def encode(self, text: str | bytes) -> np.ndarray:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        return np.asarray(self._sp.encode(text), dtype=np.int32)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        real = self._sp.get_piece_size()
+        return self._sp.decode([int(i) for i in ids if 0 <= int(i) < real
+                                                        and int(i) not in (self.eos_id, self.pad_id)])
+
+    def __repr__(self) -> str:
+        return f"SentencePieceTokenizer({self.model_file!r})"
+
+
+def train_sentencepiece(texts: Iterable[str | bytes], model_prefix: str | os.PathLike,
+                                                vocab_size: int = 4096, model_type: str = "bpe",
+                                                max_sentence_length: int = 16384) -> SentencePieceTokenizer:
+    """Trains a SentencePiece model on `texts` and returns it loaded.
+
+    Writes `<model_prefix>.model` and `.vocab`. Use `domain.documents('train')` of the chosen
+    domains as `texts` so that validation text stays unseen.
+    """
+    spm = _import_sentencepiece()
+    prefix = pathlib.Path(model_prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    sentences = (t.decode("utf-8", errors="replace") if isinstance(t, bytes) else t
+                             for t in texts)
+    spm.SentencePieceTrainer.train(
+            sentence_iterator=sentences, model_prefix=str(prefix), vocab_size=vocab_size,
+            model_type=model_type, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+            max_sentence_length=max_sentence_length, byte_fallback=True,
+            character_coverage=1.0, minloglevel=2, num_threads=1,
+        # Code and Markdown need their exact whitespace and newlines back.
+        normalization_rule_name="identity", remove_extra_whitespaces=False,
+        allow_whitespace_only_pieces=True, split_digits=True)
+    return SentencePieceTokenizer(f"{prefix}.model")
+
+
+def _import_sentencepiece():
+    try:
+        import sentencepiece  # pylint: disable=import-outside-toplevel
+    except ImportError as e:
+        raise ImportError("SentencePiece tokenization needs the optional package: "
+                                            "pip install sentencepiece") from e
+    return sentencepiece

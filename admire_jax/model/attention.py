@@ -1,0 +1,66 @@
+"""Grouped-query self-attention over packed documents.
+
+A token attends to earlier tokens of its own document only (causal and same segment id; padding
+is segment 0 and so only sees padding). The kernel is `jax.nn.dot_product_attention`, whose
+implementation is chosen per backend: jax does not pick cuDNN flash attention by itself.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from admire_jax.model import sharding
+from admire_jax.model.config import TransformerConfig
+from admire_jax.model.layers import apply_rotary, fan_in_init, make_param
+
+
+def attention_implementation(setting: str = "auto", backend: str | None = None) -> str:
+  """The `implementation` for jax.nn.dot_product_attention: 'cudnn' on GPU, 'xla' elsewhere."""
+  if setting != "auto":
+    return setting
+  backend = jax.default_backend() if backend is None else backend
+  return "cudnn" if backend in ("gpu", "cuda", "rocm") else "xla"
+
+
+def segment_mask(segment_ids_BxL: jax.Array) -> jax.Array:
+  """[B, 1, L, L] True where query and key belong to the same segment (causality added apart)."""
+  return (segment_ids_BxL[:, :, None] == segment_ids_BxL[:, None, :])[:, None, :, :]
+
+
+class Attention(nnx.Module):
+  """Multi-head attention with `num_kv_heads` shared key/value heads and rotary embeddings."""
+
+  def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+    d, h, k, hd = cfg.d_model, cfg.num_heads, cfg.num_kv_heads, cfg.head_dims
+    self.dtype = cfg.compute_dtype
+    self.implementation = attention_implementation(cfg.attention)
+    in_init = fan_in_init(0, (1, 2))
+    self.query_DxHxK = make_param(rngs, in_init, (d, h, hd), ("embed", "heads", "head_dim"), cfg)
+    self.key_DxNxK = make_param(rngs, in_init, (d, k, hd), ("embed", "kv_heads", "head_dim"), cfg)
+    self.value_DxNxK = make_param(rngs, in_init, (d, k, hd), ("embed", "kv_heads", "head_dim"), cfg)
+    self.out_HxKxD = make_param(rngs, fan_in_init((0, 1), 2), (h, hd, d),
+                                ("heads", "head_dim", "embed"), cfg)
+    if cfg.qkv_bias:
+      zeros = nnx.initializers.zeros
+      self.query_bias = make_param(rngs, zeros, (h, hd), ("heads", "head_dim"), cfg)
+      self.key_bias = make_param(rngs, zeros, (k, hd), ("kv_heads", "head_dim"), cfg)
+      self.value_bias = make_param(rngs, zeros, (k, hd), ("kv_heads", "head_dim"), cfg)
+    else:
+      self.query_bias = self.key_bias = self.value_bias = None
+
+  def _project(self, x_BxLxD: jax.Array, kernel: nnx.Param, bias: nnx.Param | None) -> jax.Array:
+    y = jnp.einsum("bld,dhk->blhk", x_BxLxD, kernel[...].astype(self.dtype))
+    if bias is not None:
+      y = y + bias[...].astype(self.dtype)
+    return sharding.constrain(y, ("batch", "length", "act_heads", None))
+
+  def __call__(self, x_BxLxD: jax.Array, sin_BxLxF: jax.Array, cos_BxLxF: jax.Array,
+               mask_Bx1xLxL: jax.Array) -> jax.Array:
+    q = apply_rotary(self._project(x_BxLxD, self.query_DxHxK, self.query_bias), sin_BxLxF, cos_BxLxF)
+    k = apply_rotary(self._project(x_BxLxD, self.key_DxNxK, self.key_bias), sin_BxLxF, cos_BxLxF)
+    v = self._project(x_BxLxD, self.value_DxNxK, self.value_bias)
+    out_BxLxHxK = jax.nn.dot_product_attention(
+        q, k, v, mask=mask_Bx1xLxL, is_causal=True, implementation=self.implementation)
+    out_BxLxHxK = sharding.constrain(out_BxLxHxK, ("batch", "length", "act_heads", None))
+    return jnp.einsum("blhk,hkd->bld", out_BxLxHxK, self.out_HxKxD[...].astype(self.dtype))

@@ -1,0 +1,127 @@
+"""`admire-jax train`: train one preset on one mixture; the run directory ends with result.json.
+
+  admire-jax train --preset=10m [--gin_file=...] [--gin.TrainConfig.steps=100]
+                   [--mixture=recommendation.json] [--run_dir=runs/10m] [--mesh=data=-1]
+
+Exit codes: 0 ok, 1 diverged or failed (see result.json), 2 bad command-line input.
+Re-running with the same run directory resumes from its latest checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from admire_jax.train import flags
+from admire_jax.train.result import make_result, write_result
+
+
+def _read_mixture(path: str | None) -> dict[str, float] | None:
+    """{domain: w}, or a recommendation/result JSON holding one under "mixture"."""
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise flags.UsageError(f"cannot read --mixture {path}: {exc}") from None
+    data = data.get("mixture", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict) or not all(isinstance(v, (int, float)) for v in data.values()):
+        raise flags.UsageError(f"--mixture {path} must hold {{domain: weight}} (or {{'mixture': {{...}}}})")
+    return {str(k): float(v) for k, v in data.items()}
+
+
+def _failed(run_dir: str, preset: str, mixture, error: str, started: float) -> None:
+    write_result(run_dir, make_result(
+        mixture=mixture or {}, preset=preset, params=0, tokens=0, steps=0,
+        wall_seconds=time.time() - started, flops=0.0, val_loss={}, status="failed", error=error,
+    ))
+
+
+def main(argv: list[str]) -> int:
+    started = time.time()
+    p = flags.parser("admire-jax train", "Train one model on one data mixture (gin-configured).")
+    p.add_argument("--mixture", help="JSON file with {domain: weight}; default uniform")
+    p.add_argument("--run_dir", help="output and checkpoint directory (default runs/<preset>)")
+    p.add_argument("--coordinator_address", help="multi-host: host:port of process 0")
+    p.add_argument("--num_processes", type=int, help="multi-host: number of processes")
+    p.add_argument("--process_id", type=int, help="multi-host: this process's index")
+    run_dir, preset, mixture = None, "unknown", None
+    try:
+        args, bindings = flags.parse(p, argv)
+        flags.load_gin(args, bindings, defaults=[flags.TRAIN_DEFAULTS])
+        preset = str(flags.macro("PRESET", args.preset or "custom"))
+        run_dir = args.run_dir or os.path.join("runs", preset)
+        mixture = _read_mixture(args.mixture)
+        mesh_sizes = flags.parse_mesh(args.mesh)
+    except flags.UsageError as exc:
+        print(f"admire-jax train: {exc}", file=sys.stderr)
+        if run_dir is not None:
+            _failed(run_dir, preset, mixture, f"usage: {exc}", started)
+        return 2
+    try:
+        record = _run(args, run_dir, mixture, mesh_sizes)
+    except flags.UsageError as exc:
+        print(f"admire-jax train: {exc}", file=sys.stderr)
+        _failed(run_dir, preset, mixture, f"usage: {exc}", started)
+        return 2
+    except Exception as exc:  # set-up failures (data, mesh, devices) still leave a result.json
+        print(f"admire-jax train: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _failed(run_dir, preset, mixture, f"{type(exc).__name__}: {exc}", started)
+        return 1
+    print(json.dumps({k: record[k] for k in ("status", "steps", "val_loss", "error")}))
+    return 0 if record["status"] == "ok" else 1
+
+
+def _run(args, run_dir: str, mixture, mesh_sizes) -> dict:
+    import gin
+
+    from admire_jax.model import TransformerConfig, sharding
+    from admire_jax.train.compilation_cache import enable_compilation_cache
+    from admire_jax.train.data_setup import proxy_data
+    from admire_jax.train.distributed import initialize_distributed
+    from admire_jax.train.trainer import TrainConfig, train
+    from admire_jax.train.transformer_spec import transformer_spec
+
+    initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
+    enable_compilation_cache()
+    try:
+        config = TrainConfig()
+        data = proxy_data(mixture, config.seq_len, config.global_batch, config.seed)
+        model_config = model_config_for(TransformerConfig, data.tokenizer.vocab_size)
+    except (ValueError, TypeError) as exc:  # gin REQUIRED unbound, bad values, unknown domains
+        raise flags.UsageError(str(exc)) from None
+    mesh = sharding.make_mesh(**mesh_sizes)
+    spec = transformer_spec(model_config, str(flags.macro("PRESET", args.preset or "custom")))
+    if jax_process_index() == 0:
+        os.makedirs(run_dir, exist_ok=True)
+        with open(os.path.join(run_dir, "config.gin"), "w", encoding="utf-8") as f:
+            f.write(gin.config_str())
+    return train(spec, mesh, config, data.loader, data.validation, run_dir, data.mixture)
+
+
+def model_config_for(config_cls, tokenizer_vocab: int):
+    """The gin-bound model config with the tokenizer's vocabulary (unless bound explicitly)."""
+    import dataclasses
+
+    import gin
+
+    config = config_cls()
+    try:
+        gin.query_parameter("TransformerConfig.vocab_size")
+        explicit = True
+    except ValueError:
+        explicit = False
+    if not explicit:
+        return dataclasses.replace(config, vocab_size=tokenizer_vocab)
+    if config.vocab_size < tokenizer_vocab:
+        raise ValueError(f"TransformerConfig.vocab_size={config.vocab_size} is smaller than the "
+                         f"tokenizer's vocabulary ({tokenizer_vocab})")
+    return config
+
+
+def jax_process_index() -> int:
+    import jax
+
+    return jax.process_index()

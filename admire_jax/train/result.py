@@ -1,0 +1,45 @@
+"""`result.json`: the record of one run that the mixture optimiser reads (see CONTRACTS.md)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+STATUSES = ("ok", "diverged", "failed")
+
+
+def make_result(
+    *, mixture: Mapping[str, float], preset: str, params: int, tokens: int, steps: int,
+    wall_seconds: float, flops: float, val_loss: Mapping[str, float | None], status: str,
+    error: str | None = None, **extra: Any,
+) -> dict[str, Any]:
+    """The result record; non-finite losses become null so the file stays strict JSON."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    clean = {d: (float(v) if v is not None and math.isfinite(v) else None) for d, v in val_loss.items()}
+    return {
+        "mixture": {k: float(v) for k, v in mixture.items()},
+        "preset": preset,
+        "params": int(params),
+        "tokens": int(tokens),
+        "steps": int(steps),
+        "wall_seconds": float(wall_seconds),
+        "flops": float(flops),
+        "val_loss": clean,
+        "status": status,
+        "error": error,
+        **extra,
+    }
+
+
+def write_result(run_dir: str, result: Mapping[str, Any]) -> str:
+    """Write `run_dir/result.json` atomically (a reader never sees half a file)."""
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, "result.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2, allow_nan=False)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,177 @@
+"""The training loop: one model, one mixture, a token budget -> per-domain validation loss and cost.
+
+Every exit path (finished, diverged, crashed) ends with `result.json` in the run directory.
+The data side must be a pure function of the step (`loader.batch(step)`), so resuming from a
+checkpoint at step k replays exactly the batches k, k+1, ... an uninterrupted run would see.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+import traceback
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import gin
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from admire_jax.train import (checkpoint, compilation_cache, evaluation, flops, host_data, optimizer,
+                              result, state, step)
+from admire_jax.train.model_spec import ModelSpec
+
+
+class Loader(Protocol):
+    def batch(self, step: int) -> Mapping[str, np.ndarray]:
+        """This process's rows of the global batch for `step`: arrays [B / process_count, L]."""
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How long and how to train; the model, the data and the optimiser are configured apart."""
+
+    global_batch: int
+    seq_len: int
+    train_tokens: int | None = None  # budget in tokens; or give `steps`
+    steps: int | None = None
+    accum_steps: int = 1
+    seed: int = 0
+    eval_every: int = 0  # 0: evaluate only at the end
+    eval_batch: int = 8
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 2
+    log_every: int = 1
+    progress_bar: bool = True
+
+    @property
+    def total_steps(self) -> int:
+        if self.steps is not None:
+            return int(self.steps)
+        if self.train_tokens is None:
+            raise ValueError("set TrainConfig.train_tokens or TrainConfig.steps")
+        return max(1, math.ceil(self.train_tokens / (self.global_batch * self.seq_len)))
+
+    def __post_init__(self):
+        if self.global_batch % self.accum_steps:
+            raise ValueError(f"global_batch {self.global_batch} not divisible by accum_steps {self.accum_steps}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+
+
+@dataclasses.dataclass
+class _Run:
+    """What the loop has done so far; becomes result.json."""
+
+    steps: int = 0
+    val_loss: dict = dataclasses.field(default_factory=dict)
+    status: str = "failed"
+    error: str | None = None
+
+
+def train(
+    spec: ModelSpec,
+    mesh: jax.sharding.Mesh,
+    config: TrainConfig,
+    loader: Loader,
+    validation: Mapping[str, Mapping[str, np.ndarray]],
+    run_dir: str,
+    mixture: Mapping[str, float],
+    peak_flops_per_device: float | None = None,
+) -> dict[str, Any]:
+    """Train (resuming from the latest checkpoint in `run_dir`), evaluate, write and return the result."""
+    start_time = time.time()
+    hits_before = compilation_cache.cache_hits()
+    run = _Run()
+    per_step_flops = spec.flops_per_step(config.seq_len, config.global_batch)
+    writer = jax.process_index() == 0
+    log = None
+    try:
+        log = _metrics_log(run_dir) if writer else None
+        _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops,
+                    peak_flops_per_device or flops.peak_flops_per_device(jax.devices()[0]))
+    except Exception as exc:  # any failure still ends in a result.json the optimiser can read
+        run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+    finally:
+        if log is not None:
+            log.close()
+    record = result.make_result(
+        mixture=mixture, preset=spec.name, params=spec.non_embedding_params,
+        tokens=run.steps * config.global_batch * config.seq_len, steps=run.steps,
+        wall_seconds=time.time() - start_time, flops=run.steps * per_step_flops,
+        val_loss=run.val_loss or {d: None for d in validation}, status=run.status, error=run.error,
+        compile_cache_hits=compilation_cache.cache_hits() - hits_before,
+    )
+    if writer:
+        result.write_result(run_dir, record)
+    return record
+
+
+def _metrics_log(run_dir: str):
+    from admire_jax.train.metrics_log import MetricsLog
+
+    return MetricsLog(run_dir)
+
+
+def _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops, peak):
+    total = config.total_steps
+    schedule = optimizer.learning_rate_schedule(total)
+    tx = optimizer.adamw(schedule)
+    abstract, shardings = state.state_shardings(spec, mesh, tx, config.seed)
+    ckpt = checkpoint.Checkpointer(
+        os.path.join(run_dir, "checkpoints"), config.checkpoint_every, config.keep_checkpoints
+    )
+    try:
+        if ckpt.latest_step() is not None:
+            train_state = ckpt.restore(abstract)
+        else:
+            train_state = state.create_state(spec, mesh, tx, shardings, config.seed)
+        run.steps = int(train_state.step)
+        train_step = step.compile_train_step(
+            spec, mesh, tx, schedule, abstract, shardings, config.global_batch, config.seq_len,
+            config.accum_steps, config.seed,
+        )
+        eval_step = step.compile_eval_step(
+            spec, mesh, abstract, shardings, config.eval_batch, config.seq_len, config.seed
+        )
+        batch_sharding = jax.sharding.NamedSharding(mesh, step.batch_partition_spec(spec, mesh))
+        evaluate = lambda params: evaluation.validation_losses(
+            eval_step, params, validation, config.eval_batch, batch_sharding
+        )
+        bar = tqdm(total=total, initial=run.steps, desc=spec.name, unit="step",
+                   disable=not (config.progress_bar and log is not None))
+        tick, tick_step = time.time(), run.steps
+        for index in range(run.steps, total):
+            batch = host_data.global_batch_from_local(loader.batch(index), batch_sharding)
+            train_state, metrics = train_step(train_state, batch)
+            metrics = {k: float(v) for k, v in metrics.items()}
+            number = index + 1
+            if not (math.isfinite(metrics["loss"]) and math.isfinite(metrics["grad_norm"])):
+                run.status, run.error = "diverged", f"diverged at step {number}: loss {metrics['loss']}"
+                bar.close()
+                return
+            run.steps = number
+            bar.update(1)
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+            if ckpt.due(number) or number == total:
+                ckpt.save(number, train_state)
+            if config.eval_every and number % config.eval_every == 0 and number != total:
+                metrics.update({f"val_loss/{d}": v for d, v in evaluate(train_state.params).items()})
+            if log is not None and (number % config.log_every == 0 or number == total):
+                seconds = time.time() - tick
+                tokens_per_s = (number - tick_step) * config.global_batch * config.seq_len / seconds
+                flops_per_s = (number - tick_step) * per_step_flops / seconds
+                log.write(number, {**metrics, "tokens_per_second": tokens_per_s,
+                                   "mfu": flops.mfu(flops_per_s, len(mesh.devices.flat), peak)})
+                tick, tick_step = time.time(), number
+        bar.close()
+        run.val_loss = evaluate(train_state.params)
+        if log is not None:
+            log.write(run.steps, {f"val_loss/{d}": v for d, v in run.val_loss.items()})
+        run.status = "ok"
+    finally:
+        ckpt.close()

@@ -1,0 +1,193 @@
+"""`admire-jax validate`: compile the full train step of a large config from shapes alone.
+
+  admire-jax validate --preset=7b --mesh=data=1,fsdp=8,tensor=1 [--topology=v5p-8] [--json]
+                      [--per_device_batch=4] [--seq_len=2048]
+
+No weights are allocated: the state and batch are ShapeDtypeStructs carrying their shardings.
+Targets: a simulated CPU mesh (default, --devices of them) or a TPU topology compiled by libtpu
+(`pip install libtpu`; works without TPUs). Prints per-device memory (arguments, temporaries,
+peak), whether it fits the device, and the model FLOPs per step counted from the config.
+Exit codes: 0 fits, 1 does not fit (or failed), 2 bad input.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+
+from admire_jax.train import flags
+
+GIB = 1 << 30
+# Accelerator names (as in `gcloud ... --accelerator-type`) -> libtpu topology, chip config.
+# The number counts TensorCores; v4 and v5p chips have two, run as one megacore device.
+TPU_TOPOLOGIES = {
+    "v4-8": ("v4:2x2x1", "megacore"), "v4-16": ("v4:2x2x2", "megacore"),
+    "v4-32": ("v4:2x2x4", "megacore"),
+    "v5p-8": ("v5p:2x2x1", "megacore"), "v5p-16": ("v5p:2x2x2", "megacore"),
+    "v5p-32": ("v5p:2x2x4", "megacore"),
+    "v5e-1": ("v5e:1x1", "default"), "v5e-4": ("v5e:2x2", "default"),
+    "v5e-8": ("v5e:2x4", "default"), "v5e-16": ("v5e:4x4", "default"),
+    "v6e-1": ("v6e:1x1", "default"), "v6e-4": ("v6e:2x2", "default"),
+    "v6e-8": ("v6e:2x4", "default"), "v6e-16": ("v6e:4x4", "default"),
+}
+# XLA:TPU's compile-time OOM, e.g. "... required for HLO temporaries (30.96G) exceeds available
+# HBM (30.75G)" (the required figure includes the arguments), or the older "Used X of Y hbm".
+_OOM = (
+    re.compile(r"\(([\d.]+)([KMGT])i?B?\)\s*exceeds available \w+ \(([\d.]+)([KMGT])i?B?\)", re.IGNORECASE),
+    re.compile(r"Used\s+([\d.]+)([KMGT]?)\s+of\s+([\d.]+)([KMGT]?)\s+hbm", re.IGNORECASE),
+)
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+class DoesNotFit(Exception):
+    """The compiler ran out of device memory; the message says how much was needed."""
+
+
+def target_devices(topology: str | None, num_devices: int):
+    """(devices, target name): TPU topology devices from libtpu, or this host's CPU devices."""
+    import jax
+
+    if topology is None:
+        devices = jax.devices("cpu")
+        if len(devices) < num_devices:
+            raise flags.UsageError(f"{num_devices} CPU devices needed but jax has {len(devices)}; "
+                                   "jax was initialised before --devices could take effect")
+        return devices[:num_devices], f"cpu x{num_devices}"
+    if topology not in TPU_TOPOLOGIES:
+        raise flags.UsageError(f"unknown --topology {topology!r}; known: {', '.join(TPU_TOPOLOGIES)}")
+    from jax.experimental import topologies
+
+    name, chip_config = TPU_TOPOLOGIES[topology]
+    try:
+        desc = topologies.get_topology_desc(name, "tpu", chip_config_name=chip_config)
+    except Exception as exc:
+        raise RuntimeError(f"cannot load TPU topology {topology} (is `libtpu` installed?): {exc}") from None
+    return list(desc.devices), topology
+
+
+def _host_memory_per_device(num_devices: int) -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // num_devices
+
+
+def validate(args, mesh_sizes: dict[str, int]) -> dict:
+    """Compile and measure; the report as a dict (raises DoesNotFit on compile-time OOM)."""
+    from admire_jax.data import ByteTokenizer
+    from admire_jax.model import TransformerConfig, sharding
+    from admire_jax.train import flops, optimizer, state, step
+    from admire_jax.train.cli import model_config_for
+    from admire_jax.train.transformer_spec import transformer_spec
+
+    devices, target = target_devices(args.topology, args.devices)
+    try:
+        mesh = sharding.make_mesh(**mesh_sizes, devices=devices)
+        model_config = model_config_for(TransformerConfig, ByteTokenizer().vocab_size)
+    except ValueError as exc:
+        raise flags.UsageError(str(exc)) from None
+    seq_len = args.seq_len or int(flags.macro("SEQ_LEN"))
+    replicas = mesh.shape["data"] * mesh.shape["fsdp"]
+    global_batch = args.per_device_batch * replicas if args.per_device_batch else int(flags.macro("GLOBAL_BATCH"))
+    spec = transformer_spec(model_config, str(flags.macro("PRESET", args.preset or "custom")))
+    schedule = optimizer.learning_rate_schedule(1000, learning_rate=1e-4)  # values do not affect memory
+    tx = optimizer.adamw(schedule)
+    abstract, shardings = state.state_shardings(spec, mesh, tx)
+    available = flops.device_memory_bytes(devices[0]) or _host_memory_per_device(len(devices))
+    if args.device_memory_gib:
+        available = int(args.device_memory_gib * GIB)
+    try:
+        compiled = step.compile_train_step(spec, mesh, tx, schedule, abstract, shardings, global_batch,
+                                           seq_len, args.accum_steps)
+    except Exception as exc:
+        message = compile_oom_message(str(exc), available)
+        if message is not None:
+            raise DoesNotFit(message) from None
+        raise
+    mem = compiled.memory_analysis()
+    # The TPU compiler's peak is close to arguments + temporaries; the CPU compiler reports only the
+    # arguments as its peak, so take the larger of its figure and the live-buffer sum.
+    live = (mem.argument_size_in_bytes + mem.output_size_in_bytes - mem.alias_size_in_bytes
+            + mem.temp_size_in_bytes)
+    peak = max(getattr(mem, "peak_memory_in_bytes", 0), live)
+    return {
+        "params": int(model_config.total_params()),
+        "non_embedding_params": int(spec.non_embedding_params),
+        "peak_bytes_per_device": int(peak),
+        "device_memory_bytes": int(available),
+        "fits": bool(peak <= available),
+        "flops_per_step": float(spec.flops_per_step(seq_len, global_batch)),
+        "target": target,
+        "mesh": dict(mesh.shape),
+        "global_batch": global_batch,
+        "seq_len": seq_len,
+        "argument_bytes_per_device": int(mem.argument_size_in_bytes),
+        "temp_bytes_per_device": int(mem.temp_size_in_bytes),
+        "output_bytes_per_device": int(mem.output_size_in_bytes),
+        "alias_bytes_per_device": int(mem.alias_size_in_bytes),
+    }
+
+
+def compile_oom_message(error: str, available: int) -> str | None:
+    """'does not fit: needs X GiB of Y GiB' for a compiler out-of-memory error, else None."""
+    match = next(filter(None, (pattern.search(error) for pattern in _OOM)), None)
+    if match is not None:
+        needed, total = _bytes(*match.group(1, 2)), _bytes(*match.group(3, 4))
+        return f"does not fit: needs {needed / GIB:.2f} GiB of {total / GIB:.2f} GiB"
+    if "RESOURCE_EXHAUSTED" in error:
+        return f"does not fit in {available / GIB:.2f} GiB: {error.strip().splitlines()[0]}"
+    return None
+
+
+def _bytes(number: str, unit: str) -> float:
+    return float(number) * _UNITS[unit.upper()]
+
+
+def _print_report(r: dict) -> None:
+    g = lambda b: f"{b / GIB:8.2f} GiB"
+    print(f"target {r['target']}  mesh {r['mesh']}  batch {r['global_batch']} x {r['seq_len']}")
+    print(f"params {r['params']:,} ({r['non_embedding_params']:,} non-embedding)")
+    print(f"per device: arguments {g(r['argument_bytes_per_device'])}  temporaries {g(r['temp_bytes_per_device'])}  "
+          f"peak {g(r['peak_bytes_per_device'])}  of {g(r['device_memory_bytes'])}")
+    print(f"model FLOPs per step {r['flops_per_step']:.4g}")
+    print("fits" if r["fits"] else
+          f"does not fit: needs {r['peak_bytes_per_device'] / GIB:.2f} GiB of {r['device_memory_bytes'] / GIB:.2f} GiB")
+
+
+def main(argv: list[str]) -> int:
+    p = flags.parser("admire-jax validate", "Compile a config's train step ahead of time; report memory and FLOPs.")
+    p.add_argument("--topology", help=f"TPU target (needs libtpu): {', '.join(TPU_TOPOLOGIES)}")
+    p.add_argument("--devices", type=int, default=8, help="simulated CPU devices (CPU target)")
+    p.add_argument("--per_device_batch", type=int, help="sequences per data/fsdp replica (default: GLOBAL_BATCH)")
+    p.add_argument("--seq_len", type=int, help="default: SEQ_LEN of the preset")
+    p.add_argument("--accum_steps", type=int, default=1)
+    p.add_argument("--device_memory_gib", type=float, help="override the target's device memory")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    try:
+        args, bindings = flags.parse(p, argv)
+        if args.topology is None:
+            _request_cpu_devices(args.devices)
+        flags.load_gin(args, bindings, defaults=[flags.TRAIN_DEFAULTS])
+        report = validate(args, flags.parse_mesh(args.mesh))
+    except flags.UsageError as exc:
+        print(f"admire-jax validate: {exc}", file=sys.stderr)
+        return 2
+    except DoesNotFit as exc:
+        print(f"admire-jax validate: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(f"admire-jax validate: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        keys = ("params", "peak_bytes_per_device", "device_memory_bytes", "fits", "flops_per_step", "target")
+        print(json.dumps({k: report[k] for k in keys}))
+    else:
+        _print_report(report)
+    return 0 if report["fits"] else 1
+
+
+def _request_cpu_devices(count: int) -> None:
+    """Ask XLA for `count` host devices; effective only if jax's CPU backend is not yet started."""
+    if count < 1:
+        raise flags.UsageError(f"--devices must be >= 1, got {count}")
+    current = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in current:
+        os.environ["XLA_FLAGS"] = f"{current} --xla_force_host_platform_device_count={count}".strip()

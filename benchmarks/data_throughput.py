@@ -1,0 +1,118 @@
+"""Tokens per second delivered by MixtureLoader on one CPU core, against the trainer's need.
+
+17 domains (the six built-in training domains plus eleven local corpora, one per large
+standard-library package, prepared through the project's TFDS builder), random mixture
+weights, `loader.batch(step)` for consecutive steps. Setup (building and tokenising) is timed
+apart from delivery. With --trainer_steps N > 0 the same run then trains the 1M-parameter
+proxy (`admire-jax train --preset=1m`) for N steps on this machine and reports the ratio of
+the loader's tokens per second to the trainer's. Usage:
+
+    python benchmarks/data_throughput.py [--seq_len 512] [--batch 64] [--steps 400]
+                                         [--trainer_steps 30] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+
+import numpy as np
+
+from admire_jax.data import ByteTokenizer, MixtureLoader, builtin_domains, data_root, local_domain
+
+LOCAL_PACKAGES = 11  # 6 built-in + 11 local = 17, as many domains as the Pile has
+
+
+def _local_domains(data_dir: pathlib.Path) -> list:
+    """One local corpus per large standard-library package, written as .jsonl."""
+    stdlib = pathlib.Path(sysconfig.get_paths()["stdlib"])
+    sizes = {}
+    for pkg in sorted(p for p in stdlib.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        files = [f for f in pkg.rglob("*.py") if "test" not in f.parts]
+        if pkg.name not in ("test", "site-packages") and len(files) >= 10:
+            sizes[pkg] = sum(f.stat().st_size for f in files)
+    largest = sorted(sizes, key=lambda p: (-sizes[p], p.name))[:LOCAL_PACKAGES]
+    domains = []
+    for pkg in sorted(largest):
+        jsonl = data_dir / "bench_sources" / f"{pkg.name}.jsonl"
+        jsonl.parent.mkdir(parents=True, exist_ok=True)
+        lines = [json.dumps({"text": f.read_text(encoding="utf-8", errors="replace")})
+                 for f in sorted(pkg.rglob("*.py")) if "test" not in f.parts and f.stat().st_size]
+        jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        domains.append(local_domain(f"stdlib_{pkg.name}", jsonl, data_dir=data_dir / "bench_tfds"))
+    return domains
+
+
+def _trainer_tokens_per_second(steps: int, data_dir: pathlib.Path) -> float:
+    """Median tokens/s the trainer logs for the 1m preset (first logged interval dropped:
+    it holds compilation)."""
+    with tempfile.TemporaryDirectory() as run_dir:
+        cmd = [sys.executable, "-m", "admire_jax.cli", "train", "--preset=1m",
+               f"--gin.TrainConfig.steps={steps}", "--gin.TrainConfig.log_every=5",
+               "--gin.TrainConfig.progress_bar=False", f"--run_dir={run_dir}"]
+        env = {**os.environ, "ADMIRE_JAX_DATA_DIR": str(data_dir)}
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL,
+                       preexec_fn=lambda: os.sched_setaffinity(0, range(os.cpu_count())))
+        with open(os.path.join(run_dir, "metrics.jsonl"), encoding="utf-8") as f:
+            rates = [r["tokens_per_second"] for r in map(json.loads, f)
+                     if "tokens_per_second" in r]
+    return statistics.median(rates[1:] or rates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seq_len", type=int, default=512)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--core", type=int, default=0, help="CPU core to pin to")
+    parser.add_argument("--trainer_steps", type=int, default=0,
+                        help="also train the 1m proxy this many steps (all cores) and compare")
+    parser.add_argument("--data_dir", default=None, help="cache root (default: data_root())")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {args.core})
+    data_dir = data_root(args.data_dir)
+
+    t0 = time.perf_counter()
+    domains = builtin_domains(data_dir=data_dir) + _local_domains(data_dir)
+    weights = np.random.default_rng(0).dirichlet(np.ones(len(domains)))
+    loader = MixtureLoader(domains, dict(zip([d.name for d in domains], weights)), args.seq_len,
+                           args.batch, 0, ByteTokenizer(), data_dir=data_dir)
+    setup_s = time.perf_counter() - t0
+
+    loader.batch(0)  # warm-up
+    t0 = time.perf_counter()
+    for step in range(1, args.steps + 1):
+        batch = loader.batch(step)
+    delivery_s = time.perf_counter() - t0
+    tokens = args.steps * args.batch * args.seq_len
+    result = {
+        "domains": len(domains), "seq_len": args.seq_len, "batch": args.batch,
+        "steps": args.steps, "tokens_per_second": tokens / delivery_s,
+        "ms_per_batch": 1e3 * delivery_s / args.steps, "setup_seconds": setup_s,
+        "train_tokens_held": int(len(loader._store.tokens)),
+        "max_epochs_at_end": max(loader.epochs(args.steps).values()),
+        "machine": f"{platform.processor() or platform.machine()}, 1 core pinned "
+                   f"({os.cpu_count()} present)", "keys": sorted(batch),
+    }
+    if args.trainer_steps > 0:
+        trainer = _trainer_tokens_per_second(args.trainer_steps, data_dir)
+        result["trainer_1m_tokens_per_second"] = trainer
+        result["loader_over_trainer"] = result["tokens_per_second"] / trainer
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        for k, v in result.items():
+            print(f"{k:>20}: {v:,.0f}" if isinstance(v, float) and v > 100 else f"{k:>20}: {v}")
+
+
+if __name__ == "__main__":
+    main()

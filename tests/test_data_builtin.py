@@ -1,0 +1,153 @@
+"""The built-in corpus: real installed text, de-duplicated, deterministic, with a manifest."""
+import json
+import pathlib
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from admire_jax.data import (ByteTokenizer, MixtureLoader, builtin_domains, builtin_manifest,
+                             builtin_target, validation_set)
+from admire_jax.data import stream as stream_module
+from admire_jax.data.builtin_sources import TARGET_DOMAIN, TRAIN_DOMAINS, BuiltinSources
+
+MAX_BYTES = 600_000  # the acceptance size (>= 500 KB per domain), still built in ~2 s
+STDLIB = pathlib.Path(sys.base_prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("builtin")
+    domains = builtin_domains(max_bytes=MAX_BYTES, data_dir=data_dir)
+    target = builtin_target(max_bytes=MAX_BYTES, data_dir=data_dir)
+    return data_dir, domains, target
+
+
+def _texts(domain, split):
+    return list(domain.documents(split))
+
+
+def test_at_least_four_domains_of_500_kb_from_the_installation(corpus):
+    data_dir, domains, target = corpus
+    assert [d.name for d in domains] == list(TRAIN_DOMAINS) and len(domains) >= 4
+    manifest = builtin_manifest(max_bytes=MAX_BYTES, data_dir=data_dir)
+    for d in domains:
+        stored = manifest["domains"][d.name]["bytes"]
+        held = sum(len(t) for split in ("train", "validation") for t in _texts(d, split))
+        assert held == stored >= 500_000, d.name
+    assert target.name == TARGET_DOMAIN and target.name not in {d.name for d in domains}
+    paths = {e["domain"]: e["path"] for e in manifest["files"]}
+    assert paths["python_code"].endswith(".py") and paths["c_code"].endswith((".h", ".c"))
+    assert "pydoc_data" in paths[TARGET_DOMAIN]
+    assert b"Permission is hereby granted" in b"".join(_texts(domains[-1], "train")) or \
+        b"LICENSE" in b"".join(_texts(domains[-1], "train")).upper()
+
+
+def test_validation_text_never_appears_in_training(corpus):
+    _, domains, target = corpus
+    train, validation = set(), set()
+    for d in (*domains, target):
+        t, v = _texts(d, "train"), _texts(d, "validation")
+        assert t and v, d.name
+        assert len(set(t)) == len(t) and len(set(v)) == len(v)  # de-duplicated
+        train |= set(t)
+        validation |= set(v)
+    assert not train & validation
+    for d in domains:  # nor inside a training document, e.g. as a vendored copy
+        joined = b"\x00".join(_texts(d, "train"))
+        assert not any(v in joined for v in _texts(d, "validation") if len(v) > 1000)
+
+
+def test_same_installation_builds_the_same_corpus(corpus, tmp_path):
+    data_dir, domains, _ = corpus
+    again = builtin_domains(["markdown", "licenses"], max_bytes=MAX_BYTES, data_dir=tmp_path)
+    first = builtin_manifest(max_bytes=MAX_BYTES, data_dir=data_dir)
+    second = builtin_manifest(max_bytes=MAX_BYTES, data_dir=tmp_path)
+    assert first["hash"] == second["hash"]
+    for d in again:
+        original = next(x for x in domains if x.name == d.name)
+        assert _texts(d, "validation") == _texts(original, "validation")
+
+
+def test_validation_tokens_are_fixed_from_run_to_run(corpus, tmp_path):
+    data_dir, domains, target = corpus
+    tok = ByteTokenizer()
+    first = validation_set(target, tok, 128, 40, data_dir=data_dir)
+    stream_module._MEMORY.clear()  # a new run: no in-memory cache
+    shutil.rmtree(data_dir / "tokens")  # and no token cache on disk
+    second = validation_set(target, tok, 128, 40, data_dir=data_dir)
+    for key in first:
+        assert first[key].shape == (40, 128)
+        np.testing.assert_array_equal(first[key], second[key])
+    docs = _texts(target, "validation")
+    assert tok.decode(first["inputs"][0][first["segment_ids"][0] == 1]).encode() in docs[0]
+
+
+def test_validation_set_pads_the_tail_and_rejects_too_many(corpus):
+    data_dir, domains, _ = corpus
+    tok = ByteTokenizer()
+    full = validation_set(domains[0], tok, 256, data_dir=data_dir)
+    last = full["segment_ids"][-1]
+    assert (last == 0).any() and last[0] > 0 and np.all(full["loss_mask"][-1][last == 0] == 0)
+    assert np.all(full["inputs"][-1][last == 0] == tok.pad_id)
+    with pytest.raises(ValueError, match=f"domain '{domains[0].name}' has .* fewer than"):
+        validation_set(domains[0], tok, 256, len(full["inputs"]) + 1, data_dir=data_dir)
+
+
+def test_loader_on_builtin_corpus(corpus):
+    data_dir, domains, _ = corpus
+    weights = {"python_code": 0.4, "c_code": 0.35, "markdown": 0.25}
+    batch = MixtureLoader(domains, weights, 512, 20, 0, data_dir=data_dir).batch(3)
+    assert batch["inputs"].shape == (20, 512) and batch["loss_mask"].sum() > 0.9 * 20 * 512
+
+
+def _fake_installation(root: pathlib.Path) -> BuiltinSources:
+    """A small installation tree made of copies of real installed files."""
+    stdlib, include, site = root / "lib", root / "include", root / "site-packages"
+    shutil.copytree(STDLIB / "json", stdlib / "json")
+    (stdlib / "test").mkdir(parents=True)
+    for name in ("test_bisect.py", "test_heapq.py"):
+        shutil.copy(STDLIB / "test" / name, stdlib / "test" / name)
+    shutil.copy(STDLIB / "LICENSE.txt", stdlib / "LICENSE.txt")
+    shutil.copytree(STDLIB / "pydoc_data", stdlib / "pydoc_data",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    headers = sorted(pathlib.Path(sys.base_prefix, "include").rglob("*.h"))[:3]
+    include.mkdir(parents=True)
+    for h in headers:
+        shutil.copy(h, include / h.name)
+    import gin  # an installed package with docstrings, README metadata and a licence
+    shutil.copytree(pathlib.Path(gin.__file__).parent, site / "gin",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    dist = next(pathlib.Path(gin.__file__).parent.parent.glob("gin_config-*.dist-info"))
+    shutil.copytree(dist, site / dist.name)
+    (site / "gin" / "NOTES.md").write_text("# Notes\n\n" + "Some markdown text. " * 20)
+    (site / f"{dist.name}" / "LICENSE").write_text("Permission is hereby granted. " * 20)
+    return BuiltinSources(str(stdlib), str(include), (str(site),))
+
+
+def test_a_changed_source_is_detected_and_rebuilt(tmp_path):
+    sources = _fake_installation(tmp_path / "install")
+    data_dir = tmp_path / "data"
+    before = builtin_manifest(max_bytes=50_000, data_dir=data_dir, sources=sources)
+    listed = {pathlib.Path(e["path"].split("#")[0]) for e in before["files"]}
+    assert pathlib.Path(sources.stdlib, "json", "decoder.py") in listed
+    code = builtin_domains(["python_code"], max_bytes=50_000, data_dir=data_dir, sources=sources)
+    edited = pathlib.Path(sources.stdlib, "json", "decoder.py")
+    edited.write_text(edited.read_text() + "\n# an edit that must reach the corpus\n")
+    after = builtin_manifest(max_bytes=50_000, data_dir=data_dir, sources=sources)
+    assert after["hash"] != before["hash"]
+    rebuilt = builtin_domains(["python_code"], max_bytes=50_000, data_dir=data_dir,
+                              sources=sources)[0]
+    texts = b"".join(_texts(rebuilt, "train") + _texts(rebuilt, "validation"))
+    assert b"an edit that must reach the corpus" in texts
+    assert rebuilt.fingerprint != code[0].fingerprint
+    stored = json.loads(next((data_dir / "builtin").glob("*/manifest.json")).read_text())
+    assert stored["hash"] == after["hash"]
+
+
+def test_unknown_builtin_domain_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown built-in domain\(s\) \['wikipedia'\]"):
+        builtin_domains(["python_code", "wikipedia"], data_dir=tmp_path)
+    with pytest.raises(ValueError, match="max_bytes must be a positive integer"):
+        builtin_domains(max_bytes=0, data_dir=tmp_path)

@@ -1,0 +1,59 @@
+"""The gin files under configs/data/ parse and name the domains they promise."""
+import json
+import pathlib
+
+import gin
+import pytest
+
+from admire_jax.data import DatasetNotPreparedError, configured_domains, data_root
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs" / "data"
+
+
+@pytest.fixture
+def clean_gin():
+    gin.clear_config()
+    yield
+    gin.clear_config()
+
+
+def _parse(name: str, bindings: list[str]) -> None:
+    gin.add_config_file_search_path(str(ROOT))  # includes name files from the repository root
+    gin.parse_config_files_and_bindings([str(CONFIGS / name)], bindings)
+
+
+def test_builtin_gin_sets_root_and_sizes(clean_gin, tmp_path):
+    _parse("builtin.gin", [f"DATA_ROOT = '{tmp_path}'", "MAX_BYTES = 60000",
+                           "configured_domains.builtin = ['markdown', 'licenses']"])
+    assert data_root() == tmp_path
+    domains = configured_domains()
+    assert [d.name for d in domains] == ["markdown", "licenses"]
+    manifest = json.loads(next((tmp_path / "builtin").glob("*/manifest.json")).read_text())
+    assert manifest["settings"]["max_bytes"] == 60000
+
+
+def test_local_gin_adds_user_corpora(clean_gin, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(4):
+        (corpus / f"{i}.txt").write_text(f"user document {i}. " * 30)
+    _parse("local.gin", [f"DATA_ROOT = '{tmp_path}'", "MAX_BYTES = 60000",
+                         "configured_domains.builtin = ['licenses']",
+                         f"configured_domains.local = {{'mine': '{corpus}'}}"])
+    domains = configured_domains()
+    assert [d.name for d in domains] == ["licenses", "mine"]
+    assert (tmp_path / "local" / "admire_local_corpus" / "mine" / "1.0.0").is_dir()
+
+
+def test_c4_gin_without_prepared_data_names_the_data_dir(clean_gin, tmp_path):
+    _parse("c4.gin", [f"DATA_ROOT = '{tmp_path}'", "MAX_BYTES = 60000",
+                      f"TFDS_DATA_DIR = '{tmp_path / 'tfds'}'",
+                      "configured_domains.builtin = []"])
+    with pytest.raises(DatasetNotPreparedError, match=f"{tmp_path / 'tfds'}.*tfds build c4/en"):
+        configured_domains()
+
+
+def test_no_domains_is_a_value_error(clean_gin):
+    with pytest.raises(ValueError, match="names no domain"):
+        configured_domains(builtin=[])

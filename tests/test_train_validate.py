@@ -1,0 +1,55 @@
+"""`admire-jax validate`: ahead-of-time compilation of large presets from shapes only."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from admire_jax.train import validate
+
+GIB = 1 << 30
+
+
+def test_7b_on_simulated_8_device_mesh_reports_json(capsys):
+    code = validate.main(["--preset=7b", "--mesh=data=1,fsdp=8,tensor=1", "--per_device_batch=1",
+                          "--seq_len=2048", "--json", "--device_memory_gib=64"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(report) == {"params", "peak_bytes_per_device", "device_memory_bytes", "fits",
+                           "flops_per_step", "target"}
+    assert 6.5e9 < report["params"] < 7.5e9
+    # fp32 params + two Adam moments, split 8 ways, is a lower bound on each device's memory
+    assert report["peak_bytes_per_device"] > 12 * 6.9e9 / 8
+    assert report["device_memory_bytes"] == 64 * GIB
+    assert report["fits"] is True and code == 0
+    # 8 sequences of 2048 tokens; 6N alone is 6 * 7e9 * 8 * 2048
+    assert 6 * 6.9e9 * 8 * 2048 < report["flops_per_step"] < 1.2 * 6 * 7.1e9 * 8 * 2048
+    assert report["target"] == "cpu x8"
+
+
+def test_too_small_device_says_does_not_fit(capsys):
+    code = validate.main(["--preset=1m", "--mesh=data=2,fsdp=4", "--per_device_batch=1", "--seq_len=64",
+                          "--device_memory_gib=0.0001"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "does not fit: needs" in out and "GiB of 0.00 GiB" in out
+
+
+def test_compiler_oom_text_becomes_a_short_message():
+    text = ("RESOURCE_EXHAUSTED: E1000: CompileTimeHbmOom: Ran out of memory on HBM, the total memory "
+            "required for HLO temporaries (30.96G) exceeds available HBM (30.75G). HLO module: jit_train_step.")
+    assert validate.compile_oom_message(text, 32 * GIB) == "does not fit: needs 30.96 GiB of 30.75 GiB"
+    assert validate.compile_oom_message("INVALID_ARGUMENT: shapes", GIB) is None
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--preset=9m"], "unknown preset '9m'"),
+    (["--preset=1m", "--gin.TransformerConfig.d_modle=8"], "gin configuration error"),
+    (["--preset=1m", "--mesh=data=3,fsdp=4"], "mesh"),
+    (["--preset=1m", "--topology=v9-8"], "unknown --topology"),
+    (["--preset=1m", "--frobnicate"], "unrecognised argument"),
+    ([], "--preset"),
+])
+def test_bad_input_is_exit_2_with_a_message(capsys, argv, expected):
+    assert validate.main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
