@@ -98,7 +98,7 @@ def main() -> None:
         "domains": len(domains), "seq_len": args.seq_len, "batch": args.batch,
         "steps": args.steps, "tokens_per_second": tokens / delivery_s,
         "ms_per_batch": 1e3 * delivery_s / args.steps, "setup_seconds": setup_s,
-        "train_tokens_held": int(len(loader._store.tokens)),
+        "train_tokens_held": int(sum(loader.windows) * args.seq_len),
         "max_epochs_at_end": max(loader.epochs(args.steps).values()),
         "machine": f"{platform.processor() or platform.machine()}, 1 core pinned "
                    f"({os.cpu_count()} present)", "keys": sorted(batch),

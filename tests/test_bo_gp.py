@@ -92,7 +92,7 @@ def test_map_recovers_the_relevant_dimension():
 def test_nuts_recovers_the_relevant_dimension_and_returns_samples():
     with x64():
         X, y = _synthetic(40, 0)
-        samples = fit_nuts(_params(), X, y, np.ones(40, bool), jax.random.key(0), num_warmup=150, num_samples=60,
+        samples = fit_nuts(_params(), X, y, np.ones(40, bool), jax.random.key(0), num_warmup=100, num_samples=40, max_tree_depth=5,
                            num_hyper_samples=8)
         ls = _lengthscales(samples)
         assert ls.shape == (8, 3)

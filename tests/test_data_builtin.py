@@ -2,6 +2,7 @@
 import json
 import pathlib
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -151,3 +152,31 @@ def test_unknown_builtin_domain_is_a_value_error(tmp_path):
         builtin_domains(["python_code", "wikipedia"], data_dir=tmp_path)
     with pytest.raises(ValueError, match="max_bytes must be a positive integer"):
         builtin_domains(max_bytes=0, data_dir=tmp_path)
+
+
+def test_prepare_command_prints_the_corpus(corpus, capsys):
+    from admire_jax.data.__main__ import main
+    data_dir, domains, _ = corpus
+    assert main(["--max_bytes", str(MAX_BYTES), "--data_dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    for name in [*TRAIN_DOMAINS, TARGET_DOMAIN]:
+        assert name in out
+    assert "(target)" in out and "manifest" in out
+    assert main(["--seq_len", "0", "--data_dir", str(data_dir)]) == 2
+
+
+_BUILD = """
+import sys
+from admire_jax.data import builtin_domains
+domains = builtin_domains(["markdown", "licenses"], max_bytes=40_000, data_dir=sys.argv[1])
+print(sum(len(d) for dom in domains for d in dom.documents("train")))
+"""
+
+
+def test_concurrent_first_builds_share_one_cache(tmp_path):
+    runs = [subprocess.Popen([sys.executable, "-c", _BUILD, str(tmp_path)], text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = [r.communicate(timeout=300) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert outputs[0][0] == outputs[1][0] and int(outputs[0][0]) > 60_000
+    assert len(list((tmp_path / "builtin").glob("*/manifest.json"))) == 1

@@ -43,7 +43,15 @@ def test_local_gin_adds_user_corpora(clean_gin, tmp_path):
                          f"configured_domains.local = {{'mine': '{corpus}'}}"])
     domains = configured_domains()
     assert [d.name for d in domains] == ["licenses", "mine"]
-    assert (tmp_path / "local" / "admire_local_corpus" / "mine" / "1.0.0").is_dir()
+    assert (tmp_path / "local" / "admire_local_corpus" / "mine" / "1.1.0").is_dir()
+    # A prepared TFDS dataset named in the catalogue mapping (here: the corpus just built).
+    with gin.unlock_config():
+        gin.bind_parameter("configured_domains.catalogue",
+                           {"mine_by_name": "admire_local_corpus/mine"})
+        gin.bind_parameter("configured_domains.tfds_data_dir", str(tmp_path / "local"))
+    with_catalogue = configured_domains()
+    assert [d.name for d in with_catalogue] == ["licenses", "mine", "mine_by_name"]
+    assert list(with_catalogue[2].documents("train")) == list(domains[1].documents("train"))
 
 
 def test_c4_gin_without_prepared_data_names_the_data_dir(clean_gin, tmp_path):
@@ -57,3 +65,16 @@ def test_c4_gin_without_prepared_data_names_the_data_dir(clean_gin, tmp_path):
 def test_no_domains_is_a_value_error(clean_gin):
     with pytest.raises(ValueError, match="names no domain"):
         configured_domains(builtin=[])
+
+
+def test_data_root_precedence(clean_gin, tmp_path, monkeypatch):
+    monkeypatch.setenv("ADMIRE_JAX_DATA_DIR", str(tmp_path / "from_env"))
+    assert data_root() == tmp_path / "from_env"
+    with gin.unlock_config():
+        gin.bind_parameter("data_root.path", str(tmp_path / "from_gin"))
+    assert data_root() == tmp_path / "from_gin"
+    assert data_root(tmp_path / "explicit") == tmp_path / "explicit"
+    monkeypatch.delenv("ADMIRE_JAX_DATA_DIR")
+    gin.clear_config()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data_root() == tmp_path / "home" / ".cache" / "admire_jax"

@@ -1,5 +1,8 @@
 """MixtureLoader: exact block proportions, resumption, host sharding, schedules, repeats."""
+import hashlib
+import os
 import pathlib
+import subprocess
 import sys
 
 import numpy as np
@@ -133,16 +136,32 @@ def test_schedule_switches_at_the_right_step(domains):
 
 
 def test_exhausted_domain_repeats_each_window_once_per_epoch(domains):
-    loader = MixtureLoader(domains[:1], {"json": 1.0}, L, 8, 0, TOK)
-    windows = int(loader.windows[0])
-    stream = token_stream(domains[0], "train", TOK).tokens.astype(np.int32)
-    index = {stream[w * L:w * L + L].tobytes(): w for w in range(windows)}
-    steps = -(-2 * windows // 8) + 1
-    seen = [index[row.tobytes()] for s in range(steps) for row in loader.batch(s)["inputs"]]
-    assert sorted(seen[:windows]) == list(range(windows))
-    assert sorted(seen[windows:2 * windows]) == list(range(windows))
-    assert seen[:windows] != seen[windows:2 * windows]  # reshuffled per epoch
-    assert loader.epochs(steps - 1)["json"] == pytest.approx(steps * 8 / windows)
+    loader = MixtureLoader(domains[:1], {"json": 1.0}, L, 1, 0, TOK)  # one row: j-th sequence
+    windows = int(loader.windows[0])                                   # comes at step j
+    stream = token_stream(domains[0], "train", TOK).tokens.astype(np.int32).tobytes()
+    steps = 2 * windows + 1
+    rows = [loader.batch(s)["inputs"][0] for s in range(steps)]
+
+    def candidates(row):  # token offsets where a row's text occurs in the stream
+        found, at = [], stream.find(row.tobytes())
+        while at != -1:
+            found += [at // 4] if at % 4 == 0 else []
+            at = stream.find(row.tobytes(), at + 1)
+        return found
+
+    cuts = []
+    for epoch in range(2):
+        found = [candidates(r) for r in rows[epoch * windows:(epoch + 1) * windows]]
+        residues = [f[0] % L for f in found if len(f) == 1]
+        cut = max(set(residues), key=residues.count)
+        assert residues.count(cut) > 0.9 * len(found)
+        starts = sorted(next(c for c in f if c % L == cut) for f in found)  # text repeats in
+        cuts.append(cut)                                                   # a few source files
+        # every window of the epoch once: one cut offset, consecutive non-overlapping windows
+        assert np.all(np.diff(starts) == L) and len(starts) == windows
+        assert len(stream) // 4 - (starts[-1] + L + 1) < 2 * L  # nearly all tokens used
+    assert cuts[0] != cuts[1]  # each repeat cuts the stream at new boundaries
+    assert loader.epochs(steps - 1)["json"] == pytest.approx(steps / windows)
     assert loader.epochs(steps - 1)["json"] > 2
 
 
@@ -204,3 +223,30 @@ def test_bad_loader_arguments_raise_value_error(domains):
         MixtureLoader(domains, w, 10**7, 8, 0, TOK)
     with pytest.raises(ValueError, match="step must be a non-negative integer"):
         MixtureLoader(domains, w, L, 8, 0, TOK).batch(-1)
+
+
+_BATCH_DIGEST = """
+import hashlib, pathlib, sys
+from admire_jax.data import ByteTokenizer, MixtureLoader, memory_domain
+stdlib = pathlib.Path(sys.argv[1])
+domains = []
+for package in ("json", "email", "logging"):
+    texts = [p.read_text(encoding="utf-8") for p in sorted((stdlib / package).glob("*.py"))]
+    texts = [t for t in texts if t.strip()]
+    domains.append(memory_domain(package, texts[1:], texts[:1]))
+loader = MixtureLoader(domains, {"json": 0.2, "email": 0.5, "logging": 0.3}, 64, 8, 11,
+                       ByteTokenizer(), process_index=1, process_count=2)
+batch = loader.batch(int(sys.argv[2]))
+print(hashlib.sha256(b"".join(batch[k].tobytes() for k in sorted(batch))).hexdigest())
+"""
+
+
+def test_batch_is_identical_in_a_separate_process(domains):
+    loader = MixtureLoader(domains, {"json": 0.2, "email": 0.5, "logging": 0.3}, L, 8, 11, TOK,
+                           process_index=1, process_count=2)
+    batch = loader.batch(17)
+    here = hashlib.sha256(b"".join(batch[k].tobytes() for k in sorted(batch))).hexdigest()
+    env = {"PYTHONHASHSEED": "12345", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", _BATCH_DIGEST, str(STDLIB), "17"], check=True,
+                         capture_output=True, text=True, env={**os.environ, **env})
+    assert out.stdout.strip() == here

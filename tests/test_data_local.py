@@ -34,7 +34,7 @@ def test_local_folder_builder_round_trip(tmp_path):
     train, validation = _texts(domain, "train"), _texts(domain, "validation")
     assert sorted(train + validation) == sorted(DOCS)  # every document once, duplicate dropped
     assert validation and train and not set(train) & set(validation)
-    prepared = data_dir / "admire_local_corpus" / "mine" / "1.0.0"  # config per domain, versioned
+    prepared = data_dir / "admire_local_corpus" / "mine" / "1.1.0"  # config per domain, versioned
     assert (prepared / "dataset_info.json").is_file()
     assert sorted(p.name.split(".")[0] for p in prepared.glob("*.array_record*")) == [
         "admire_local_corpus-train", "admire_local_corpus-validation"]
@@ -42,7 +42,7 @@ def test_local_folder_builder_round_trip(tmp_path):
     assert [pathlib.Path(f).name for f, _ in manifest["files"]] == [
         "part0.txt", "part1.txt", "part2.txt", "part3.txt", "part4.txt", "part5.txt", "more.jsonl"]
     # The same prepared dataset opened by name, as a catalogue dataset would be.
-    by_name = tfds_domain("mine_again", "admire_local_corpus/mine:1.0.0", data_dir=data_dir)
+    by_name = tfds_domain("mine_again", "admire_local_corpus/mine:1.1.0", data_dir=data_dir)
     assert _texts(by_name, "train") == train
     # And it feeds the loader.
     batch = MixtureLoader([domain], {"mine": 1.0}, 32, 4, 0, ByteTokenizer(),
@@ -55,7 +55,7 @@ def test_local_folder_builder_round_trip(tmp_path):
 def test_local_corpus_is_cached_and_rebuilt_when_a_source_changes(tmp_path):
     folder, data_dir = _corpus(tmp_path), tmp_path / "data"
     first = local_domain("mine", folder, data_dir=data_dir)
-    record = next((data_dir / "admire_local_corpus" / "mine" / "1.0.0").glob("*train*"))
+    record = next((data_dir / "admire_local_corpus" / "mine" / "1.1.0").glob("*train*"))
     stamp = record.stat().st_mtime_ns
     again = local_domain("mine", folder, data_dir=data_dir)
     assert record.stat().st_mtime_ns == stamp and again.fingerprint == first.fingerprint
@@ -64,6 +64,12 @@ def test_local_corpus_is_cached_and_rebuilt_when_a_source_changes(tmp_path):
     texts = _texts(changed, "train") + _texts(changed, "validation")
     assert "An edited document. " * 20 in texts and DOCS[3] not in texts
     assert changed.fingerprint != first.fingerprint
+    # A build cut off before its manifest was written is not trusted, even for unchanged input.
+    (data_dir / "admire_local_corpus" / "mine" / "1.1.0" / "admire_manifest.json").unlink()
+    (folder / "part4.txt").write_text("Edited while the build was down. " * 20, encoding="utf-8")
+    recovered = local_domain("mine", folder, data_dir=data_dir)
+    assert "Edited while the build was down. " * 20 in _texts(recovered, "train") + _texts(
+        recovered, "validation")
 
 
 def test_bad_local_corpus_input_raises_value_error_naming_it(tmp_path):
@@ -114,3 +120,13 @@ def test_catalogue_dataset_bad_feature_or_split_names_it(tmp_path):
                          data_dir=tmp_path / "data")
     assert len(list(capped.documents("train"))) == 3
     assert np.all([len(d) > 0 for d in capped.documents("validation")])
+
+
+def test_catalogue_dataset_without_validation_split_uses_disjoint_slices(tmp_path):
+    local_domain("mine", _corpus(tmp_path), data_dir=tmp_path / "data")
+    sliced = tfds_domain("m", "admire_local_corpus/mine", train_split="train[:50%]",
+                         validation_split="train[50%:]", data_dir=tmp_path / "data")
+    train, validation = _texts(sliced, "train"), _texts(sliced, "validation")
+    whole = tfds_domain("w", "admire_local_corpus/mine", data_dir=tmp_path / "data")
+    assert train and validation and not set(train) & set(validation)
+    assert sorted(train + validation) == sorted(_texts(whole, "train"))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from admire_jax.data import ByteTokenizer
 from admire_jax.model import Transformer, TransformerConfig
 
 PRESETS = {"1m": 1e6, "10m": 1e7, "60m": 6e7, "150m": 1.5e8, "410m": 4.1e8, "1b": 1e9, "3b": 3e9,
@@ -56,8 +57,8 @@ def test_presets_grow_and_learning_rates_shrink_with_size():
   assert sizes == sorted(sizes) and rates == sorted(rates, reverse=True)
 
 
-def test_vocab_size_defaults_to_padded_byte_tokenizer_and_is_overridable():
-  assert TransformerConfig().vocab_size == 256
+def test_vocab_size_defaults_to_the_byte_tokenizer_and_is_overridable():
+  assert TransformerConfig().vocab_size == ByteTokenizer().vocab_size == 384
   gin.clear_config()
   try:
     gin.parse_config_files_and_bindings([str(CONFIG_DIR / "1m.gin")],

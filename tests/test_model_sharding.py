@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import nnx
 from jax.sharding import AxisType, PartitionSpec as P
@@ -46,9 +47,11 @@ def test_logical_to_spec_follows_rules_and_replicates_indivisible_dims():
     sharding.logical_to_spec(("embedding",))
 
 
-def test_parameters_are_sharded_as_the_rules_say():
+def test_parameters_and_optimizer_state_are_sharded_as_the_rules_say():
   mesh = sharding.make_mesh(data=1, fsdp=2, tensor=4)
-  model = sharding.create_sharded(make_model, mesh)
+  optimizer = sharding.create_sharded(
+      lambda: nnx.ModelAndOptimizer(make_model(), optax.adamw(1e-3), wrt=nnx.Param), mesh)
+  model = optimizer.model
   expected = {
       "embedding_VxD": P("tensor", "fsdp"),
       "output_DxV": P("fsdp", "tensor"),
@@ -70,6 +73,11 @@ def test_parameters_are_sharded_as_the_rules_say():
     array = placed[name]
     assert array.sharding.mesh.shape == mesh.shape, name
     assert array.sharding.spec == spec, (name, array.sharding.spec)
+  # Adam's moments follow the parameters they belong to.
+  for moment in ("mu", "nu"):
+    moments = {".".join(map(str, path)): v[...]
+               for path, v in nnx.to_flat_state(getattr(optimizer.opt_state[0], moment))}
+    assert {name: m.sharding.spec for name, m in moments.items()} == expected
   # Each device holds only its shard: 256 x 64 split 4 ways by vocab and 2 ways by embed.
   assert placed["embedding_VxD"].addressable_shards[0].data.shape == (64, 32)
   # The same values as an unsharded (eager) initialisation, up to float rounding.
@@ -121,7 +129,8 @@ def test_sharded_loss_and_gradients_match_one_device(mesh_sizes, one_device_loss
 def test_abstract_state_of_7b_carries_shardings_without_allocating():
   mesh = sharding.make_mesh(data=2, fsdp=4)
   cfg = TransformerConfig(d_model=4096, num_heads=32, num_kv_heads=8, d_ff=14336, num_layers=32)
-  _, state = sharding.abstract_state(lambda: Transformer(cfg, rngs=nnx.Rngs(0)), mesh)
+  with jax.set_mesh(mesh):   # works inside the mesh context too
+    _, state = sharding.abstract_state(lambda: Transformer(cfg, rngs=nnx.Rngs(0)), mesh)
   query = state["blocks"]["attention"]["query_DxHxK"].get_value()
   assert isinstance(query, jax.ShapeDtypeStruct) and query.shape == (32, 4096, 32, 128)
   assert query.sharding.spec == P(None, "fsdp", "tensor", None)

@@ -46,9 +46,17 @@ def test_bf16_compute_fp32_params():
   assert abs(loss_sum / count - np.log(256)) < 0.5   # near-uniform predictions at init
 
 
-def test_layers_are_initialised_independently():
-  query = nnx.state(tiny_model(), nnx.Param)["blocks"]["attention"]["query_DxHxK"][...]
-  assert query.shape[0] == 2 and not np.allclose(query[0], query[1])
+def test_initialisation_scales_and_independent_layers():
+  params = nnx.state(tiny_model(num_layers=4), nnx.Param)
+  query = params["blocks"]["attention"]["query_DxHxK"][...]
+  assert query.shape[0] == 4 and not np.allclose(query[0], query[1])
+  # Inputs to the residual stream: variance 1/fan_in; writes into it: 1/(fan_in * 2 * layers).
+  np.testing.assert_allclose(np.std(params["blocks"]["mlp"]["up_DxF"][...]), 64 ** -0.5, rtol=0.05)
+  np.testing.assert_allclose(np.std(params["blocks"]["mlp"]["down_FxD"][...]),
+                             (128 * 8) ** -0.5, rtol=0.05)
+  np.testing.assert_allclose(np.std(params["blocks"]["attention"]["out_HxKxD"][...]),
+                             (64 * 8) ** -0.5, rtol=0.05)
+  np.testing.assert_allclose(np.std(params["embedding_VxD"][...]), 0.02, rtol=0.05)
 
 
 forward = nnx.jit(lambda model, *args: model(*args))
@@ -115,7 +123,9 @@ def test_chunked_loss_never_builds_full_logits():
         yield from all_shapes(sub)
 
   shapes = set(all_shapes(jaxpr.jaxpr))
-  assert (2, 4, 512) in shapes and (2, 32, 512) not in shapes
+  assert (2, 4, 512) in shapes            # one chunk's logits
+  assert (2, 32, 512) not in shapes       # never the whole batch's
+  assert (8, 2, 4, 512) not in shapes     # nor every chunk's, stacked as scan residuals
 
 
 def test_remat_policies_keep_loss_and_gradients():
@@ -149,10 +159,15 @@ def test_attention_implementation_per_backend(monkeypatch):
   assert attention_implementation("auto", "cpu") == "xla"
   assert attention_implementation("auto", "tpu") == "xla"
   assert attention_implementation("xla", "gpu") == "xla"
-  assert tiny_model().blocks.attention.implementation == "xla"   # this machine is a CPU
+  assert attention_implementation("cudnn", "cpu") == "cudnn"
+  # cuDNN flash attention takes 16-bit inputs and heads up to 128 wide only.
+  assert attention_implementation("auto", "gpu", dtype=jnp.float32) == "xla"
+  assert attention_implementation("auto", "gpu", head_dim=256) == "xla"
+  assert tiny_model(dtype="bfloat16").blocks.attention.implementation == "xla"   # a CPU here
   monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-  assert tiny_model().blocks.attention.implementation == "cudnn"
-  assert tiny_model(attention="xla").blocks.attention.implementation == "xla"
+  assert tiny_model(dtype="bfloat16").blocks.attention.implementation == "cudnn"
+  assert tiny_model(dtype="float32").blocks.attention.implementation == "xla"
+  assert tiny_model(dtype="bfloat16", attention="xla").blocks.attention.implementation == "xla"
 
 
 def test_bad_inputs_are_rejected():

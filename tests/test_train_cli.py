@@ -15,7 +15,8 @@ CONTRACT_KEYS = {"mixture", "preset", "params", "tokens", "steps", "wall_seconds
 SMALL_DATA = ["--gin.builtin_domains.max_bytes=200000", "--gin.builtin_target.max_bytes=200000"]
 SHORT_RUN = ["--preset=1m", "--gin.TrainConfig.steps=3", "--gin.GLOBAL_BATCH=4", "--gin.SEQ_LEN=32",
              "--gin.TransformerConfig.num_layers=1", "--gin.TrainConfig.checkpoint_every=2",
-             "--gin.proxy_data.validation_sequences=4", *SMALL_DATA]
+             "--gin.proxy_data.validation_sequences=4", "--gin.enable_compilation_cache.directory=None",
+             *SMALL_DATA]
 
 
 @pytest.fixture
@@ -84,3 +85,6 @@ def test_unknown_mixture_domain_is_exit_2_and_a_failed_result(tmp_path, data_dir
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert CONTRACT_KEYS <= set(result)
     assert result["status"] == "failed" and "klingon" in result["error"]
+    import gin
+
+    assert gin.config_str() == "", "the command must not leave gin bindings behind"

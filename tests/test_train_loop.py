@@ -108,8 +108,13 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
 def test_accumulation_matches_full_batch_and_keeps_last_n(tmp_path):
     mesh = mesh_of(2, 2)
     full, accum = str(tmp_path / "full"), str(tmp_path / "accum")
-    train(tiny_spec(), mesh, config(steps=6, checkpoint_every=2, keep_checkpoints=2),
-          StepLoader(BATCH, SEQ), validation(SEQ), full, MIXTURE)
+    out = train(tiny_spec(), mesh, config(steps=6, checkpoint_every=2, keep_checkpoints=2),
+                StepLoader(BATCH, SEQ), validation(SEQ), full, MIXTURE)
+    assert out["flops"] == 6 * tiny_spec().flops_per_step(SEQ, BATCH)
+    assert out["tokens"] == 6 * BATCH * SEQ
+    step_records = [r for r in read_metrics(full) if "loss" in r]
+    assert all(r["tokens_per_second"] > 0 and r["tokens"] == BATCH * SEQ for r in step_records)
+    assert all(0 < r["learning_rate"] <= 0.01 and r["grad_norm"] > 0 for r in step_records)
     train(tiny_spec(), mesh, config(steps=6, accum_steps=4), StepLoader(BATCH, SEQ), validation(SEQ), accum, MIXTURE)
     a, b = losses(full), losses(accum)
     np.testing.assert_allclose([a[s] for s in range(1, 7)], [b[s] for s in range(1, 7)], rtol=2e-5)

@@ -1,13 +1,16 @@
 """BO methods for the replay, driven by the project's engine `admire_jax.bo.Optimizer` in pool mode.
 
 `mfbo` may run any rung and plans with the per-rung costs; `bo` runs the target rung only. Both
-pick by the Optimizer's acquisition over the rows not yet run, and recommend the target row with
-the best posterior mean over all target rows (seen or not), ties broken at random.
+pick by the Optimizer's acquisition over the rows not yet run (or, with `pool_size`, over a fresh
+random subset of them each step, which bounds the cost of the acquisition on large tables), and
+recommend the target row with the best posterior mean over all target rows (seen or not), ties
+broken at random. With per-row costs the Optimizer plans with the running mean cost of each rung.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+import gin
 import numpy as np
 
 from admire_jax.bench.policy import Policy, argbest
@@ -15,17 +18,27 @@ from admire_jax.bench.table import ReplayTask
 from admire_jax.bo import Optimizer, Pool
 
 
+class RunningMeanCost:
+    """Cost model: the mean of the costs paid so far on a rung; its declared (prior) cost before."""
+
+    def __call__(self, declared: Mapping[str, float], measured: Mapping[str, Sequence[float]]) -> dict[str, float]:
+        return {k: float(np.mean(measured[k])) if measured.get(k) else float(c) for k, c in declared.items()}
+
+
+@gin.configurable
 class BOPolicy(Policy):
     """One Optimizer per episode, seeded from the episode's generator."""
 
     def __init__(self, task: ReplayTask, rng: np.random.Generator, allowed_rungs: tuple[int, ...],
-                 **optimizer_kwargs):
+                 pool_size: int | None = None, **optimizer_kwargs):
         super().__init__(task, allowed_rungs, rng)
+        self.pool_size = pool_size
         prior_costs = task.declared_costs or task.median_costs
-        self.labels = [task.rungs[i] for i in allowed_rungs]
+        labels = [task.rungs[i] for i in allowed_rungs]
         self.optimizer = Optimizer(
-            domains=list(task.domains), fidelities={label: prior_costs[label] for label in self.labels},
-            target=task.target, maximize=task.maximize, seed=int(rng.integers(2**31 - 1)), **optimizer_kwargs)
+            domains=list(task.domains), fidelities={label: prior_costs[label] for label in labels},
+            target=task.target, maximize=task.maximize, seed=int(rng.integers(2**31 - 1)),
+            cost_model=None if task.declared_costs else RunningMeanCost(), **optimizer_kwargs)
 
     def observe(self, row: int, value: float, cost: float) -> None:
         super().observe(row, value, cost)
@@ -33,6 +46,8 @@ class BOPolicy(Policy):
                             cost=cost)
 
     def pick(self, available_rows: np.ndarray, planning_costs: Mapping[int, float]) -> int:
+        if self.pool_size is not None and available_rows.size > self.pool_size:
+            available_rows = np.sort(self.rng.choice(available_rows, self.pool_size, replace=False))
         pool = Pool(mixtures=self.task.mixtures_RxD[available_rows],
                     fidelities=[self.task.rungs[i] for i in self.task.fidelity_of_R[available_rows]])
         (proposal,) = self.optimizer.ask(1, pool=pool)

@@ -90,6 +90,8 @@ def _setup(args: argparse.Namespace) -> tuple[list, list[str], float, dict[str, 
                                  f"{task.rungs[first_rung]!r} ({task.objective}, {method})")
     if args.gin_file or args.gin:
         import gin
+
+        from admire_jax.bench import bo_policy  # noqa: F401  (registers the BO configurables)
         try:
             gin.parse_config_files_and_bindings(args.gin_file, args.gin)
         except (OSError, ValueError) as error:
@@ -112,8 +114,13 @@ def main(argv: list[str]) -> int:
     start = time.time()
     progress = tqdm(total=len(tasks) * len(methods) * len(seeds), unit="episode", disable=args.no_progress,
                     file=sys.stderr)
-    all_episodes = [replay_task(t, methods, seeds, budget, args.n_init, max_steps, progress) for t in tasks]
-    progress.close()
+    try:
+        all_episodes = [replay_task(t, methods, seeds, budget, args.n_init, max_steps, progress) for t in tasks]
+    finally:
+        progress.close()
+        if args.gin_file or args.gin:
+            import gin
+            gin.clear_config()  # bindings belong to this replay only (main may be called in-process)
     summary = combine([summarise_task(t, e, budget, args.tol) for t, e in zip(tasks, all_episodes)])
     summary["wall_seconds"] = round(time.time() - start, 1)
     write_outputs(args.out, summary, tasks, all_episodes, seeds)

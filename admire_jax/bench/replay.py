@@ -1,6 +1,7 @@
 """Run every method over every seed of a task and turn the episodes into the summary object."""
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -12,6 +13,7 @@ from admire_jax.bench.methods import policy_factory
 from admire_jax.bench.table import ReplayTask
 
 Episodes = dict[str, list[Trace]]  # method -> one trace per seed
+REDRAW_SECONDS = 1.0
 
 
 def replay_task(task: ReplayTask, methods: Sequence[str], seeds: Sequence[int], budget: float, n_init: int,
@@ -19,17 +21,21 @@ def replay_task(task: ReplayTask, methods: Sequence[str], seeds: Sequence[int], 
     """All methods on all seeds of one task; the same seeds for every method. `max_steps` caps the
     steps of the methods it names (for compute; such episodes end with stop reason 'max_steps')."""
     episodes: Episodes = {}
+    last_draw = [0.0]
+
+    def on_step(runs: int, cost: float) -> None:
+        if progress is not None:
+            progress.set_postfix(step=runs, cost=f"{cost:.3g}", refresh=False)
+            if time.monotonic() - last_draw[0] >= REDRAW_SECONDS:
+                last_draw[0] = time.monotonic()
+                progress.refresh()
+
     for method in methods:
         factory = policy_factory(method)
         episodes[method] = []
         for seed in seeds:
             if progress is not None:
                 progress.set_description(f"{task.objective} {method} seed {seed}")
-
-            def on_step(runs: int, cost: float) -> None:
-                if progress is not None:
-                    progress.set_postfix(step=runs, cost=f"{cost:.3g}", refresh=False)
-
             cap = (max_steps or {}).get(method)
             episodes[method].append(run_episode(task, factory, seed, budget, n_init, cap, on_step))
             if progress is not None:

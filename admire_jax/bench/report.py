@@ -77,6 +77,7 @@ def plot_regret(path: str, tasks: list[ReplayTask], all_episodes: list[Episodes]
             ax.fill_between(grid_G[started_G], q25, q75, step="post", alpha=0.2, color=line.get_color())
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_ylim(bottom=0.0)
         ax.set_title(task.objective, fontsize=9)
         ax.set_xlabel("cumulative cost")
         ax.set_ylabel("regret at target")

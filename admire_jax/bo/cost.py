@@ -30,10 +30,9 @@ class AffineCost:
         self.intercept, self.slope = float(intercept), float(slope)
 
     def __call__(self, declared: Mapping[str, float], measured: Mapping[str, Sequence[float]]) -> dict[str, float]:
-        missing = sorted(set(declared) - set(self.parameters) - set(self.tokens))
-        if missing or set(declared) - set(self.parameters) or set(declared) - set(self.tokens):
-            raise ValueError(f"AffineCost needs parameters and tokens for every rung; missing for "
-                             f"{sorted(set(declared) - (set(self.parameters) & set(self.tokens)))}")
+        missing = sorted(set(declared) - (set(self.parameters) & set(self.tokens)))
+        if missing:
+            raise ValueError(f"AffineCost needs parameters and tokens for every rung; missing for {missing}")
         return {k: self.intercept + self.slope * self.parameters[k] * self.tokens[k] for k in declared}
 
 

@@ -71,13 +71,13 @@ def fit_map(init: GPParams, X, y, mask, key, warm: GPParams | None = None, num_r
 
 @gin.configurable
 def fit_nuts(init: GPParams, X, y, mask, key, warm: GPParams | None = None, num_warmup: int = 200,
-             num_samples: int = 200, num_hyper_samples: int = 16) -> GPParams:
+             num_samples: int = 200, num_hyper_samples: int = 16, max_tree_depth: int = 6) -> GPParams:
     """Posterior samples of the hyperparameters by NUTS, started at the MAP estimate and thinned
-    to `num_hyper_samples` for the acquisition."""
+    to `num_hyper_samples` for the acquisition (trees are capped at depth `max_tree_depth`)."""
     key_map, key_mcmc = jax.random.split(key)
     start = jax.tree_util.tree_map(lambda a: a[0], fit_map(init, X, y, mask, key_map, warm=warm))
     potential = lambda raw: -log_posterior(raw, X, y, mask, jacobian=True)
-    mcmc = MCMC(NUTS(potential_fn=potential), num_warmup=num_warmup, num_samples=num_samples, progress_bar=False)
+    mcmc = MCMC(NUTS(potential_fn=potential, max_tree_depth=max_tree_depth), num_warmup=num_warmup, num_samples=num_samples, progress_bar=False)
     mcmc.run(key_mcmc, init_params=unconstrain(start))
     raw = mcmc.get_samples()
     keep = jnp.linspace(0, num_samples - 1, min(num_hyper_samples, num_samples)).astype(jnp.int32)

@@ -21,8 +21,8 @@ from admire_jax.bo.fidelity import fidelity_coordinates
 from admire_jax.bo.fit import fit_map, fit_nuts
 from admire_jax.bo.gp import GPParams, condition, predict, x64
 from admire_jax.bo.models import KernelFactory, build_model, matern52
-from admire_jax.bo.propose import (AcquisitionConfig, continuous_candidates, make_contexts, pool_values,
-                                   project_to_bounds)
+from admire_jax.bo.propose import (AcquisitionConfig, make_contexts, pool_values, project_rows,
+                                   project_to_bounds, refine)
 
 BUCKETS = (8, 16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
 
@@ -206,9 +206,9 @@ class Optimizer:
                                          jnp.asarray(self.lo), jnp.asarray(self.hi)))
         return Proposal(self._clean(w), self.rungs[0], None, float("nan"))
 
-    def _contexts(self, key, Wc: np.ndarray):
+    def _contexts(self, key, Wc: np.ndarray, pending: Sequence[dict] = ()):
         params = self._params()
-        X, y, mask, fantasy = self._data(self.pending)
+        X, y, mask, fantasy = self._data(pending)
         obs_W = X[mask, : len(self.domains)]
         Wc = np.concatenate([Wc, obs_W])
         Mb = bucket(len(Wc))
@@ -220,7 +220,7 @@ class Optimizer:
         return ctx, s_t, r_t
 
     def _pool_pick(self, key, W_pool: np.ndarray, labels: Sequence[str], picks) -> Proposal:
-        ctx, s_t, r_t = self._contexts(key, W_pool)
+        ctx, s_t, r_t = self._contexts(key, W_pool, self.pending)
         M, Mb = len(labels), bucket(len(labels))
         X = np.zeros((Mb, len(self.domains) + 2))
         X[:M] = self._rows(W_pool, labels)
@@ -233,20 +233,32 @@ class Optimizer:
         return Proposal(W_pool[j], labels[j], j, float(vals[j]))
 
     def _continuous_pick(self, key, picks) -> Proposal:
-        k_raw, k_ctx, k_opt = jax.random.split(key, 3)
-        D = len(self.domains)
-        Wc = np.asarray(jax.random.dirichlet(k_raw, jnp.ones(D), (256,)))
-        Wc = np.asarray(jax.vmap(lambda v: project_to_bounds(v, jnp.asarray(self.lo), jnp.asarray(self.hi)))(Wc))
-        ctx, s_t, r_t = self._contexts(k_ctx, Wc)
-        s_R = np.array([self.coords[k] for k in self.rungs])
-        allowed = np.ones(len(self.rungs), bool)
-        if self.acq.target_only:
-            allowed = np.array([k == self.target for k in self.rungs])
-        W_R, vals_R = continuous_candidates(ctx, k_opt, self.lo, self.hi, s_R, allowed, self._cost_array(), s_t, r_t,
-                                            cfg=self.acq, raw_samples=self.config["raw_samples"],
-                                            num_restarts=self.config["num_restarts"], steps=self.config["refine_steps"])
-        r = int(np.argmax(vals_R))
-        return Proposal(self._clean(np.asarray(W_R[r])), self.rungs[r], None, float(vals_R[r]))
+        k_raw, k_ctx = jax.random.split(key)
+        W_raw = self._dirichlet(k_raw, self.config["raw_samples"])
+        ctx, s_t, r_t = self._contexts(k_ctx, W_raw[:256], self.pending)
+        rungs = [self.target] if self.acq.target_only else self.rungs
+        w, label, value = self._maximise(ctx, self.acq, W_raw, rungs, s_t, r_t)
+        return Proposal(w, label, None, value)
+
+    def _dirichlet(self, key, n: int) -> np.ndarray:
+        W = jax.random.dirichlet(key, jnp.ones(len(self.domains)), (n,))
+        return np.asarray(project_rows(W, jnp.asarray(self.lo), jnp.asarray(self.hi)))
+
+    def _maximise(self, ctx, cfg: AcquisitionConfig, W_raw: np.ndarray, rungs: Sequence[str], s_t, r_t):
+        """Raw samples scored at every allowed rung, then gradient refinement of the best few."""
+        rows = np.concatenate([self._rows(W_raw, [k] * len(W_raw)) for k in rungs])
+        Mb = bucket(len(rows))
+        X = np.zeros((Mb, rows.shape[1]))
+        X[: len(rows)] = rows
+        cost = self._cost_array()
+        vals = np.asarray(pool_values(ctx, X, np.arange(Mb) < len(rows), s_t, r_t, cost, cfg=cfg))[: len(rows)]
+        top = np.argsort(-vals.reshape(len(rungs), len(W_raw)), axis=1)[:, : self.config["num_restarts"]]
+        starts = np.concatenate([rows[i * len(W_raw) + top[i]] for i in range(len(rungs))])
+        W, v = refine(ctx, starts[:, :-2], starts[:, -2], starts[:, -1], self.lo, self.hi, cost, s_t, r_t, cfg=cfg,
+                      steps=self.config["refine_steps"])
+        W, v = np.asarray(W), np.asarray(v)
+        i = int(np.argmax(v))
+        return self._clean(W[i]), self.rungs[int(starts[i, -1])], float(v[i])
 
     def _clean(self, w: np.ndarray) -> np.ndarray:
         """Exactly on the simplex and inside the bounds (guards against round-off)."""
@@ -290,16 +302,12 @@ class Optimizer:
             j = int(np.argmax(mean if self.maximize else -mean))
             return Recommendation(W[j], float(mean[j]), float(std[j]), j)
         with x64():
-            cfg = AcquisitionConfig("mean")
             ctx, s_t, r_t = self._contexts(self._key(2, len(self.observations)), np.zeros((0, len(self.domains))))
-            s_R = np.array([self.coords[k] for k in self.rungs])
-            allowed = np.array([k == self.target for k in self.rungs])
-            W_R, _ = continuous_candidates(ctx, self._key(3, len(self.observations)), self.lo, self.hi, s_R, allowed,
-                                           self._cost_array(), s_t, r_t, cfg=cfg,
-                                           raw_samples=self.config["raw_samples"],
-                                           num_restarts=self.config["num_restarts"], steps=self.config["refine_steps"])
-            best = self._clean(np.asarray(W_R[self.rungs.index(self.target)]))
-        W = np.concatenate([best[None], np.array([o["mixture"] for o in self._successes()])])
+            W_raw = self._dirichlet(self._key(3, len(self.observations)), self.config["raw_samples"])
+            best, _, _ = self._maximise(ctx, AcquisitionConfig("mean"), W_raw, [self.target], s_t, r_t)
+        seen = np.array([o["mixture"] for o in self._successes()])
+        inside = np.all((seen >= self.lo - 1e-12) & (seen <= self.hi + 1e-12), axis=1)
+        W = np.concatenate([best[None], seen[inside]])
         mean, std = self.predict(W, self.target)
         j = int(np.argmax(mean if self.maximize else -mean))
         return Recommendation(W[j], float(mean[j]), float(std[j]), None)

@@ -126,7 +126,8 @@ pool_values = jax.jit(acquisition_values, static_argnames=("cfg",))
 
 
 def project_to_bounds(v_D: jax.Array, lo_D: jax.Array, hi_D: jax.Array) -> jax.Array:
-    """Euclidean projection onto {lo <= w <= hi, sum(w) = 1} (bisection on the shift)."""
+    """Euclidean projection onto {lo <= w <= hi, sum(w) = 1}: clip(v - tau, lo, hi) with the shift
+    tau found by bisection (treated as a constant by autodiff)."""
     a, b = jnp.min(v_D - hi_D) - 1.0, jnp.max(v_D - lo_D) + 1.0
 
     def step(_, ab):
@@ -135,49 +136,38 @@ def project_to_bounds(v_D: jax.Array, lo_D: jax.Array, hi_D: jax.Array) -> jax.A
         over = jnp.sum(jnp.clip(v_D - tau, lo_D, hi_D)) > 1.0
         return jnp.where(over, tau, a), jnp.where(over, b, tau)
 
-    a, b = jax.lax.fori_loop(0, 100, step, (a, b))
+    a, b = jax.lax.fori_loop(0, 100, step, jax.lax.stop_gradient((a, b)))
     return jnp.clip(v_D - 0.5 * (a + b), lo_D, hi_D)
 
 
-@partial(jax.jit, static_argnames=("cfg", "raw_samples", "num_restarts", "steps"))
-def continuous_candidates(ctx_S: Context, key, lo_D, hi_D, s_R, allowed_R, cost_R, s_t, r_t, cfg: AcquisitionConfig,
-                          raw_samples: int, num_restarts: int, steps: int, learning_rate: float = 0.05):
-    """Best mixture for every rung: Dirichlet raw samples, then Adam on softmax logits with the
-    bounds projection. Returns (W [R, D], values [R]); disallowed rungs get -1e30."""
-    D, R = lo_D.shape[0], s_R.shape[0]
-    project = jax.vmap(lambda v: project_to_bounds(v, lo_D, hi_D))
-    W_raw = project(jax.random.dirichlet(key, jnp.ones(D, lo_D.dtype), (raw_samples,)))
-    ones = jnp.ones(raw_samples, bool)
+project_rows = jax.jit(jax.vmap(project_to_bounds, in_axes=(0, None, None)))
 
-    def per_rung(s, r):
-        values = acquisition_values(ctx_S, with_fidelity(W_raw, s, r), ones, s_t, r_t, cost_R, cfg)
-        starts = W_raw[jnp.argsort(-values)[:num_restarts]]
 
+@partial(jax.jit, static_argnames=("cfg", "steps"))
+def refine(ctx_S: Context, W0_PxD, s_P, r_P, lo_D, hi_D, cost_R, s_t, r_t, cfg: AcquisitionConfig, steps: int,
+           learning_rate: float = 0.05):
+    """Local ascent of the acquisition from each start (mixture W0[i] at rung r[i]) by Adam on
+    softmax logits, projected into the bounds; returns the best point seen and its value."""
+    valid = jnp.ones(1, bool)
+    opt = optax.adam(learning_rate)
+
+    def one(w0, s, r):
         def objective(z_D):
             w = project_to_bounds(jax.nn.softmax(z_D), lo_D, hi_D)
-            return -acquisition_values(ctx_S, with_fidelity(w[None], s, r), ones[:1], s_t, r_t, cost_R, cfg)[0]
+            return -acquisition_values(ctx_S, with_fidelity(w[None], s, r), valid, s_t, r_t, cost_R, cfg)[0]
 
-        opt = optax.adam(learning_rate)
+        def step(carry, _):
+            z, state, best_z, best_v = carry
+            v, g = jax.value_and_grad(objective)(z)
+            better = v < best_v
+            best_z, best_v = jnp.where(better, z, best_z), jnp.where(better, v, best_v)
+            updates, state = opt.update(g, state)
+            return (optax.apply_updates(z, updates), state, best_z, best_v), None
 
-        def refine(w0):
-            z0 = jnp.log(w0 + 1e-6)
+        z0 = jnp.log(w0 + 1e-6)
+        (z, _, best_z, best_v), _ = jax.lax.scan(step, (z0, opt.init(z0), z0, jnp.inf), None, length=steps)
+        v_last = objective(z)
+        best_z = jnp.where(v_last < best_v, z, best_z)
+        return project_to_bounds(jax.nn.softmax(best_z), lo_D, hi_D), -jnp.minimum(v_last, best_v)
 
-            def step(carry, _):
-                z, state, best_z, best_v = carry
-                v, g = jax.value_and_grad(objective)(z)
-                better = v < best_v
-                best_z, best_v = jnp.where(better, z, best_z), jnp.where(better, v, best_v)
-                updates, state = opt.update(g, state)
-                return (optax.apply_updates(z, updates), state, best_z, best_v), None
-
-            (z, _, best_z, best_v), _ = jax.lax.scan(step, (z0, opt.init(z0), z0, jnp.inf), None, length=steps)
-            v_last = objective(z)
-            best_z = jnp.where(v_last < best_v, z, best_z)
-            return project_to_bounds(jax.nn.softmax(best_z), lo_D, hi_D), -jnp.minimum(v_last, best_v)
-
-        W, vals = jax.vmap(refine)(starts)
-        i = jnp.argmax(vals)
-        return W[i], vals[i]
-
-    W_R, vals_R = jax.vmap(per_rung)(s_R, jnp.arange(R, dtype=lo_D.dtype))
-    return W_R, jnp.where(allowed_R, vals_R, NEG)
+    return jax.vmap(one)(W0_PxD, s_P, r_P)

@@ -8,8 +8,6 @@ cached corpus always matches its manifest.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -25,7 +23,9 @@ from admire_jax.data.builtin_sources import (TARGET_DOMAIN, TRAIN_DOMAINS, Built
 from admire_jax.data.domain import Domain
 from admire_jax.data.local_corpus import local_domain
 
-BUILD_VERSION = "1"
+_LOG = logging.getLogger(__name__)
+
+BUILD_VERSION = "2"  # bump whenever collection or splitting changes what gets built
 DEFAULT_MAX_BYTES = 4_000_000
 VALIDATION_FRACTION = {TARGET_DOMAIN: 0.25}  # the target is scored, rarely trained on
 DEFAULT_VALIDATION_FRACTION = 0.05
@@ -76,12 +76,12 @@ def _ensure_built(max_bytes: int, root: pathlib.Path, sources: BuiltinSources) -
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     folder = root / "builtin" / key
     folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder / ".lock"):
+    with paths.locked(folder / ".lock"):
         stored = folder / "manifest.json"
         if stored.is_file():
             if _unchanged(json.loads(stored.read_text())):
                 return folder
-            logging.warning("data: built-in corpus sources changed since %s; rebuilding", stored)
+            _LOG.warning("data: built-in corpus sources changed since %s; rebuilding", stored)
         _build(folder, max_bytes, sources, settings)
     return folder
 
@@ -134,14 +134,3 @@ def _write_atomic(path: pathlib.Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-
-
-@contextlib.contextmanager
-def _locked(path: pathlib.Path):
-    """An exclusive lock across processes (pytest-xdist workers, hosts sharing a disk)."""
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)

@@ -5,9 +5,11 @@ checkpointed, a run resumed at step k sees exactly the batches of an uninterrupt
 processes each build only their own rows of the same global batch.
 
 Per step: each domain gets its exact per-block count (see `weights.py`); the j-th sequence a
-domain ever contributes is window (j mod W) of that domain's packed train stream, in an order
-reshuffled every epoch (W windows per epoch), so a domain that runs out repeats; the B rows
-are then shuffled within the block and process p keeps rows [p * B / P, (p + 1) * B / P).
+domain ever contributes belongs to epoch e = j // W and is window (j mod W) of that domain's
+packed train stream in epoch e's order. Each epoch has its own random order and its own cut
+offset (0 .. L-1 tokens), so a domain that runs out repeats with different sequence
+boundaries. The B rows are then shuffled within the block and process p keeps rows
+[p * B / P, (p + 1) * B / P).
 """
 from __future__ import annotations
 
@@ -22,11 +24,13 @@ import numpy as np
 
 from admire_jax.data.domain import Domain, check_unique
 from admire_jax.data.packing import pack_windows
-from admire_jax.data.stream import TokenStream, token_stream
+from admire_jax.data.stream import token_stream
 from admire_jax.data.tokenizer import ByteTokenizer, Tokenizer
 from admire_jax.data.weights import Schedule
 
-_PERMUTATIONS_KEPT = 64
+_LOG = logging.getLogger(__name__)
+
+_EPOCHS_KEPT = 64
 
 
 @gin.configurable(denylist=["domains", "weights", "tokenizer"])
@@ -70,32 +74,32 @@ class MixtureLoader:
         self.tokenizer = tokenizer or ByteTokenizer()
         self.schedule = Schedule.make(weights, self.names, self.global_batch)
         self._store, self._offsets, self.windows = self._load(data_dir)
-        self._perms: collections.OrderedDict = collections.OrderedDict()
+        self._epochs: collections.OrderedDict = collections.OrderedDict()
         self._warned_repeat: set[str] = set()
 
-    def _load(self, data_dir) -> tuple[TokenStream, np.ndarray, np.ndarray]:
-        """Concatenates the train streams of the active domains into one store."""
+    def _load(self, data_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Concatenates the train token streams of the active domains into one store."""
         active = self.schedule.active()
-        tokens, doc_ids, doc_starts = [], [], []
+        tokens = []
         offsets = np.zeros(len(self.domains), dtype=np.int64)
         windows = np.zeros(len(self.domains), dtype=np.int64)
-        length, docs = 0, 0
+        slack = np.zeros(len(self.domains), dtype=np.int64)
+        length = 0
         for i, domain in enumerate(self.domains):
             if not active[i]:
                 continue  # zero weight everywhere: never read
             s = token_stream(domain, "train", self.tokenizer, data_dir)
-            windows[i] = (len(s) - 1) // self.seq_len
-            if windows[i] < 1:
+            fits = (len(s) - 1) // self.seq_len
+            if fits < 1:
                 raise ValueError(f"domain {domain.name!r} has {len(s)} train tokens, fewer than "
                                  f"one sequence of seq_len + 1 = {self.seq_len + 1}")
+            windows[i] = fits - 1 if fits > 1 else 1  # one window of slack for the epoch offsets
+            slack[i] = len(s) - 1 - windows[i] * self.seq_len
             offsets[i] = length
             tokens.append(s.tokens)
-            doc_ids.append(s.doc_ids + docs)
-            doc_starts.append(s.doc_starts + length)
-            length, docs = length + len(s), docs + s.num_documents
-        store = TokenStream(np.concatenate(tokens), np.concatenate(doc_ids).astype(np.int32),
-                            np.concatenate(doc_starts))
-        return store, offsets, windows
+            length += len(s)
+        self._slack = slack
+        return np.concatenate(tokens), offsets, windows
 
     def counts_at(self, step: int) -> dict[str, int]:
         """Sequences per domain in the global batch of `step`."""
@@ -123,16 +127,17 @@ class MixtureLoader:
         """This process's rows of the global batch of `step`, each array [B / P, L]."""
         domain_R, seq_R = self._rows(_check_step(step))
         epoch_R, within_R = seq_R // self.windows[domain_R], seq_R % self.windows[domain_R]
-        window_R = np.empty_like(within_R)
+        start_R = np.empty_like(within_R)
         for d, e in set(zip(domain_R.tolist(), epoch_R.tolist())):
             rows = (domain_R == d) & (epoch_R == e)
-            window_R[rows] = self._permutation(d, e)[within_R[rows]]
+            order_W, cut = self._epoch(d, e)
+            start_R[rows] = self._offsets[d] + cut + order_W[within_R[rows]] * self.seq_len
             if e > 0 and self.names[d] not in self._warned_repeat:
                 self._warned_repeat.add(self.names[d])
-                logging.warning("data: domain %r ran out of train tokens at step %d; repeating "
+                _LOG.warning("data: domain %r ran out of train tokens at step %d; repeating "
                                 "it (epoch %d)", self.names[d], step, e + 1)
-        starts_R = self._offsets[domain_R] + window_R * self.seq_len
-        return pack_windows(self._store, starts_R, self.seq_len, self.tokenizer.pad_id)
+        return pack_windows(self._store, start_R, self.seq_len, self.tokenizer.eos_id,
+                            self.tokenizer.pad_id)
 
     def _rows(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Domain index and per-domain sequence number of this process's rows."""
@@ -146,16 +151,19 @@ class MixtureLoader:
         mine = order_B[lo:lo + self.local_batch]
         return domain_B[mine], first_D[domain_B[mine]] + rank_B[mine]
 
-    def _permutation(self, d: int, epoch: int) -> np.ndarray:
+    def _epoch(self, d: int, epoch: int) -> tuple[np.ndarray, int]:
+        """Window order [W] and cut offset of domain `d` in `epoch` (a pure function of the
+        seed, the domain name and the epoch; cached)."""
         key = (d, epoch)
-        if key not in self._perms:
+        if key not in self._epochs:
             salt = zlib.crc32(self.names[d].encode())
             rng = np.random.default_rng([self.seed, salt, epoch, 0xE90C])
-            self._perms[key] = rng.permutation(int(self.windows[d]))
-            if len(self._perms) > _PERMUTATIONS_KEPT:
-                self._perms.popitem(last=False)
-        self._perms.move_to_end(key)
-        return self._perms[key]
+            cut = int(rng.integers(0, min(int(self._slack[d]), self.seq_len - 1) + 1))
+            self._epochs[key] = (rng.permutation(int(self.windows[d])), cut)
+            if len(self._epochs) > _EPOCHS_KEPT:
+                self._epochs.popitem(last=False)
+        self._epochs.move_to_end(key)
+        return self._epochs[key]
 
 
 def _check_step(step: int) -> int:

@@ -9,9 +9,12 @@ hashes) is stored beside the prepared files; a changed source triggers a rebuild
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import json
+import logging
 import os
 import pathlib
 import shutil
@@ -23,6 +26,8 @@ import tensorflow_datasets as tfds
 from admire_jax.data import paths
 from admire_jax.data.domain import Domain
 from admire_jax.data.tfds_source import TfdsSource
+
+_LOG = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".jsonl")
 MANIFEST = "admire_manifest.json"
@@ -40,8 +45,11 @@ class LocalCorpusConfig(tfds.core.BuilderConfig):
 class AdmireLocalCorpus(tfds.core.GeneratorBasedBuilder):
     """Local text files as a versioned TFDS dataset (one config per domain)."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Documents de-duplicated by sha256; validation by hash order."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Documents de-duplicated by sha256; validation by hash order.",
+        "1.1.0": "No validation document occurs inside a training document.",
+    }
     # No download checksums to look up. (TFDS's lookup beside the code file also needs the
     # `importlib_resources` backport, which is not installed.)
     code_path = None
@@ -176,18 +184,35 @@ def local_domain(name: str, sources: Sequence[str | os.PathLike] | str,
     config = LocalCorpusConfig(name=name, description=f"manifest {wanted['hash']}",
                                files=tuple(str(f) for f in files), text_field=text_field,
                                validation_fraction=validation_fraction)
-    builder = AdmireLocalCorpus(config=config, data_dir=str(data_dir),
-                                file_format="array_record")
-    folder = pathlib.Path(builder.data_dir)
-    stored = folder / MANIFEST
-    if stored.is_file() and json.loads(stored.read_text())["hash"] != wanted["hash"]:
-        shutil.rmtree(folder)  # our own cache of a changed source: rebuild it
+    with paths.locked(data_dir / f".{name}.lock"), _quiet_tfds():
         builder = AdmireLocalCorpus(config=config, data_dir=str(data_dir),
                                     file_format="array_record")
-    if not stored.is_file():
-        try:
-            builder.download_and_prepare()
-        except ValueError as e:
-            raise ValueError(f"local corpus {name!r}: {e}") from None
-        (folder / MANIFEST).write_text(json.dumps(wanted, indent=1))
+        folder = pathlib.Path(builder.data_dir)
+        stored = folder / MANIFEST
+        built = json.loads(stored.read_text())["hash"] if stored.is_file() else None
+        if built != wanted["hash"]:
+            if folder.exists():  # our own cache, of a changed source or an unfinished build
+                shutil.rmtree(folder)
+                builder = AdmireLocalCorpus(config=config, data_dir=str(data_dir),
+                                            file_format="array_record")
+            _LOG.info("data: preparing local corpus %r in %s", name, folder)
+            try:
+                builder.download_and_prepare()
+            except ValueError as e:
+                raise ValueError(f"local corpus {name!r}: {e}") from None
+            (folder / MANIFEST).write_text(json.dumps(wanted, indent=1))
     return Domain(name, TfdsSource(str(folder)))
+
+
+@contextlib.contextmanager
+def _quiet_tfds():
+    """Keeps TFDS's build chatter (stdout prints, a warning per custom config) out of the
+    caller's output, which may be JSON."""
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        absl_logger.setLevel(level)

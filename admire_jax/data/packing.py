@@ -1,51 +1,54 @@
 """Cut fixed-length training examples out of a packed token stream.
 
 A window starting at stream offset s covers tokens[s : s + L + 1]: inputs are the first L,
-targets the last L. Segment ids number the documents inside the window from 1 (0 marks
-padding), positions restart at each document start (or at the window start for a document
-that began before it), and the loss mask drops the one target per document boundary that
-would ask the model to guess a new document from the previous one.
+targets the last L. Every document in the stream ends in exactly one EOS, so document
+boundaries inside a window are read off the tokens themselves (no per-token document index
+is stored): segment ids number the documents in the window from 1 (0 marks padding),
+positions restart after every EOS (and at the window start), and the loss mask drops the one
+target per boundary that would ask the model to guess a new document from the previous one.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from admire_jax.data.stream import TokenStream
-
 KEYS = ("inputs", "targets", "loss_mask", "segment_ids", "positions")
 
 
-def pack_windows(stream: TokenStream, starts_B: np.ndarray, seq_len: int,
+def pack_windows(tokens: np.ndarray, starts_B: np.ndarray, seq_len: int, eos_id: int,
                  pad_id: int) -> dict[str, np.ndarray]:
     """Returns the examples of the windows starting at `starts_B`, each array [B, seq_len].
 
-    Windows may run past the end of the stream (validation tails): those tokens are padding.
+    Windows may run past the end of `tokens` (validation tails): those tokens are padding.
     """
     starts_B = np.asarray(starts_B, dtype=np.int64)
     idx_BxL1 = starts_B[:, None] + np.arange(seq_len + 1, dtype=np.int64)[None, :]
-    total = len(stream.tokens)
+    total = len(tokens)
     padded = bool(len(starts_B)) and int(starts_B.max()) + seq_len + 1 > total
     if padded:
         real_BxL1 = idx_BxL1 < total
-        idx_BxL1 = np.minimum(idx_BxL1, total - 1)
-    tokens_BxL1 = stream.tokens[idx_BxL1].astype(np.int32)
-    docs_BxL1 = stream.doc_ids[idx_BxL1]
-    doc_in_BxL = docs_BxL1[:, :-1]
-    same_doc_BxL = docs_BxL1[:, 1:] == doc_in_BxL
-    segment_ids_BxL = (doc_in_BxL - docs_BxL1[:, :1] + 1).astype(np.int32)
-    doc_start_BxL = stream.doc_starts[doc_in_BxL] - starts_B[:, None]
-    positions_BxL = (np.arange(seq_len, dtype=np.int64)[None, :]
-                     - np.maximum(doc_start_BxL, 0)).astype(np.int32)
+        tokens_BxL1 = np.where(real_BxL1, tokens[np.minimum(idx_BxL1, total - 1)], pad_id)
+        tokens_BxL1 = tokens_BxL1.astype(np.int32)
+    else:
+        tokens_BxL1 = tokens[idx_BxL1].astype(np.int32)
+    inputs_BxL, targets_BxL = tokens_BxL1[:, :-1], tokens_BxL1[:, 1:]
+    is_eos_BxL = inputs_BxL == eos_id
+    starts_doc_BxL = np.empty_like(is_eos_BxL)
+    starts_doc_BxL[:, 0] = True
+    starts_doc_BxL[:, 1:] = is_eos_BxL[:, :-1]
+    segment_ids_BxL = np.cumsum(starts_doc_BxL, axis=1, dtype=np.int32)
+    t_L = np.arange(seq_len, dtype=np.int32)
+    last_start_BxL = np.maximum.accumulate(np.where(starts_doc_BxL, t_L, 0), axis=1)
+    positions_BxL = t_L - last_start_BxL
+    loss_mask_BxL = ~is_eos_BxL
     if padded:
-        tokens_BxL1 = np.where(real_BxL1, tokens_BxL1, pad_id).astype(np.int32)
         real_in_BxL = real_BxL1[:, :-1]
-        same_doc_BxL &= real_BxL1[:, 1:]
+        loss_mask_BxL &= real_BxL1[:, 1:]
         segment_ids_BxL = np.where(real_in_BxL, segment_ids_BxL, 0).astype(np.int32)
         positions_BxL = np.where(real_in_BxL, positions_BxL, 0).astype(np.int32)
     return {
-        "inputs": tokens_BxL1[:, :-1],
-        "targets": tokens_BxL1[:, 1:],
-        "loss_mask": same_doc_BxL.astype(np.float32),
+        "inputs": inputs_BxL,
+        "targets": targets_BxL,
+        "loss_mask": loss_mask_BxL.astype(np.float32),
         "segment_ids": segment_ids_BxL,
-        "positions": positions_BxL,
+        "positions": positions_BxL.astype(np.int32),
     }

@@ -7,6 +7,8 @@ argument, then the gin binding `data_root.path`, then $ADMIRE_JAX_DATA_DIR, then
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pathlib
 
@@ -28,3 +30,16 @@ def data_root(path: str | os.PathLike | None = None) -> pathlib.Path:
 def resolve(data_dir: str | os.PathLike | None) -> pathlib.Path:
     """Returns `data_dir` as a Path, or the configured default root when it is None."""
     return data_root() if data_dir is None else data_root(data_dir)
+
+
+@contextlib.contextmanager
+def locked(path: pathlib.Path):
+    """Holds an exclusive lock on `path` (created if missing) across processes: concurrent
+    proxies on one machine, or hosts sharing a disk, never build the same cache twice."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -1,9 +1,10 @@
 """A domain split as one packed token stream: documents back to back, each ending in EOS.
 
 Sequence windows are cut from this stream by the loader, so documents are packed without
-padding and every token of the split is used once per epoch. `doc_ids` and `doc_starts`
-let a window recover segment ids and in-document positions with array lookups only.
-Streams are cached in memory and, for sources with a cache directory, on disk as .npy.
+padding and every token of the split is used once per epoch. EOS occurs only at document
+ends (it is removed from inside documents), so windows find document boundaries from the
+tokens alone and a stream costs 2 bytes per token (uint16) for vocabularies up to 65536.
+Validation streams are cached in memory; streams of TFDS-backed domains also on disk (.npz).
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from admire_jax.data.tokenizer import Tokenizer
 
 @dataclasses.dataclass(frozen=True)
 class TokenStream:
+    """The tokens of one domain split, documents back to back."""
+
     tokens: np.ndarray      # [T] uint16 or int32, each document followed by eos
-    doc_ids: np.ndarray     # [T] int32, document index of each token (eos belongs to its doc)
     doc_starts: np.ndarray  # [num_docs] int64, stream offset of each document's first token
 
     @property
@@ -53,8 +55,9 @@ def token_stream(domain: Domain, split: str, tokenizer: Tokenizer,
         stream = _tokenize(domain, split, tokenizer)
         if path is not None:
             _save(path, stream)
-    with _LOCK:
-        _MEMORY[key] = stream
+    if split == "validation":  # small and asked for repeatedly; train streams live in loaders
+        with _LOCK:
+            _MEMORY[key] = stream
     return stream
 
 
@@ -63,6 +66,7 @@ def _tokenize(domain: Domain, split: str, tokenizer: Tokenizer) -> TokenStream:
     eos = np.asarray([tokenizer.eos_id], dtype=np.int32)
     for doc in domain.documents(split):
         ids = tokenizer.encode(doc)
+        ids = ids[ids != tokenizer.eos_id]  # keeps EOS a pure document boundary
         if len(ids) == 0:
             continue
         pieces += [ids, eos]
@@ -73,8 +77,7 @@ def _tokenize(domain: Domain, split: str, tokenizer: Tokenizer) -> TokenStream:
     tokens = np.concatenate(pieces).astype(dtype)
     lengths_D = np.asarray(lengths, dtype=np.int64)
     doc_starts = np.concatenate([[0], np.cumsum(lengths_D)[:-1]])
-    doc_ids = np.repeat(np.arange(len(lengths_D), dtype=np.int32), lengths_D)
-    return TokenStream(tokens, doc_ids, doc_starts)
+    return TokenStream(tokens, doc_starts)
 
 
 def _save(path: pathlib.Path, stream: TokenStream) -> None:
@@ -90,6 +93,4 @@ def _load(path: pathlib.Path) -> TokenStream | None:
             tokens, doc_starts = f["tokens"], f["doc_starts"]
     except (OSError, ValueError, KeyError):
         return None  # a damaged cache file is rebuilt
-    lengths = np.diff(np.append(doc_starts, len(tokens)))
-    doc_ids = np.repeat(np.arange(len(doc_starts), dtype=np.int32), lengths)
-    return TokenStream(tokens, doc_ids, doc_starts)
+    return TokenStream(tokens, doc_starts)

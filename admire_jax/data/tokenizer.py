@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pathlib
-from typing import Iterable, Protocol
+from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 
@@ -73,8 +73,8 @@ class SentencePieceTokenizer:
         self.eos_id = int(self._sp.eos_id())
         self.pad_id = int(self._sp.pad_id())
         if self.eos_id < 0:
-            raise ValueError(f"SentencePiece model {str(path)!r} has no end-of-document (eos) piece")
-        if self.pad_id < 0:  # Models without a pad piece: padding reuses eos, always masked out.
+            raise ValueError(f"SentencePiece model {str(path)!r} has no end-of-document piece")
+        if self.pad_id < 0:  # no pad piece: padding reuses eos, and is always masked out
             self.pad_id = self.eos_id
         self.vocab_size = padded_vocab_size(int(self._sp.get_piece_size()))
         self.fingerprint = "spm-" + hashlib.sha256(proto).hexdigest()[:16]
@@ -86,35 +86,53 @@ class SentencePieceTokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         real = self._sp.get_piece_size()
-        return self._sp.decode([int(i) for i in ids if 0 <= int(i) < real
-                                                        and int(i) not in (self.eos_id, self.pad_id)])
+        special = (self.eos_id, self.pad_id)
+        return self._sp.decode([int(i) for i in ids if 0 <= int(i) < real and int(i) not in special])
 
     def __repr__(self) -> str:
         return f"SentencePieceTokenizer({self.model_file!r})"
 
 
 def train_sentencepiece(texts: Iterable[str | bytes], model_prefix: str | os.PathLike,
-                                                vocab_size: int = 4096, model_type: str = "bpe",
-                                                max_sentence_length: int = 16384) -> SentencePieceTokenizer:
+                        vocab_size: int = 4096, model_type: str = "bpe",
+                        chunk_chars: int = 4096) -> SentencePieceTokenizer:
     """Trains a SentencePiece model on `texts` and returns it loaded.
 
-    Writes `<model_prefix>.model` and `.vocab`. Use `domain.documents('train')` of the chosen
-    domains as `texts` so that validation text stays unseen.
+    Writes `<model_prefix>.model` and `.vocab`. Pass the train documents of the chosen domains
+    (`d for dom in domains for d in dom.documents('train')`) so validation text stays unseen.
+    Documents are fed in chunks of at most `chunk_chars`, cut at line ends, since the trainer
+    skips longer "sentences"; whitespace and newlines are kept exactly (code, Markdown).
     """
     spm = _import_sentencepiece()
     prefix = pathlib.Path(model_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    sentences = (t.decode("utf-8", errors="replace") if isinstance(t, bytes) else t
-                             for t in texts)
     spm.SentencePieceTrainer.train(
-            sentence_iterator=sentences, model_prefix=str(prefix), vocab_size=vocab_size,
-            model_type=model_type, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
-            max_sentence_length=max_sentence_length, byte_fallback=True,
-            character_coverage=1.0, minloglevel=2, num_threads=1,
-        # Code and Markdown need their exact whitespace and newlines back.
+        sentence_iterator=_chunks(texts, chunk_chars), model_prefix=str(prefix),
+        vocab_size=vocab_size, model_type=model_type, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+        max_sentence_length=4 * chunk_chars, byte_fallback=True, character_coverage=1.0,
         normalization_rule_name="identity", remove_extra_whitespaces=False,
-        allow_whitespace_only_pieces=True, split_digits=True)
+        allow_whitespace_only_pieces=True, split_digits=True, minloglevel=2, num_threads=1)
     return SentencePieceTokenizer(f"{prefix}.model")
+
+
+def _chunks(texts: Iterable[str | bytes], chunk_chars: int) -> Iterator[str]:
+    """Pieces of each text of at most `chunk_chars` characters, split after newlines."""
+    for text in texts:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        piece = []
+        size = 0
+        for line in text.splitlines(keepends=True):
+            while len(line) > chunk_chars:  # a single overlong line
+                yield line[:chunk_chars]
+                line = line[chunk_chars:]
+            if size + len(line) > chunk_chars and piece:
+                yield "".join(piece)
+                piece, size = [], 0
+            piece.append(line)
+            size += len(line)
+        if piece:
+            yield "".join(piece)
 
 
 def _import_sentencepiece():
@@ -122,5 +140,5 @@ def _import_sentencepiece():
         import sentencepiece  # pylint: disable=import-outside-toplevel
     except ImportError as e:
         raise ImportError("SentencePiece tokenization needs the optional package: "
-                                            "pip install sentencepiece") from e
+                          "pip install sentencepiece") from e
     return sentencepiece

@@ -12,9 +12,10 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 PENDING, RUNNING, OK, DIVERGED, FAILED = "pending", "running", "ok", "diverged", "failed"
+SEARCH = "search"
 FINISHED = (OK, DIVERGED, FAILED)
 STATUSES = (PENDING, RUNNING) + FINISHED
 
@@ -31,7 +32,9 @@ CREATE TABLE IF NOT EXISTS trials (
   created REAL NOT NULL,
   started REAL,
   finished REAL,
-  error TEXT
+  error TEXT,
+  role TEXT NOT NULL DEFAULT 'search',
+  seed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -53,6 +56,8 @@ class Trial:
     started: float | None
     finished: float | None
     error: str | None
+    role: str = SEARCH  # 'search' (told to the optimiser) or a check role ('recommended', 'uniform')
+    seed: int = 0       # training seed of the trial
 
     @property
     def is_finished(self) -> bool:
@@ -86,17 +91,33 @@ class TrialStore:
                 f"not {value!r}; use a new experiment directory or the original setting"
             )
 
-    def add(self, mixture: Mapping[str, float], rung: str, run_root: str | Path) -> Trial:
+    def meta(self, key: str) -> str | None:
+        """The value stored under `key` by `check_meta`, or None."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row["value"]
+
+    def add(self, mixture: Mapping[str, float], rung: str, run_root: str | Path, role: str = SEARCH,
+            seed: int = 0) -> Trial:
         """Records a new pending trial; its run directory is `<run_root>/<id>`."""
+        return self.add_many([(mixture, rung)], run_root, role, seed)[0]
+
+    def add_many(self, items: Sequence[tuple[Mapping[str, float], str]], run_root: str | Path,
+                 role: str = SEARCH, seed: int | Sequence[int] = 0) -> list[Trial]:
+        """Records several pending trials in one transaction: a killed controller leaves all or none."""
+        seeds = [seed] * len(items) if isinstance(seed, int) else list(seed)
+        ids = []
         with self._transaction():
-            cur = self._db.execute(
-                "INSERT INTO trials (mixture, rung, status, run_dir, created) VALUES (?, ?, ?, '', ?)",
-                (json.dumps(dict(mixture)), rung, PENDING, time.time()),
-            )
-            trial_id = int(cur.lastrowid)
-            run_dir = str(Path(run_root) / f"trial_{trial_id:05d}")
-            self._db.execute("UPDATE trials SET run_dir = ? WHERE id = ?", (run_dir, trial_id))
-        return self.get(trial_id)
+            for (mixture, rung), trial_seed in zip(items, seeds):
+                cur = self._db.execute(
+                    "INSERT INTO trials (mixture, rung, status, run_dir, created, role, seed)"
+                    " VALUES (?, ?, ?, '', ?, ?, ?)",
+                    (json.dumps(dict(mixture)), rung, PENDING, time.time(), role, int(trial_seed)),
+                )
+                trial_id = int(cur.lastrowid)
+                run_dir = str(Path(run_root) / f"trial_{trial_id:05d}")
+                self._db.execute("UPDATE trials SET run_dir = ? WHERE id = ?", (run_dir, trial_id))
+                ids.append(trial_id)
+        return [self.get(i) for i in ids]
 
     def mark_running(self, trial_id: int) -> None:
         """Pending (or re-launched running) trial -> running."""
@@ -183,4 +204,6 @@ def _trial(row: sqlite3.Row) -> Trial:
         started=row["started"],
         finished=row["finished"],
         error=row["error"],
+        role=row["role"],
+        seed=row["seed"],
     )

@@ -12,15 +12,21 @@ from flax import nnx
 
 from admire_jax.model import sharding
 from admire_jax.model.config import TransformerConfig
-from admire_jax.model.layers import apply_rotary, fan_in_init, make_param
+from admire_jax.model.layers import apply_rotary, fan_in_init, make_param, residual_scale
 
 
-def attention_implementation(setting: str = "auto", backend: str | None = None) -> str:
-  """The `implementation` for jax.nn.dot_product_attention: 'cudnn' on GPU, 'xla' elsewhere."""
+def attention_implementation(setting: str = "auto", backend: str | None = None,
+                             dtype: jnp.dtype = jnp.bfloat16, head_dim: int = 64) -> str:
+  """The `implementation` for jax.nn.dot_product_attention.
+
+  'auto' means cuDNN flash attention on GPU where it applies (16-bit inputs, head_dim a multiple
+  of 8 up to 128) and XLA everywhere else; 'xla' or 'cudnn' are returned as given.
+  """
   if setting != "auto":
     return setting
   backend = jax.default_backend() if backend is None else backend
-  return "cudnn" if backend in ("gpu", "cuda", "rocm") else "xla"
+  cudnn_fits = jnp.dtype(dtype).itemsize == 2 and head_dim % 8 == 0 and head_dim <= 128
+  return "cudnn" if backend in ("gpu", "cuda", "rocm") and cudnn_fits else "xla"
 
 
 def segment_mask(segment_ids_BxL: jax.Array) -> jax.Array:
@@ -34,12 +40,13 @@ class Attention(nnx.Module):
   def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
     d, h, k, hd = cfg.d_model, cfg.num_heads, cfg.num_kv_heads, cfg.head_dims
     self.dtype = cfg.compute_dtype
-    self.implementation = attention_implementation(cfg.attention)
+    self.implementation = attention_implementation(cfg.attention, dtype=cfg.compute_dtype,
+                                                   head_dim=hd)
     in_init = fan_in_init(0, (1, 2))
     self.query_DxHxK = make_param(rngs, in_init, (d, h, hd), ("embed", "heads", "head_dim"), cfg)
     self.key_DxNxK = make_param(rngs, in_init, (d, k, hd), ("embed", "kv_heads", "head_dim"), cfg)
     self.value_DxNxK = make_param(rngs, in_init, (d, k, hd), ("embed", "kv_heads", "head_dim"), cfg)
-    self.out_HxKxD = make_param(rngs, fan_in_init((0, 1), 2), (h, hd, d),
+    self.out_HxKxD = make_param(rngs, fan_in_init((0, 1), 2, residual_scale(cfg)), (h, hd, d),
                                 ("heads", "head_dim", "embed"), cfg)
     if cfg.qkv_bias:
       zeros = nnx.initializers.zeros
@@ -57,10 +64,13 @@ class Attention(nnx.Module):
 
   def __call__(self, x_BxLxD: jax.Array, sin_BxLxF: jax.Array, cos_BxLxF: jax.Array,
                mask_Bx1xLxL: jax.Array) -> jax.Array:
-    q = apply_rotary(self._project(x_BxLxD, self.query_DxHxK, self.query_bias), sin_BxLxF, cos_BxLxF)
-    k = apply_rotary(self._project(x_BxLxD, self.key_DxNxK, self.key_bias), sin_BxLxF, cos_BxLxF)
-    v = self._project(x_BxLxD, self.value_DxNxK, self.value_bias)
+    q_BxLxHxK = self._project(x_BxLxD, self.query_DxHxK, self.query_bias)
+    k_BxLxNxK = self._project(x_BxLxD, self.key_DxNxK, self.key_bias)
+    v_BxLxNxK = self._project(x_BxLxD, self.value_DxNxK, self.value_bias)
+    q_BxLxHxK = apply_rotary(q_BxLxHxK, sin_BxLxF, cos_BxLxF)
+    k_BxLxNxK = apply_rotary(k_BxLxNxK, sin_BxLxF, cos_BxLxF)
     out_BxLxHxK = jax.nn.dot_product_attention(
-        q, k, v, mask=mask_Bx1xLxL, is_causal=True, implementation=self.implementation)
+        q_BxLxHxK, k_BxLxNxK, v_BxLxNxK, mask=mask_Bx1xLxL, is_causal=True,
+        implementation=self.implementation)
     out_BxLxHxK = sharding.constrain(out_BxLxHxK, ("batch", "length", "act_heads", None))
     return jnp.einsum("blhk,hkd->bld", out_BxLxHxK, self.out_HxKxD[...].astype(self.dtype))

@@ -21,8 +21,9 @@ class TransformerConfig:
   """A decoder-only transformer: RMSNorm, RoPE, SwiGLU, grouped-query attention.
 
   Attributes:
-    vocab_size: rows of the embedding table. Comes from the tokenizer; the default 256 is the
-      byte tokenizer padded to a multiple of 128. Set it to `tokenizer.vocab_size` for others.
+    vocab_size: rows of the embedding table; must match the tokenizer. The default 384 is the
+      project's ByteTokenizer (256 bytes + pad and EOS, padded to a multiple of 128); bind
+      `TransformerConfig.vocab_size` to `tokenizer.vocab_size` for any other tokenizer.
     d_model: width of the residual stream.
     num_layers: number of transformer blocks (scanned, parameters stacked on a leading axis).
     num_heads: query heads.
@@ -43,7 +44,7 @@ class TransformerConfig:
       for one chunk [batch, loss_chunk_len, vocab] at a time.
   """
 
-  vocab_size: int = 256
+  vocab_size: int = 384
   d_model: int = 128
   num_layers: int = 2
   num_heads: int = 4

@@ -26,10 +26,17 @@ def make_param(rngs: nnx.Rngs, init: Initializer, shape: Sequence[int],
   return nnx.Param(value, out_sharding=tuple(names), eager_sharding=False)
 
 
-def fan_in_init(in_axes: int | Sequence[int], out_axes: int | Sequence[int]) -> Initializer:
-  """Truncated normal with variance 1/fan_in, fan_in read from the contracted axes."""
-  return nnx.initializers.variance_scaling(1.0, "fan_in", "truncated_normal",
+def fan_in_init(in_axes: int | Sequence[int], out_axes: int | Sequence[int],
+                scale: float = 1.0) -> Initializer:
+  """Truncated normal with variance scale/fan_in, fan_in read from the contracted axes."""
+  return nnx.initializers.variance_scaling(scale, "fan_in", "truncated_normal",
                                            in_axis=in_axes, out_axis=out_axes)
+
+
+def residual_scale(cfg: TransformerConfig) -> float:
+  """Variance scale of the projections that write into the residual stream (GPT-2 style), so
+  that the stream's variance stays of order one at any depth."""
+  return 1.0 / (2 * cfg.num_layers)
 
 
 class RMSNorm(nnx.Module):
@@ -72,7 +79,8 @@ class SwiGLU(nnx.Module):
     self.dtype = cfg.compute_dtype
     self.gate_DxF = make_param(rngs, fan_in_init(0, 1), (d, f), ("embed", "mlp"), cfg)
     self.up_DxF = make_param(rngs, fan_in_init(0, 1), (d, f), ("embed", "mlp"), cfg)
-    self.down_FxD = make_param(rngs, fan_in_init(0, 1), (f, d), ("mlp", "embed"), cfg)
+    self.down_FxD = make_param(rngs, fan_in_init(0, 1, residual_scale(cfg)), (f, d),
+                               ("mlp", "embed"), cfg)
 
   def __call__(self, x_BxLxD: jax.Array) -> jax.Array:
     gate = jnp.einsum("bld,df->blf", x_BxLxD, self.gate_DxF[...].astype(self.dtype))

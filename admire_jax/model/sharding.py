@@ -43,7 +43,8 @@ def make_mesh(data: int = -1, fsdp: int = 1, tensor: int = 1,
   devices = list(jax.devices() if devices is None else devices)
   sizes = [data, fsdp, tensor]
   if sizes.count(-1) > 1 or any(s == 0 or s < -1 for s in sizes):
-    raise ValueError(f"mesh sizes must be positive with at most one -1, got {dict(zip(MESH_AXES, sizes))}")
+    raise ValueError("mesh sizes must be positive with at most one -1, got "
+                     f"{dict(zip(MESH_AXES, sizes))}")
   known = int(np.prod([s for s in sizes if s != -1]))
   if -1 in sizes:
     if len(devices) % known:
@@ -99,13 +100,15 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, logical_to_spec(("batch", "length")))
 
 
-def abstract_state(make_model: Callable[[], nnx.Module], mesh: Mesh) -> tuple[Any, Any]:
-  """(graphdef, state of ShapeDtypeStructs carrying their NamedShardings); nothing allocated.
+def _abstract_split(make_model: Callable[[], nnx.Module]) -> tuple[Any, Any]:
+  # Without a mesh in context: under one, nnx.eval_shape would read logical names as mesh axes.
+  with jax.set_mesh(None):
+    return nnx.split(nnx.eval_shape(make_model))
 
-  Call it outside `jax.set_mesh`: under a mesh, nnx.eval_shape would read the logical names
-  as mesh axes.
-  """
-  graphdef, state = nnx.split(nnx.eval_shape(make_model))
+
+def abstract_state(make_model: Callable[[], nnx.Module], mesh: Mesh) -> tuple[Any, Any]:
+  """(graphdef, state of ShapeDtypeStructs carrying their NamedShardings); nothing allocated."""
+  graphdef, state = _abstract_split(make_model)
   shardings = state_shardings(state, mesh)
   return graphdef, jax.tree.map(
       lambda v, s: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=s), state, shardings)
@@ -113,7 +116,7 @@ def abstract_state(make_model: Callable[[], nnx.Module], mesh: Mesh) -> tuple[An
 
 def create_sharded(make_model: Callable[[], nnx.Module], mesh: Mesh) -> nnx.Module:
   """Builds `make_model()` inside jit so each device only ever holds its own parameter shards."""
-  graphdef, state = nnx.split(nnx.eval_shape(make_model))
+  graphdef, state = _abstract_split(make_model)
   shardings = state_shardings(state, mesh)
   state = jax.jit(lambda: nnx.split(make_model())[1], out_shardings=shardings)()
   return nnx.merge(graphdef, state)

@@ -76,7 +76,11 @@ class Transformer(nnx.Module):
     sin_BxLxF, cos_BxLxF = rotary_tables(positions_BxL, cfg.head_dims, cfg.rope_theta)
     mask_Bx1xLxL = segment_mask(segment_ids_BxL)
 
-    x_BxLxD = jnp.take(self.embedding_VxD[...].astype(cfg.compute_dtype), inputs_BxL, axis=0)
+    # The table is gathered over fsdp first (as FSDP does for every weight), so that the lookup's
+    # output and its gradient stay batch-sharded rather than embed-sharded.
+    table_VxD = sharding.constrain(self.embedding_VxD[...].astype(cfg.compute_dtype),
+                                   ("vocab", None))
+    x_BxLxD = jnp.take(table_VxD, inputs_BxL, axis=0)
     x_BxLxD = sharding.constrain(x_BxLxD, ("batch", "length", "act_embed"))
 
     graphdef, stacked_state = nnx.split(self.blocks)

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from admire_jax.train import (checkpoint, compilation_cache, evaluation, flops, host_data, optimizer,
                               result, state, step)
-from admire_jax.train.model_spec import ModelSpec
+from admire_jax.train.model_spec import ModelSpec, batch_partition_spec
 
 
 class Loader(Protocol):
@@ -56,6 +56,10 @@ class TrainConfig:
         return max(1, math.ceil(self.train_tokens / (self.global_batch * self.seq_len)))
 
     def __post_init__(self):
+        for name in ("global_batch", "seq_len", "accum_steps", "eval_batch", "checkpoint_every",
+                     "keep_checkpoints", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.global_batch % self.accum_steps:
             raise ValueError(f"global_batch {self.global_batch} not divisible by accum_steps {self.accum_steps}")
         if self.steps is not None and self.steps < 1:
@@ -111,6 +115,13 @@ def train(
     return record
 
 
+def _batch_shards(sharding: jax.sharding.NamedSharding) -> int:
+    """Into how many row blocks a [B, L] batch with this sharding is split."""
+    axes = sharding.spec[0] or ()
+    axes = (axes,) if isinstance(axes, str) else axes
+    return int(np.prod([sharding.mesh.shape[a] for a in axes], dtype=int))
+
+
 def _metrics_log(run_dir: str):
     from admire_jax.train.metrics_log import MetricsLog
 
@@ -119,6 +130,12 @@ def _metrics_log(run_dir: str):
 
 def _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops, peak):
     total = config.total_steps
+    batch_sharding = jax.sharding.NamedSharding(mesh, batch_partition_spec(spec, mesh))
+    shards = _batch_shards(batch_sharding)
+    if config.global_batch % (shards * config.accum_steps):
+        raise ValueError(f"global_batch {config.global_batch} must split into {config.accum_steps} "
+                         f"micro-batches over {shards} batch shards")
+    eval_batch = -(-config.eval_batch // shards) * shards  # every batch shard gets whole rows
     schedule = optimizer.learning_rate_schedule(total)
     tx = optimizer.adamw(schedule)
     abstract, shardings = state.state_shardings(spec, mesh, tx, config.seed)
@@ -135,12 +152,9 @@ def _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_s
             spec, mesh, tx, schedule, abstract, shardings, config.global_batch, config.seq_len,
             config.accum_steps, config.seed,
         )
-        eval_step = step.compile_eval_step(
-            spec, mesh, abstract, shardings, config.eval_batch, config.seq_len, config.seed
-        )
-        batch_sharding = jax.sharding.NamedSharding(mesh, step.batch_partition_spec(spec, mesh))
+        eval_step = step.compile_eval_step(spec, mesh, abstract, shardings, eval_batch, config.seq_len, config.seed)
         evaluate = lambda params: evaluation.validation_losses(
-            eval_step, params, validation, config.eval_batch, batch_sharding
+            eval_step, params, validation, eval_batch, batch_sharding
         )
         bar = tqdm(total=total, initial=run.steps, desc=spec.name, unit="step",
                    disable=not (config.progress_bar and log is not None))

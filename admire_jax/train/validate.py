@@ -153,6 +153,15 @@ def _print_report(r: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
+    import gin
+
+    try:
+        return _main(argv)
+    finally:  # the bindings belong to this command; leave none behind for an embedding process
+        gin.clear_config()
+
+
+def _main(argv: list[str]) -> int:
     p = flags.parser("admire-jax validate", "Compile a config's train step ahead of time; report memory and FLOPs.")
     p.add_argument("--topology", help=f"TPU target (needs libtpu): {', '.join(TPU_TOPOLOGIES)}")
     p.add_argument("--devices", type=int, default=8, help="simulated CPU devices (CPU target)")

@@ -1,0 +1,105 @@
+"""The optimiser state as a pure function of the recorded trials, the seed and the config.
+
+Nothing here keeps state between calls: each proposal round builds a fresh Optimizer, tells it
+the warm-start rows and then the finished search trials in id order, and draws its randomness
+from (seed, number of recorded trials). So a controller killed at any moment and started again
+proposes exactly what an uninterrupted one would have, given the same trial results.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from admire_jax.bo import Optimizer, Recommendation
+from admire_jax.bo.cost import LearnedCost
+from admire_jax.experiment.config import LoadedExperiment, measured_cost
+from admire_jax.experiment.store import OK, SEARCH, Trial
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """A finished run as the optimiser sees it."""
+
+    mixture: dict[str, float]
+    rung: str
+    value: float            # objective; NaN for failed / diverged runs
+    cost: float | None      # in budget units
+
+
+def observations(exp: LoadedExperiment, trials: Sequence[Trial]) -> list[Observation]:
+    """Finished search trials, in id order, as observations."""
+    out = []
+    for t in trials:
+        if t.role != SEARCH or not t.is_finished:
+            continue
+        value = exp.spec.objective_value(t.losses) if t.status == OK else math.nan
+        out.append(Observation(t.mixture, t.rung, value, measured_cost(exp.spec, t.flops, t.wall_seconds)))
+    return out
+
+
+def round_seed(seed: int, num_recorded: int) -> int:
+    """The optimiser seed of the round that follows `num_recorded` recorded trials."""
+    return (int(seed) * 1_000_003 + int(num_recorded)) % (2**31 - 1)
+
+
+def build_optimizer(exp: LoadedExperiment, told: Sequence[Observation], num_recorded: int) -> Optimizer:
+    """A fresh Optimizer (kernel, acquisition... from the gin config) told `told` in order."""
+    spec = exp.spec
+    opt = Optimizer(domains=list(spec.domains), fidelities=exp.rung_costs, target=spec.target_rung,
+                    maximize=False, seed=round_seed(spec.seed, num_recorded), bounds=exp.bounds or None,
+                    cost_model=LearnedCost())
+    for o in told:
+        opt.tell(as_vector(o.mixture, spec.domains), o.rung, o.value, cost=o.cost)
+    return opt
+
+
+def as_vector(mixture: Mapping[str, float], domains: Sequence[str]) -> np.ndarray:
+    w = np.array([float(mixture.get(d, 0.0)) for d in domains])
+    return w / w.sum()
+
+
+def as_mixture(w: np.ndarray, domains: Sequence[str]) -> dict[str, float]:
+    return {d: float(x) for d, x in zip(domains, np.asarray(w))}
+
+
+def initial_design(exp: LoadedExperiment) -> list[tuple[dict[str, float], str]]:
+    """The first trials: `initial_trials` mixtures (uniform first, when inside the bounds, then
+    random draws within the bounds), each at every `initial_rungs` rung (default: the cheapest),
+    cheapest rung first. A function of the seed only."""
+    spec = exp.spec
+    if spec.initial_trials == 0:
+        return []
+    domains = list(spec.domains)
+    uniform = np.full(len(domains), 1.0 / len(domains))
+    lo = np.array([exp.bounds.get(d, (0.0, 1.0))[0] for d in domains])
+    hi = np.array([exp.bounds.get(d, (0.0, 1.0))[1] for d in domains])
+    mixtures = [uniform] if np.all(uniform >= lo - 1e-12) and np.all(uniform <= hi + 1e-12) else []
+    if len(mixtures) < spec.initial_trials:
+        empty = build_optimizer(exp, [], num_recorded=0)  # no observations: ask() draws at random
+        mixtures += [p.mixture for p in empty.ask(spec.initial_trials - len(mixtures))]
+    rungs = [r.name for r in spec.rungs if r.name in spec.initial_rungs] or [spec.rungs[0].name]
+    return [(as_mixture(w, domains), rung) for rung in rungs for w in mixtures]
+
+
+def next_round(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]) -> list[tuple[dict, str]]:
+    """The next q trials (mixture, rung) after the recorded `trials` (all of them finished)."""
+    searched = [t for t in trials if t.role == SEARCH]
+    design = initial_design(exp) if not warm else []
+    if len(searched) < len(design):
+        return design[len(searched): len(searched) + exp.spec.q]
+    told = list(warm) + observations(exp, searched)
+    opt = build_optimizer(exp, told, num_recorded=len(searched))
+    return [(as_mixture(p.mixture, exp.spec.domains), p.fidelity) for p in opt.ask(exp.spec.q)]
+
+
+def recommend(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]) -> tuple[Optimizer, Recommendation] | None:
+    """The best posterior-mean mixture at the target rung; None before any successful trial."""
+    searched = [t for t in trials if t.role == SEARCH]
+    told = list(warm) + observations(exp, searched)
+    if not any(math.isfinite(o.value) for o in told):
+        return None
+    opt = build_optimizer(exp, told, num_recorded=len(searched))
+    return opt, opt.recommend()

@@ -1,0 +1,72 @@
+"""A stand-in trainer with a known answer, for exercising the experiment loop without training.
+
+It takes the same arguments as `admire-jax train` (`--preset`, `--mixture`, `--run_dir`,
+`--gin.NAME=VALUE`), writes a result.json of the same shape and returns like it, but its
+validation losses are a fixed smooth function of the mixture and the preset size, and its FLOPs
+are 6 * size * tokens. Use it to dry-run an executor or a cluster set-up
+(`experiment.trainer = 'admire_jax.experiment.synthetic:main'`), and in the tests of the loop.
+
+Extra bindings it reads: SYNTHETIC_SECONDS (sleep, to look like a real run), SYNTHETIC_FAIL_ABOVE
+(diverge when the weight of the first domain exceeds this value).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+
+from admire_jax.train.result import make_result, write_result
+
+TARGET = "python_reference"
+
+
+def _args(argv: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    flags, gin = {}, {}
+    for item in argv:
+        key, _, value = item.partition("=")
+        if key.startswith("--gin."):
+            gin[key[len("--gin."):].strip()] = value.strip()
+        elif key.startswith("--"):
+            flags[key[2:]] = value
+    return flags, gin
+
+
+def preset_size(preset: str) -> float:
+    """'10m' -> 1e7, '1b' -> 1e9."""
+    scale = {"k": 1e3, "m": 1e6, "b": 1e9}
+    return float(preset[:-1]) * scale[preset[-1].lower()]
+
+
+def losses(mixture: dict[str, float], size: float) -> dict[str, float]:
+    """Per-domain loss: a size term plus a bowl around a fixed optimum that differs by domain."""
+    names = sorted(mixture)
+    w = [mixture[n] for n in names]
+    out = {}
+    for k, target in enumerate(names + [TARGET]):
+        optimum = [(1.0 + ((i + k) % len(names))) for i in range(len(names))]
+        total = sum(optimum)
+        bowl = sum((wi - oi / total) ** 2 for wi, oi in zip(w, optimum))
+        out[target] = 2.0 + 30.0 / math.log(size) + 4.0 * bowl
+    return out
+
+
+def main(argv: list[str]) -> int:
+    flags, gin = _args(argv)
+    started = time.time()
+    with open(flags["mixture"], encoding="utf-8") as f:
+        mixture = {k: float(v) for k, v in json.load(f).get("mixture", {}).items()}
+    time.sleep(float(gin.get("SYNTHETIC_SECONDS", "0")))
+    size, tokens = preset_size(flags["preset"]), int(float(gin["TRAIN_TOKENS"]))
+    fail_above = float(gin.get("SYNTHETIC_FAIL_ABOVE", "2"))
+    diverged = mixture[sorted(mixture)[0]] > fail_above
+    record = make_result(mixture=mixture, preset=flags["preset"], params=int(size), tokens=tokens, steps=1,
+                         wall_seconds=time.time() - started, flops=6.0 * size * tokens,
+                         val_loss={d: math.nan for d in losses(mixture, size)} if diverged else losses(mixture, size),
+                         status="diverged" if diverged else "ok", error="diverged at step 1" if diverged else None)
+    write_result(flags["run_dir"], record)
+    return 1 if diverged else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,68 @@
+"""One trial's process: holds the trial lock for its whole life and runs the trainer in-process.
+
+    python -m admire_jax.experiment.trial RUN_DIR module:function [TRAINER ARGS...]
+
+The lock tells a restarted controller that this trial is alive (it waits for it instead of
+starting it again). A trial that already has a result does not train again. Whatever happens,
+the trial ends with `RUN_DIR/result.json`, unless the process itself is killed.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+import traceback
+
+from admire_jax.experiment import trial_lock
+
+EXIT_BUSY = 3  # another live process runs this trial
+
+
+def command(run_dir: str, trainer: str, trainer_args: list[str]) -> list[str]:
+    """The command line that runs one trial (what executors are given)."""
+    return [sys.executable, "-m", "admire_jax.experiment.trial", str(run_dir), trainer, *trainer_args]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print("usage: python -m admire_jax.experiment.trial RUN_DIR module:function [ARGS...]", file=sys.stderr)
+        return 2
+    run_dir, trainer, args = argv[0], argv[1], argv[2:]
+    try:
+        with trial_lock.hold(run_dir):
+            if trial_lock.read_result(run_dir) is not None:
+                print(f"{run_dir} already has a result; not training again")
+                return 0
+            return _run(run_dir, trainer, args)
+    except trial_lock.TrialBusy as exc:
+        print(f"trial: {exc}; not starting a second copy", file=sys.stderr)
+        return EXIT_BUSY
+
+
+def _run(run_dir: str, trainer: str, args: list[str]) -> int:
+    started = time.time()
+    module_name, _, func_name = trainer.partition(":")
+    try:
+        code = int(getattr(importlib.import_module(module_name), func_name)(args) or 0)
+    except BaseException as exc:  # the trainer should write its own result; this is the last resort
+        traceback.print_exc()
+        if trial_lock.read_result(run_dir) is None:
+            _write_failed(run_dir, f"{type(exc).__name__}: {exc}", time.time() - started)
+        return 1
+    if trial_lock.read_result(run_dir) is None:
+        _write_failed(run_dir, f"trainer {trainer} exited with {code} without writing result.json",
+                      time.time() - started)
+        return code or 1
+    return code
+
+
+def _write_failed(run_dir: str, error: str, seconds: float) -> None:
+    from admire_jax.train.result import make_result, write_result
+
+    write_result(run_dir, make_result(mixture={}, preset="unknown", params=0, tokens=0, steps=0,
+                                      wall_seconds=seconds, flops=0.0, val_loss={}, status="failed",
+                                      error=error))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

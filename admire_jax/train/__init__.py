@@ -1,0 +1,13 @@
+"""The proxy trainer: train one model on one data mixture, report per-domain validation loss and cost.
+
+  trainer.py        the loop (resume, divergence, validation, result.json on every exit path)
+  step.py           the jitted train / eval steps (explicit shardings, donated state, accumulation)
+  state.py          train state, its shardings and sharded creation
+  optimizer.py      AdamW + warm-up/cosine + clipping (gin)
+  checkpoint.py     Orbax CheckpointManager (async saves, keep-last-n, restore)
+  evaluation.py     per-domain validation loss
+  flops.py          device peak FLOPs / memory tables, MFU
+  validate.py       `admire-jax validate`: ahead-of-time compile from shapes (CPU mesh or TPU topology)
+  cli.py            `admire-jax train`
+Submodules are imported on use, so `admire-jax --help` stays fast.
+"""

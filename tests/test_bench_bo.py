@@ -1,0 +1,71 @@
+"""The BO methods of the replay drive admire_jax.bo.Optimizer in pool mode (tiny table, few steps)."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from admire_jax.bench import cli
+from admire_jax.bench.bo_policy import RunningMeanCost, make_bo, make_mfbo
+from admire_jax.bench.episode import run_episode
+from admire_jax.bench.table import TableSpec, load_tasks
+
+
+def test_running_mean_cost_uses_paid_costs_then_the_prior():
+    model = RunningMeanCost()
+    assert model({"a": 0.01, "b": 1.0}, {"a": [0.02, 0.04], "b": []}) == {"a": pytest.approx(0.03), "b": 1.0}
+
+
+@pytest.fixture
+def table(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = []
+    for label, cost, n in (("tiny", 0.01, 12), ("full", 1.0, 5)):
+        for _ in range(n):
+            w = rng.dirichlet(np.ones(3))
+            rows.append({"fid": label, "cost": cost * (1 + 0.3 * rng.uniform()), "w:a": w[0], "w:b": w[1],
+                         "w:c": w[2], "score": float(w[0] - (w[1] - 0.3) ** 2)})
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_mfbo_and_bo_episodes_follow_the_protocol(table, tmp_path):
+    (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))
+    policies = []
+
+    def spy(make):
+        def factory(t, rng):
+            policies.append(make(t, rng))
+            return policies[-1]
+        return factory
+
+    mf = run_episode(task, spy(make_mfbo), seed=0, budget=10.0, n_init=2, max_steps=3)
+    assert mf.stop_reason == "max_steps" and mf.picked_S.size == 5
+    assert np.all(task.fidelity_of_R[mf.picked_S[:2]] == 0)               # start at the cheapest rung
+    assert np.all(task.fidelity_of_R[mf.recommended_K] == task.target_index)
+    opt = policies[0].optimizer
+    assert [o["cost"] for o in opt.observations] == pytest.approx(task.cost_R[mf.picked_S].tolist())
+    assert isinstance(opt.cost_model, RunningMeanCost)                   # per-row costs: running mean
+
+    single = run_episode(task, spy(make_bo), seed=0, budget=2.5, n_init=1)
+    assert np.all(task.fidelity_of_R[single.picked_S] == task.target_index)
+    assert single.stop_reason == "budget" and len(set(single.picked_S.tolist())) == single.picked_S.size
+    assert list(policies[1].optimizer.costs) == ["full"]
+
+    # the BO recommendation is the best posterior mean over all target rows
+    mean_T, _ = policies[1].optimizer.predict(task.mixtures_RxD[task.target_rows], "full")
+    assert single.recommended_K[-1] == task.target_rows[int(np.argmax(mean_T))]
+
+    # CLI: BO methods configured by gin, with a random subset of the unseen rows scored each step
+    out = tmp_path / "out"
+    argv = ["--table", str(table), "--weights-prefix", "w:", "--fidelity-col", "fid", "--objective", "score",
+            "--maximize", "--cost-col", "cost", "--target-fidelity", "full", "--methods", "mfbo,bo",
+            "--seeds", "1", "--budget", "2.5", "--max-steps", "mfbo=3", "--gin", "BOPolicy.pool_size = 4",
+            "--out", str(out), "--no-progress"]
+    assert cli.main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["methods"]) == {"mfbo", "bo"} and "mfbo/bo" in summary["speedup"]
+    assert summary["methods"]["mfbo"]["fidelity_counts"]["tiny"] >= 1
+    assert summary["methods"]["bo"]["fidelity_counts"]["tiny"] == 0

@@ -1,0 +1,121 @@
+"""The ask/tell Optimizer: bad input, failed runs, bounds, batches, pool mode, JSON round trip."""
+import math
+
+import numpy as np
+import pytest
+
+from admire_jax.bo import Optimizer, Pool
+
+DOMAINS = ["a", "b", "c"]
+RUNGS = {"small": 0.01, "big": 1.0}
+FAST = dict(raw_samples=64, num_restarts=2, refine_steps=10)
+
+
+def objective(w, fidelity):
+    return float(np.sum((w - np.array([0.6, 0.3, 0.1])) ** 2) + (0.05 if fidelity == "small" else 0.0))
+
+
+def _optimizer(n=6, seed=0, **kw):
+    opt = Optimizer(DOMAINS, RUNGS, target="big", seed=seed, **{**FAST, **kw})
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        w = rng.dirichlet(np.ones(3))
+        fid = "small" if i % 2 else "big"
+        opt.tell(w, fid, objective(w, fid), cost=RUNGS[fid])
+    return opt
+
+
+def test_bad_input_raises_clear_errors():
+    opt = Optimizer(DOMAINS, RUNGS, target="big")
+    with pytest.raises(ValueError, match="non-negative"):
+        opt.tell([-0.1, 0.6, 0.5], "big", 1.0)
+    with pytest.raises(ValueError, match="finite"):
+        opt.tell([np.nan, 0.5, 0.5], "big", 1.0)
+    with pytest.raises(ValueError, match="sum to 0.9"):
+        opt.tell([0.3, 0.3, 0.3], "big", 1.0)
+    with pytest.raises(ValueError, match="expected 3 weights"):
+        opt.tell([0.5, 0.5], "big", 1.0)
+    with pytest.raises(ValueError, match="unknown fidelity 'huge'"):
+        opt.tell([0.2, 0.3, 0.5], "huge", 1.0)
+    with pytest.raises(ValueError, match="pool mixture row 1"):
+        opt.ask(pool=Pool(np.array([[0.2, 0.3, 0.5], [0.5, 0.5, 0.5]]), ["big", "big"]))
+    with pytest.raises(ValueError, match="target 'x' is not one of"):
+        Optimizer(DOMAINS, RUNGS, target="x")
+    with pytest.raises(ValueError, match="most expensive"):
+        Optimizer(DOMAINS, RUNGS, target="small")
+    with pytest.raises(ValueError, match="bounds leave no mixture"):
+        Optimizer(DOMAINS, RUNGS, target="big", bounds={"a": (0.6, 1.0), "b": (0.6, 1.0)})
+    with pytest.raises(ValueError, match="no successful observations"):
+        opt.recommend()
+    opt.tell([0.2, 0.3, 0.5 + 5e-4], "big", 1.0)  # within 1e-3: renormalised
+    assert sum(opt.observations[-1]["mixture"]) == pytest.approx(1.0, abs=1e-15)
+
+
+def test_failed_runs_are_recorded_but_not_modelled_and_first_ask_is_random():
+    opt = Optimizer(DOMAINS, RUNGS, target="big", **FAST)
+    first = opt.ask()[0]
+    assert first.fidelity == "small" and first.mixture.sum() == pytest.approx(1.0)
+    opt.tell(first.mixture, first.fidelity, float("nan"))
+    opt.tell([0.2, 0.3, 0.5], "big", float("inf"))
+    assert [o["failed"] for o in opt.observations] == [True, True]
+    opt.tell([0.5, 0.3, 0.2], "big", 0.7)  # a single observation works
+    rec = opt.recommend(np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]))
+    assert rec.index in (0, 1) and math.isfinite(rec.mean) and math.isfinite(rec.std)
+    assert opt.ask()[0].mixture.sum() == pytest.approx(1.0)
+
+
+def test_constant_objective_and_duplicates_work():
+    opt = Optimizer(DOMAINS, RUNGS, target="big", **FAST)
+    for _ in range(3):
+        opt.tell([0.2, 0.3, 0.5], "big", 2.0)
+        opt.tell([0.6, 0.2, 0.2], "small", 2.0)
+    mean, std = opt.predict(np.array([[0.2, 0.3, 0.5]]), "big")
+    assert mean[0] == pytest.approx(2.0, abs=1e-6) and np.isfinite(std[0])
+    p = opt.ask()[0]
+    assert np.all(np.isfinite(p.mixture)) and p.mixture.sum() == pytest.approx(1.0)
+
+
+def test_proposals_respect_bounds_and_batches_are_distinct():
+    bounds = {"a": (0.1, 0.3), "c": (0.05, 0.2)}
+    opt = _optimizer(bounds=bounds)
+    props = opt.ask(3)
+    lo, hi = np.array([0.1, 0.0, 0.05]), np.array([0.3, 1.0, 0.2])
+    for p in props:
+        assert p.mixture.sum() == pytest.approx(1.0, abs=1e-12)
+        assert np.all(p.mixture >= lo - 1e-12) and np.all(p.mixture <= hi + 1e-12)
+    assert len(opt.pending) == 3
+    assert min(np.abs(props[i].mixture - props[j].mixture).max() for i in range(3) for j in range(i)) > 1e-3
+    rec = opt.recommend()
+    assert np.all(rec.mixture >= lo - 1e-12) and np.all(rec.mixture <= hi + 1e-12)
+    opt.tell(props[0].mixture, props[0].fidelity, objective(props[0].mixture, props[0].fidelity))
+    assert len(opt.pending) == 2
+
+
+def test_pool_mode_picks_rows_and_recommends_by_posterior_mean():
+    opt = _optimizer(n=8)
+    rng = np.random.default_rng(5)
+    W = rng.dirichlet(np.ones(3), 12)
+    W[3] = [0.6, 0.3, 0.1]  # the optimum itself
+    labels = ["small"] * 6 + ["big"] * 6
+    props = opt.ask(2, pool=Pool(W, labels))
+    assert props[0].index != props[1].index
+    for p in props:
+        np.testing.assert_array_equal(p.mixture, W[p.index])
+        assert p.fidelity == labels[p.index]
+    rec = opt.recommend(W)
+    mean, _ = opt.predict(W, "big")
+    assert rec.index == int(np.argmin(mean))
+
+
+def test_json_round_trip_gives_the_same_next_proposal(tmp_path):
+    opt = _optimizer()
+    opt.ask()  # leaves a pending point and a fitted model in the state
+    opt.tell([0.3, 0.3, 0.4], "small", float("nan"))
+    path = tmp_path / "state.json"
+    opt.save(str(path))
+    loaded = Optimizer.load(str(path))
+    assert loaded.state_dict() == opt.state_dict()
+    a, b = opt.ask()[0], loaded.ask()[0]
+    np.testing.assert_array_equal(a.mixture, b.mixture)
+    assert a.fidelity == b.fidelity and a.acquisition == b.acquisition
+    assert Optimizer.load(str(path)).recommend().mixture.tolist() == opt.recommend().mixture.tolist()

@@ -1,0 +1,80 @@
+"""The experiment spec: the demo configs load, rungs are priced, bad input is exit 2 before training."""
+import math
+
+import pytest
+
+from admire_jax.experiment import cli, config, spec as spec_lib
+from admire_jax.experiment.spec import ExperimentSpec, Rung, SpecError
+
+DEMO = ["configs/experiments/demo.gin"]
+SMOKE = DEMO + ["configs/experiments/smoke.gin"]
+
+
+def test_smoke_config_loads_with_rungs_priced_cheapest_first():
+    exp = config.load(SMOKE, [])
+    assert [r.name for r in exp.spec.rungs] == ["xs", "s", "m"]
+    assert exp.spec.target_rung == "m" and exp.spec.objective == {"python_reference": 1.0}
+    flops = exp.rung_flops
+    assert 0 < flops["xs"] < flops["s"] < flops["m"]
+    # 1-layer 1m model, 4 x 32 tokens per step, 2 / 3 / 4 steps: FLOPs grow with the steps
+    assert flops["s"] / flops["xs"] == pytest.approx(3 / 2) and flops["m"] / flops["xs"] == pytest.approx(2)
+    assert exp.rung_costs == flops  # a FLOP budget: declared cost = FLOPs
+    assert exp.runtime.executor.slots == 1
+
+
+def test_fingerprint_ignores_when_to_stop_but_not_what_to_search():
+    exp = config.load(SMOKE, [])
+    more = config.load(SMOKE, ["experiment.budget = 9e9", "experiment.max_trials = 10"])
+    other_seed = config.load(SMOKE, ["experiment.seed = 1"])
+    assert exp.spec.fingerprint() == more.spec.fingerprint()
+    assert exp.spec.fingerprint() != other_seed.spec.fingerprint()
+
+
+def _spec(**kw):
+    base = dict(domains=("a", "b", "c"), objective={"t": 1.0}, rungs=(Rung("lo", "1m", 100), Rung("hi", "1m", 1000)),
+                target_rung="hi", budget=1.0, budget_unit="flops")
+    return ExperimentSpec(**{**base, **kw})
+
+
+def test_max_epochs_bounds_small_domains():
+    spec = _spec(max_epochs=2.0)
+    bounds = spec_lib.epoch_bounds(spec, {"a": 100, "b": 1000, "c": 10_000})
+    # w_a * 1000 <= 2 * 100 -> w_a <= 0.2; b and c can take the whole budget twice over
+    assert bounds == {"a": (0.0, 0.2)}
+    with pytest.raises(SpecError, match="leaves no mixture"):
+        spec_lib.epoch_bounds(spec, {"a": 10, "b": 10, "c": 10})
+
+
+def test_weighted_objective():
+    spec = _spec(objective={"a": 0.25, "b": 0.75})
+    assert spec.objective_value({"a": 2.0, "b": 4.0, "c": 9.0}) == pytest.approx(3.5)
+    assert math.isnan(spec.objective_value({"a": 2.0}))
+    assert math.isnan(spec.objective_value({"a": 2.0, "b": float("inf")}))
+
+
+@pytest.mark.parametrize("bindings, message", [
+    (["experiment.domains = ['python_code', 'klingon']"], "unknown training domain(s) ['klingon']"),
+    (["experiment.objective = 'elvish'"], "objective names unknown domain(s) ['elvish']"),
+    (["experiment.rungs = {'xs': ('13m', 256), 'm': ('1m', 512)}"], "unknown preset '13m'"),
+    (["experiment.budget = 1000.0"], "smaller than one trial of the cheapest rung 'xs'"),
+    (["experiment.target_rung = 'xxl'"], "target_rung 'xxl' is not a rung"),
+    (["experiment.budjet = 3"], "unknown experiment option(s) ['budjet'] (a typo?)"),
+    (["Optimizer.acquisiton = 'mes'"], "gin configuration error"),
+    (["experiment.budget_unit = 'parsecs'"], "budget_unit must be one of"),
+])
+def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message):
+    argv = [f"--gin_file={f}" for f in SMOKE] + [f"--exp_dir={tmp_path / 'exp'}"]
+    argv += [f"--gin.{b.replace(' = ', '=', 1)}" for b in bindings]
+    assert cli.optimize(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "exp" / "runs").exists(), "nothing may be trained"
+
+
+def test_cli_usage_errors(tmp_path, capsys):
+    assert cli.optimize([f"--exp_dir={tmp_path}"]) == 2
+    assert "--gin_file" in capsys.readouterr().err
+    assert cli.status([str(tmp_path / "nothing")]) == 2
+    assert "not an experiment directory" in capsys.readouterr().err
+    assert cli.optimize(["--gin_file=configs/experiments/nope.gin", f"--exp_dir={tmp_path}"]) == 2
+    assert "gin file not found" in capsys.readouterr().err
