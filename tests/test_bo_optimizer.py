@@ -100,7 +100,7 @@ def test_pool_mode_picks_rows_and_recommends_by_posterior_mean():
     props = opt.ask(2, pool=Pool(W, labels))
     assert props[0].index != props[1].index
     for p in props:
-        np.testing.assert_array_equal(p.mixture, W[p.index])
+        np.testing.assert_allclose(p.mixture, W[p.index], rtol=1e-12)
         assert p.fidelity == labels[p.index]
     rec = opt.recommend(W)
     mean, _ = opt.predict(W, "big")

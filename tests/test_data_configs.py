@@ -43,7 +43,7 @@ def test_local_gin_adds_user_corpora(clean_gin, tmp_path):
                          f"configured_domains.local = {{'mine': '{corpus}'}}"])
     domains = configured_domains()
     assert [d.name for d in domains] == ["licenses", "mine"]
-    assert (tmp_path / "local" / "admire_local_corpus" / "mine" / "1.1.0").is_dir()
+    assert (tmp_path / "local" / "admire_local_corpus" / "mine" / "1.2.0").is_dir()
     # A prepared TFDS dataset named in the catalogue mapping (here: the corpus just built).
     with gin.unlock_config():
         gin.bind_parameter("configured_domains.catalogue",

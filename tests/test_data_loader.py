@@ -35,7 +35,7 @@ class ExplodingSource:
 
 
 def _stream_bytes(domain):
-    return token_stream(domain, "train", TOK).tokens.astype(np.int32).tobytes()
+    return token_stream(domain, "train", TOK).astype(np.int32).tobytes()
 
 
 def _owner(row_inputs, streams):
@@ -138,7 +138,7 @@ def test_schedule_switches_at_the_right_step(domains):
 def test_exhausted_domain_repeats_each_window_once_per_epoch(domains):
     loader = MixtureLoader(domains[:1], {"json": 1.0}, L, 1, 0, TOK)  # one row: j-th sequence
     windows = int(loader.windows[0])                                   # comes at step j
-    stream = token_stream(domains[0], "train", TOK).tokens.astype(np.int32).tobytes()
+    stream = token_stream(domains[0], "train", TOK).astype(np.int32).tobytes()
     steps = 2 * windows + 1
     rows = [loader.batch(s)["inputs"][0] for s in range(steps)]
 

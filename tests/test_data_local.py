@@ -7,6 +7,7 @@ import pytest
 
 from admire_jax.data import (ByteTokenizer, DatasetNotPreparedError, MixtureLoader, local_domain,
                              tfds_domain)
+from admire_jax.data.local_corpus import split_documents
 
 DOCS = [f"Document number {i}: " + "the quick brown fox jumps over the lazy dog. " * (5 + i)
         for i in range(12)]
@@ -34,7 +35,7 @@ def test_local_folder_builder_round_trip(tmp_path):
     train, validation = _texts(domain, "train"), _texts(domain, "validation")
     assert sorted(train + validation) == sorted(DOCS)  # every document once, duplicate dropped
     assert validation and train and not set(train) & set(validation)
-    prepared = data_dir / "admire_local_corpus" / "mine" / "1.1.0"  # config per domain, versioned
+    prepared = data_dir / "admire_local_corpus" / "mine" / "1.2.0"  # config per domain, versioned
     assert (prepared / "dataset_info.json").is_file()
     assert sorted(p.name.split(".")[0] for p in prepared.glob("*.array_record*")) == [
         "admire_local_corpus-train", "admire_local_corpus-validation"]
@@ -42,7 +43,7 @@ def test_local_folder_builder_round_trip(tmp_path):
     assert [pathlib.Path(f).name for f, _ in manifest["files"]] == [
         "part0.txt", "part1.txt", "part2.txt", "part3.txt", "part4.txt", "part5.txt", "more.jsonl"]
     # The same prepared dataset opened by name, as a catalogue dataset would be.
-    by_name = tfds_domain("mine_again", "admire_local_corpus/mine:1.1.0", data_dir=data_dir)
+    by_name = tfds_domain("mine_again", "admire_local_corpus/mine:1.2.0", data_dir=data_dir)
     assert _texts(by_name, "train") == train
     # And it feeds the loader.
     batch = MixtureLoader([domain], {"mine": 1.0}, 32, 4, 0, ByteTokenizer(),
@@ -55,7 +56,7 @@ def test_local_folder_builder_round_trip(tmp_path):
 def test_local_corpus_is_cached_and_rebuilt_when_a_source_changes(tmp_path):
     folder, data_dir = _corpus(tmp_path), tmp_path / "data"
     first = local_domain("mine", folder, data_dir=data_dir)
-    record = next((data_dir / "admire_local_corpus" / "mine" / "1.1.0").glob("*train*"))
+    record = next((data_dir / "admire_local_corpus" / "mine" / "1.2.0").glob("*train*"))
     stamp = record.stat().st_mtime_ns
     again = local_domain("mine", folder, data_dir=data_dir)
     assert record.stat().st_mtime_ns == stamp and again.fingerprint == first.fingerprint
@@ -65,7 +66,7 @@ def test_local_corpus_is_cached_and_rebuilt_when_a_source_changes(tmp_path):
     assert "An edited document. " * 20 in texts and DOCS[3] not in texts
     assert changed.fingerprint != first.fingerprint
     # A build cut off before its manifest was written is not trusted, even for unchanged input.
-    (data_dir / "admire_local_corpus" / "mine" / "1.1.0" / "admire_manifest.json").unlink()
+    (data_dir / "admire_local_corpus" / "mine" / "1.2.0" / "admire_manifest.json").unlink()
     (folder / "part4.txt").write_text("Edited while the build was down. " * 20, encoding="utf-8")
     recovered = local_domain("mine", folder, data_dir=data_dir)
     assert "Edited while the build was down. " * 20 in _texts(recovered, "train") + _texts(
@@ -130,3 +131,17 @@ def test_catalogue_dataset_without_validation_split_uses_disjoint_slices(tmp_pat
     whole = tfds_domain("w", "admire_local_corpus/mine", data_dir=tmp_path / "data")
     assert train and validation and not set(train) & set(validation)
     assert sorted(train + validation) == sorted(_texts(whole, "train"))
+
+
+def test_split_documents_share_dedup_and_order_independence():
+    rng = np.random.default_rng(0)
+    docs = [(f"doc {i} " * int(rng.integers(20, 2000))).encode() for i in range(300)]
+    train, validation = split_documents(iter(docs + docs[:10]), 0.05)  # 10 duplicates
+    assert len(train) + len(validation) == 300 and not set(train) & set(validation)
+    share = sum(map(len, validation)) / sum(map(len, docs))
+    assert 0.05 <= share <= 0.10
+    shuffled = [docs[i] for i in rng.permutation(300)]
+    assert split_documents(iter(shuffled), 0.05) == (train, validation)  # split by content only
+    big_first = [b"x" * 10_000, b"small document one", b"small document two", b"y" * 9_000]
+    train, validation = split_documents(iter(big_first), 0.05)
+    assert validation and sum(map(len, validation)) < 0.2 * sum(map(len, big_first))

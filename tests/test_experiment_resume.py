@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from admire_jax.experiment import cli
+
 SYNTHETIC = [
     "--gin_file=configs/experiments/demo.gin",
     "--gin_file=configs/experiments/smoke.gin",
@@ -53,16 +55,8 @@ def _finish(proc):
 
 
 @pytest.mark.slow
-def test_kill_9_and_rerun_gives_the_uninterrupted_experiment(tmp_path):
-    reference = _optimize(tmp_path / "ref")
-    t0 = time.time()
-    print(_finish(reference)[-3000:], time.time() - t0)
-    expected = _trials(tmp_path / "ref")
-    assert len(expected) == 6 and all(t[3] in ("ok", "diverged") for t in expected)
-    # a diverged trial (the uniform start: c_code weight 1/6 > 0.16) is recorded with its error, and the search goes on
-    assert expected[0][3] == "diverged" and any(t[3] == "ok" for t in expected)
-    assert {t[2] for t in expected[2:]} - {"xs"}, "BO should also use the dearer rungs"
-
+def test_kill_9_and_rerun_gives_the_uninterrupted_experiment(tmp_path, capsys):
+    reference = _optimize(tmp_path / "ref")  # runs beside the one that gets killed
     killed = _optimize(tmp_path / "run")
     deadline = time.time() + 300
     while not any(t[0] >= 3 and t[3] == "running" for t in _trials(tmp_path / "run")):
@@ -72,8 +66,16 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_experiment(tmp_path):
     killed.wait()
     interrupted = _trials(tmp_path / "run")
     assert any(t[3] == "running" for t in interrupted) and len(interrupted) < 6
+    resumed = _optimize(tmp_path / "run")  # at once: its trials may still be running
 
-    out = _finish(_optimize(tmp_path / "run"))
+    _finish(reference)
+    expected = _trials(tmp_path / "ref")
+    assert len(expected) == 6 and all(t[3] in ("ok", "diverged") for t in expected)
+    # a diverged trial (the uniform start: c_code weight 1/6 > 0.16) is recorded with its error, and the search goes on
+    assert expected[0][3] == "diverged" and any(t[3] == "ok" for t in expected)
+    assert {t[2] for t in expected[2:]} - {"xs"}, "BO should also use the dearer rungs"
+
+    out = _finish(resumed)
     got = _trials(tmp_path / "run")
     assert [t[:5] + (json.loads(t[5] or "null"), t[6]) for t in got] == \
         [t[:5] + (json.loads(t[5] or "null"), t[6]) for t in expected]
@@ -87,12 +89,10 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_experiment(tmp_path):
     assert set(rec) == {"mixture", "target_rung", "predicted", "check"} and rec["target_rung"] == "m"
 
     # status and export read the same directory; export feeds a warm start of a new experiment
-    status = subprocess.run([sys.executable, "-m", "admire_jax.cli", "status", str(tmp_path / "run")], env=ENV,
-                            capture_output=True, text=True, timeout=300)
-    assert status.returncode == 0, status.stderr[-3000:]
-    assert "current recommendation at m" in status.stdout and status.stdout.count(" search ") == 6
-    assert subprocess.run([sys.executable, "-m", "admire_jax.cli", "export", str(tmp_path / "run")], env=ENV,
-                          timeout=300).returncode == 0
+    assert cli.status([str(tmp_path / "run")]) == 0
+    shown = capsys.readouterr().out
+    assert "current recommendation at m" in shown and shown.count(" search ") == 6
+    assert cli.export([str(tmp_path / "run")]) == 0
     table = (tmp_path / "run" / "runs.csv").read_text().splitlines()
     assert table[0].startswith("trial,status,w:python_code,") and "fidelity,cost" in table[0]
     assert "loss:python_reference" in table[0] and len(table) == 7

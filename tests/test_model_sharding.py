@@ -135,3 +135,20 @@ def test_abstract_state_of_7b_carries_shardings_without_allocating():
   assert isinstance(query, jax.ShapeDtypeStruct) and query.shape == (32, 4096, 32, 128)
   assert query.sharding.spec == P(None, "fsdp", "tensor", None)
   assert query.sharding.mesh.shape == mesh.shape
+
+
+def _constraint_specs(fn, *args):
+  jaxpr = jax.make_jaxpr(fn)(*args)
+  return [eqn.params["sharding"].spec for eqn in jaxpr.eqns
+          if eqn.primitive.name == "sharding_constraint"]
+
+
+def test_activation_constraints_apply_only_under_a_mesh():
+  x = jnp.zeros((8, 16, 128))
+  def constrain(x):
+    return sharding.constrain(x, ("batch", "length", "act_mlp"))
+  assert _constraint_specs(constrain, x) == []
+  with jax.set_mesh(sharding.make_mesh(data=1, fsdp=2, tensor=4)):
+    assert _constraint_specs(constrain, x) == [P(("data", "fsdp"), None, "tensor")]
+    # A batch the data x fsdp axes do not divide is left replicated rather than failing.
+    assert _constraint_specs(constrain, jnp.zeros((3, 16, 128))) == [P(None, None, "tensor")]

@@ -177,3 +177,20 @@ def test_bad_inputs_are_rejected():
   with pytest.raises(ValueError, match="must agree"):
     cross_entropy_loss(model, jnp.zeros((2, 8, 64)), jnp.zeros((2, 9), jnp.int32),
                        jnp.ones((2, 9)))
+
+
+def test_remat_policies_trade_memory_for_recompute():
+  def temp_bytes(remat):
+    cfg = TransformerConfig(**{**TINY, "num_layers": 4, "remat": remat})
+    graphdef, state = nnx.split(nnx.eval_shape(lambda: Transformer(cfg, rngs=nnx.Rngs(0))))
+    tokens = jax.ShapeDtypeStruct((4, 256), jnp.int32)
+
+    def loss(params, t):
+      model = nnx.merge(graphdef, params)
+      return cross_entropy_loss(model, model(t), t, jnp.ones(t.shape))[0]
+
+    compiled = jax.jit(jax.grad(loss)).lower(state, tokens).compile()
+    return compiled.memory_analysis().temp_size_in_bytes
+
+  none, save_dots, full = temp_bytes("none"), temp_bytes("save_dots"), temp_bytes("full")
+  assert full < save_dots < none

@@ -115,7 +115,7 @@ def test_accumulation_matches_full_batch_and_keeps_last_n(tmp_path):
     step_records = [r for r in read_metrics(full) if "loss" in r]
     assert all(r["tokens_per_second"] > 0 and r["tokens"] == BATCH * SEQ for r in step_records)
     assert all(0 < r["learning_rate"] <= 0.01 and r["grad_norm"] > 0 for r in step_records)
-    train(tiny_spec(), mesh, config(steps=6, accum_steps=4), StepLoader(BATCH, SEQ), validation(SEQ), accum, MIXTURE)
+    train(tiny_spec(), mesh, config(steps=6, accum_steps=2), StepLoader(BATCH, SEQ), validation(SEQ), accum, MIXTURE)
     a, b = losses(full), losses(accum)
     np.testing.assert_allclose([a[s] for s in range(1, 7)], [b[s] for s in range(1, 7)], rtol=2e-5)
     assert sorted(os.listdir(os.path.join(full, "checkpoints"))) == ["4", "6"]
@@ -123,8 +123,34 @@ def test_accumulation_matches_full_batch_and_keeps_last_n(tmp_path):
     assert any(name.startswith("events.out.tfevents") for name in events)
 
 
+class InterruptedLoader(StepLoader):
+    def batch(self, step):
+        if step == 3:
+            raise KeyboardInterrupt
+        return super().batch(step)
+
+
+def test_interrupt_still_writes_result_and_propagates(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_spec(), mesh_of(1, 1), config(checkpoint_every=2), InterruptedLoader(BATCH, SEQ),
+              validation(SEQ), str(tmp_path), MIXTURE)
+    out = read_result(str(tmp_path))
+    assert out["status"] == "failed" and out["error"] == "interrupted (KeyboardInterrupt) after step 3"
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2"]
+
+
 def test_bad_config_is_a_clear_error():
     with pytest.raises(ValueError, match="not divisible by accum_steps"):
         config(accum_steps=3)
     with pytest.raises(ValueError, match="train_tokens or TrainConfig.steps"):
         _ = config(steps=None).total_steps
+    with pytest.raises(ValueError, match="eval_batch must be >= 1"):
+        config(eval_batch=0)
+
+
+def test_batch_that_cannot_be_split_over_the_mesh_fails_with_a_result(tmp_path):
+    out = train(tiny_spec(), mesh_of(2, 4), config(accum_steps=2), StepLoader(BATCH, SEQ), validation(SEQ),
+                str(tmp_path), MIXTURE)
+    assert out["status"] == "failed" and out["steps"] == 0
+    assert "must split into 2 micro-batches over 8 batch shards" in out["error"]
+    assert read_result(str(tmp_path))["status"] == "failed"

@@ -24,7 +24,7 @@ from admire_jax.bo.models import KernelFactory, build_model, matern52
 from admire_jax.bo.propose import (AcquisitionConfig, make_contexts, pool_values, project_rows,
                                    project_to_bounds, refine)
 
-BUCKETS = (8, 16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
+BUCKETS = (32, 64, 128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096)
 
 
 def bucket(n: int) -> int:

@@ -25,7 +25,7 @@ from admire_jax.data.local_corpus import local_domain
 
 _LOG = logging.getLogger(__name__)
 
-BUILD_VERSION = "2"  # bump whenever collection or splitting changes what gets built
+BUILD_VERSION = "3"  # bump whenever collection or splitting changes what gets built
 DEFAULT_MAX_BYTES = 4_000_000
 VALIDATION_FRACTION = {TARGET_DOMAIN: 0.25}  # the target is scored, rarely trained on
 DEFAULT_VALIDATION_FRACTION = 0.05

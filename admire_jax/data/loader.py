@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import pathlib
+import threading
 import zlib
 from typing import Any, Sequence
 
@@ -73,12 +74,16 @@ class MixtureLoader:
         self.local_batch = self.global_batch // self.process_count
         self.tokenizer = tokenizer or ByteTokenizer()
         self.schedule = Schedule.make(weights, self.names, self.global_batch)
-        self._store, self._offsets, self.windows = self._load(data_dir)
+        self._store, self._offsets, self.windows, self._slack = self._load(data_dir)
         self._epochs: collections.OrderedDict = collections.OrderedDict()
+        self._epochs_lock = threading.Lock()  # batch() may run in a prefetch thread
         self._warned_repeat: set[str] = set()
 
-    def _load(self, data_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Concatenates the train token streams of the active domains into one store."""
+    def _load(self, data_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Concatenates the train token streams of the active domains into one store.
+
+        Returns the store, and per domain: its offset in the store, its W windows per epoch and
+        the tokens of slack left for cut offsets."""
         active = self.schedule.active()
         tokens = []
         offsets = np.zeros(len(self.domains), dtype=np.int64)
@@ -96,10 +101,9 @@ class MixtureLoader:
             windows[i] = fits - 1 if fits > 1 else 1  # one window of slack for the epoch offsets
             slack[i] = len(s) - 1 - windows[i] * self.seq_len
             offsets[i] = length
-            tokens.append(s.tokens)
+            tokens.append(s)
             length += len(s)
-        self._slack = slack
-        return np.concatenate(tokens), offsets, windows
+        return np.concatenate(tokens), offsets, windows, slack
 
     def counts_at(self, step: int) -> dict[str, int]:
         """Sequences per domain in the global batch of `step`."""
@@ -135,7 +139,7 @@ class MixtureLoader:
             if e > 0 and self.names[d] not in self._warned_repeat:
                 self._warned_repeat.add(self.names[d])
                 _LOG.warning("data: domain %r ran out of train tokens at step %d; repeating "
-                                "it (epoch %d)", self.names[d], step, e + 1)
+                             "it (epoch %d)", self.names[d], step, e + 1)
         return pack_windows(self._store, start_R, self.seq_len, self.tokenizer.eos_id,
                             self.tokenizer.pad_id)
 
@@ -155,15 +159,16 @@ class MixtureLoader:
         """Window order [W] and cut offset of domain `d` in `epoch` (a pure function of the
         seed, the domain name and the epoch; cached)."""
         key = (d, epoch)
-        if key not in self._epochs:
-            salt = zlib.crc32(self.names[d].encode())
-            rng = np.random.default_rng([self.seed, salt, epoch, 0xE90C])
-            cut = int(rng.integers(0, min(int(self._slack[d]), self.seq_len - 1) + 1))
-            self._epochs[key] = (rng.permutation(int(self.windows[d])), cut)
-            if len(self._epochs) > _EPOCHS_KEPT:
-                self._epochs.popitem(last=False)
-        self._epochs.move_to_end(key)
-        return self._epochs[key]
+        with self._epochs_lock:
+            if key not in self._epochs:
+                salt = zlib.crc32(self.names[d].encode())
+                rng = np.random.default_rng([self.seed, salt, epoch, 0xE90C])
+                cut = int(rng.integers(0, min(int(self._slack[d]), self.seq_len - 1) + 1))
+                self._epochs[key] = (rng.permutation(int(self.windows[d])), cut)
+                if len(self._epochs) > _EPOCHS_KEPT:
+                    self._epochs.popitem(last=False)
+            self._epochs.move_to_end(key)
+            return self._epochs[key]
 
 
 def _check_step(step: int) -> int:

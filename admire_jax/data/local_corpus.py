@@ -22,6 +22,7 @@ from typing import Iterator, Sequence
 
 import gin
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core.utils import tqdm_utils
 
 from admire_jax.data import paths
 from admire_jax.data.domain import Domain
@@ -45,10 +46,11 @@ class LocalCorpusConfig(tfds.core.BuilderConfig):
 class AdmireLocalCorpus(tfds.core.GeneratorBasedBuilder):
     """Local text files as a versioned TFDS dataset (one config per domain)."""
 
-    VERSION = tfds.core.Version("1.1.0")
+    VERSION = tfds.core.Version("1.2.0")
     RELEASE_NOTES = {
         "1.0.0": "Documents de-duplicated by sha256; validation by hash order.",
         "1.1.0": "No validation document occurs inside a training document.",
+        "1.2.0": "Validation holds at most twice its share of the bytes.",
     }
     # No download checksums to look up. (TFDS's lookup beside the code file also needs the
     # `importlib_resources` backport, which is not installed.)
@@ -124,8 +126,9 @@ def read_documents(files: Sequence[str | os.PathLike], text_field: str = "text")
 def split_documents(docs: Iterator[bytes], validation_fraction: float
                     ) -> tuple[list[bytes], list[bytes]]:
     """De-duplicates by sha256 and moves documents, in hash order, to validation until they
-    hold `validation_fraction` of the bytes; no validation text occurs inside training text.
-    Returns (train, validation), both non-empty."""
+    hold `validation_fraction` of the bytes (at most twice that: documents that would overshoot
+    are skipped); no validation text occurs inside training text. Returns (train, validation),
+    both non-empty."""
     if not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction must be in (0, 1), not {validation_fraction}")
     unique = {}
@@ -135,11 +138,20 @@ def split_documents(docs: Iterator[bytes], validation_fraction: float
         raise ValueError(f"a corpus needs at least 2 distinct documents, found {len(unique)}")
     ordered = [unique[h] for h in sorted(unique)]
     target = validation_fraction * sum(len(d) for d in ordered)
-    cut, held = 0, 0
-    while held < target and cut < len(ordered) - 1:
-        held += len(ordered[cut])
-        cut += 1
-    train, validation = _without_overlap(ordered[cut:], ordered[:cut])
+    held, chosen = 0, set()
+    for i, doc in enumerate(ordered):  # hash order; skip documents that would overshoot 2x
+        if held >= target:
+            break
+        if held + len(doc) <= 2 * target:
+            chosen.add(i)
+            held += len(doc)
+    if not chosen:  # every document is larger than twice the share: hold out the smallest
+        chosen.add(min(range(len(ordered)), key=lambda i: (len(ordered[i]), i)))
+    if len(chosen) == len(ordered):
+        chosen.discard(max(chosen))
+    train = [d for i, d in enumerate(ordered) if i not in chosen]
+    validation = [d for i, d in enumerate(ordered) if i in chosen]
+    train, validation = _without_overlap(train, validation)
     if not validation:
         raise ValueError("every validation document also occurs inside a training document; "
                          "the corpus has no held-out text")
@@ -206,13 +218,16 @@ def local_domain(name: str, sources: Sequence[str | os.PathLike] | str,
 
 @contextlib.contextmanager
 def _quiet_tfds():
-    """Keeps TFDS's build chatter (stdout prints, a warning per custom config) out of the
-    caller's output, which may be JSON."""
+    """Keeps TFDS's build chatter (stdout prints, progress bars, a warning per custom config)
+    out of the caller's output, which may be JSON or a training log."""
     absl_logger = logging.getLogger("absl")
     level = absl_logger.level
+    bars = getattr(tqdm_utils, "_active", True)
     absl_logger.setLevel(logging.ERROR)
+    tfds.display_progress_bar(False)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             yield
     finally:
+        tfds.display_progress_bar(bars)
         absl_logger.setLevel(level)

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-KEYS = ("inputs", "targets", "loss_mask", "segment_ids", "positions")
-
-
 def pack_windows(tokens: np.ndarray, starts_B: np.ndarray, seq_len: int, eos_id: int,
                  pad_id: int) -> dict[str, np.ndarray]:
     """Returns the examples of the windows starting at `starts_B`, each array [B, seq_len].
@@ -45,9 +42,9 @@ def pack_windows(tokens: np.ndarray, starts_B: np.ndarray, seq_len: int, eos_id:
         loss_mask_BxL &= real_BxL1[:, 1:]
         segment_ids_BxL = np.where(real_in_BxL, segment_ids_BxL, 0).astype(np.int32)
         positions_BxL = np.where(real_in_BxL, positions_BxL, 0).astype(np.int32)
-    return {
-        "inputs": inputs_BxL,
-        "targets": targets_BxL,
+    return {  # contiguous arrays, ready for a host-to-device copy
+        "inputs": np.ascontiguousarray(inputs_BxL),
+        "targets": np.ascontiguousarray(targets_BxL),
         "loss_mask": loss_mask_BxL.astype(np.float32),
         "segment_ids": segment_ids_BxL,
         "positions": positions_BxL.astype(np.int32),

@@ -4,11 +4,10 @@ Sequence windows are cut from this stream by the loader, so documents are packed
 padding and every token of the split is used once per epoch. EOS occurs only at document
 ends (it is removed from inside documents), so windows find document boundaries from the
 tokens alone and a stream costs 2 bytes per token (uint16) for vocabularies up to 65536.
-Validation streams are cached in memory; streams of TFDS-backed domains also on disk (.npz).
+Validation streams are cached in memory; streams of TFDS-backed domains also on disk (.npy).
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import pathlib
 import threading
@@ -19,29 +18,14 @@ from admire_jax.data import paths
 from admire_jax.data.domain import Domain, check_split
 from admire_jax.data.tokenizer import Tokenizer
 
-
-@dataclasses.dataclass(frozen=True)
-class TokenStream:
-    """The tokens of one domain split, documents back to back."""
-
-    tokens: np.ndarray      # [T] uint16 or int32, each document followed by eos
-    doc_starts: np.ndarray  # [num_docs] int64, stream offset of each document's first token
-
-    @property
-    def num_documents(self) -> int:
-        return len(self.doc_starts)
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-
-_MEMORY: dict[tuple[str, str, str], TokenStream] = {}
+_MEMORY: dict[tuple[str, str, str], np.ndarray] = {}
 _LOCK = threading.Lock()
 
 
 def token_stream(domain: Domain, split: str, tokenizer: Tokenizer,
-                 data_dir: str | pathlib.Path | None = None) -> TokenStream:
-    """Returns the packed token stream of `domain`'s `split` (cached)."""
+                 data_dir: str | pathlib.Path | None = None) -> np.ndarray:
+    """Returns the packed tokens [T] of `domain`'s `split`, each document ending in EOS
+    (uint16 or int32; cached)."""
     check_split(split)
     key = (domain.fingerprint, split, tokenizer.fingerprint)
     with _LOCK:
@@ -49,7 +33,7 @@ def token_stream(domain: Domain, split: str, tokenizer: Tokenizer,
             return _MEMORY[key]
     path = None
     if not domain.fingerprint.startswith("mem-"):
-        path = paths.resolve(data_dir) / "tokens" / f"{domain.name}-{split}-{key[0]}-{key[2]}.npz"
+        path = paths.resolve(data_dir) / "tokens" / f"{domain.name}-{split}-{key[0]}-{key[2]}.npy"
     stream = _load(path) if path is not None and path.exists() else None
     if stream is None:
         stream = _tokenize(domain, split, tokenizer)
@@ -61,8 +45,8 @@ def token_stream(domain: Domain, split: str, tokenizer: Tokenizer,
     return stream
 
 
-def _tokenize(domain: Domain, split: str, tokenizer: Tokenizer) -> TokenStream:
-    pieces, lengths = [], []
+def _tokenize(domain: Domain, split: str, tokenizer: Tokenizer) -> np.ndarray:
+    pieces = []
     eos = np.asarray([tokenizer.eos_id], dtype=np.int32)
     for doc in domain.documents(split):
         ids = tokenizer.encode(doc)
@@ -70,27 +54,21 @@ def _tokenize(domain: Domain, split: str, tokenizer: Tokenizer) -> TokenStream:
         if len(ids) == 0:
             continue
         pieces += [ids, eos]
-        lengths.append(len(ids) + 1)
-    if not lengths:
+    if not pieces:
         raise ValueError(f"domain {domain.name!r}: the {split} split has no non-empty documents")
     dtype = np.uint16 if tokenizer.vocab_size <= 2**16 else np.int32
-    tokens = np.concatenate(pieces).astype(dtype)
-    lengths_D = np.asarray(lengths, dtype=np.int64)
-    doc_starts = np.concatenate([[0], np.cumsum(lengths_D)[:-1]])
-    return TokenStream(tokens, doc_starts)
+    return np.concatenate(pieces).astype(dtype)
 
 
-def _save(path: pathlib.Path, stream: TokenStream) -> None:
+def _save(path: pathlib.Path, tokens: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}.npz")
-    np.savez(tmp, tokens=stream.tokens, doc_starts=stream.doc_starts)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.npy")
+    np.save(tmp, tokens)
     tmp.replace(path)  # atomic: concurrent builders never see a half-written file
 
 
-def _load(path: pathlib.Path) -> TokenStream | None:
+def _load(path: pathlib.Path) -> np.ndarray | None:
     try:
-        with np.load(path) as f:
-            tokens, doc_starts = f["tokens"], f["doc_starts"]
-    except (OSError, ValueError, KeyError):
+        return np.load(path)
+    except (OSError, ValueError):
         return None  # a damaged cache file is rebuilt
-    return TokenStream(tokens, doc_starts)

@@ -36,4 +36,4 @@ def validation_set(domain: Domain, tokenizer: Tokenizer | None = None, seq_len: 
                          f"{available} sequences of length {seq_len}, fewer than the "
                          f"{num_sequences} asked for")
     starts_N = np.arange(num_sequences, dtype=np.int64) * seq_len
-    return pack_windows(stream.tokens, starts_N, seq_len, tokenizer.eos_id, tokenizer.pad_id)
+    return pack_windows(stream, starts_N, seq_len, tokenizer.eos_id, tokenizer.pad_id)

@@ -29,7 +29,7 @@ def best_so_far(trials: Sequence[Trial], values: Sequence[float], costs: Sequenc
             if math.isfinite(best):
                 xs.append(c)
                 ys.append(best)
-        ax.step(xs, ys, where="post", label=rung, linewidth=3 if rung == target else 1.5)
+        ax.step(xs, ys, where="post", label=rung, linewidth=3 if rung == target else 1.5, marker="o", markersize=4)
     ax.set_xlabel(f"cumulative cost ({unit})")
     ax.set_ylabel("best objective so far")
     ax.set_title("best validation loss so far, per rung")

@@ -5,10 +5,14 @@
 The lock tells a restarted controller that this trial is alive (it waits for it instead of
 starting it again). A trial that already has a result does not train again. Whatever happens,
 the trial ends with `RUN_DIR/result.json`, unless the process itself is killed.
+
+On a multi-host slice every worker runs this command; only worker 0 (by $SLURM_PROCID,
+$TPU_WORKER_ID or $CLOUD_TPU_TASK_ID) holds the lock, the others just join the training.
 """
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -16,6 +20,7 @@ import traceback
 from admire_jax.experiment import trial_lock
 
 EXIT_BUSY = 3  # another live process runs this trial
+WORKER_VARIABLES = ("SLURM_PROCID", "TPU_WORKER_ID", "CLOUD_TPU_TASK_ID")
 
 
 def command(run_dir: str, trainer: str, trainer_args: list[str]) -> list[str]:
@@ -28,6 +33,8 @@ def main(argv: list[str]) -> int:
         print("usage: python -m admire_jax.experiment.trial RUN_DIR module:function [ARGS...]", file=sys.stderr)
         return 2
     run_dir, trainer, args = argv[0], argv[1], argv[2:]
+    if worker_index() != 0:
+        return _run(run_dir, trainer, args, write_failures=False)
     try:
         with trial_lock.hold(run_dir):
             if trial_lock.read_result(run_dir) is not None:
@@ -39,17 +46,25 @@ def main(argv: list[str]) -> int:
         return EXIT_BUSY
 
 
-def _run(run_dir: str, trainer: str, args: list[str]) -> int:
+def worker_index() -> int:
+    """This process's host index in a multi-host trial (0 when run on one host)."""
+    for name in WORKER_VARIABLES:
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def _run(run_dir: str, trainer: str, args: list[str], write_failures: bool = True) -> int:
     started = time.time()
     module_name, _, func_name = trainer.partition(":")
     try:
         code = int(getattr(importlib.import_module(module_name), func_name)(args) or 0)
     except BaseException as exc:  # the trainer should write its own result; this is the last resort
         traceback.print_exc()
-        if trial_lock.read_result(run_dir) is None:
+        if write_failures and trial_lock.read_result(run_dir) is None:
             _write_failed(run_dir, f"{type(exc).__name__}: {exc}", time.time() - started)
         return 1
-    if trial_lock.read_result(run_dir) is None:
+    if write_failures and trial_lock.read_result(run_dir) is None:
         _write_failed(run_dir, f"trainer {trainer} exited with {code} without writing result.json",
                       time.time() - started)
         return code or 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -93,6 +94,7 @@ def _run(args, run_dir: str, mixture, mesh_sizes) -> dict:
     from admire_jax.train.trainer import TrainConfig, train
     from admire_jax.train.transformer_spec import transformer_spec
 
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # a killed job still writes result.json
     initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
     enable_compilation_cache()
     try:
@@ -108,6 +110,10 @@ def _run(args, run_dir: str, mixture, mesh_sizes) -> dict:
         with open(os.path.join(run_dir, "config.gin"), "w", encoding="utf-8") as f:
             f.write(gin.config_str())
     return train(spec, mesh, config, data.loader, data.validation, run_dir, data.mixture)
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def model_config_for(config_cls, tokenizer_vocab: int):

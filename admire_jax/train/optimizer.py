@@ -17,7 +17,9 @@ def learning_rate_schedule(
     warmup_steps: int | float = 0.1,
     final_lr_fraction: float = 0.1,
 ) -> optax.Schedule:
-    """Linear warm-up from 0 to `learning_rate`, then cosine decay to `final_lr_fraction` of it.
+    """Linear warm-up to `learning_rate` over `warmup_steps`, then cosine decay to `final_lr_fraction` of it.
+
+    The first update already moves (rate learning_rate / warmup), so no step is spent at rate 0.
 
     `warmup_steps` below 1 is a fraction of `total_steps`.
     """
@@ -28,7 +30,7 @@ def learning_rate_schedule(
     warmup = int(round(warmup_steps * total_steps)) if warmup_steps < 1 else int(warmup_steps)
     warmup = min(max(warmup, 1), total_steps)
     return optax.warmup_cosine_decay_schedule(
-        init_value=0.0,
+        init_value=learning_rate / warmup,
         peak_value=learning_rate,
         warmup_steps=warmup,
         decay_steps=max(total_steps, warmup + 1),

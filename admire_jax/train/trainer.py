@@ -92,7 +92,7 @@ def train(
     run = _Run()
     per_step_flops = spec.flops_per_step(config.seq_len, config.global_batch)
     writer = jax.process_index() == 0
-    log = None
+    log, interrupted = None, None
     try:
         log = _metrics_log(run_dir) if writer else None
         _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops,
@@ -100,6 +100,9 @@ def train(
     except Exception as exc:  # any failure still ends in a result.json the optimiser can read
         run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit (SIGTERM in the CLI): record, re-raise
+        run.status, run.error = "failed", f"interrupted ({type(exc).__name__}) after step {run.steps}"
+        interrupted = exc
     finally:
         if log is not None:
             log.close()
@@ -112,6 +115,8 @@ def train(
     )
     if writer:
         result.write_result(run_dir, record)
+    if interrupted is not None:
+        raise interrupted
     return record
 
 

@@ -58,6 +58,8 @@ def target_devices(topology: str | None, num_devices: int):
         raise flags.UsageError(f"unknown --topology {topology!r}; known: {', '.join(TPU_TOPOLOGIES)}")
     from jax.experimental import topologies
 
+    # compile-only use of libtpu: do not take the one-process-per-host TPU lock
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
     name, chip_config = TPU_TOPOLOGIES[topology]
     try:
         desc = topologies.get_topology_desc(name, "tpu", chip_config_name=chip_config)

@@ -1,0 +1,141 @@
+"""Taking charge of trials left by a killed controller, and the trial entry point (no BO, no training)."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from admire_jax.experiment import config, trial, trial_lock
+from admire_jax.experiment.controller import Controller
+from admire_jax.experiment.executors import CommandTemplateExecutor, LocalExecutor, SlurmExecutor
+
+SMOKE = ["configs/experiments/demo.gin", "configs/experiments/smoke.gin"]
+SYNTHETIC = ["experiment.trainer = 'admire_jax.experiment.synthetic:main'", "Runtime.poll_seconds = 0.05"]
+MIXTURE = {"python_code": 0.5, "python_tests": 0.1, "c_code": 0.1, "docstrings": 0.1, "markdown": 0.1, "licenses": 0.1}
+
+
+class _CountingExecutor(LocalExecutor):
+    def __init__(self):
+        super().__init__(slots=1, cpus_per_trial=1)
+        self.submitted = []
+
+    def submit(self, command, run_dir, slot):
+        self.submitted.append(run_dir)
+        return super().submit(command, run_dir, slot)
+
+
+@pytest.fixture
+def controller(tmp_path):
+    exp = config.load(SMOKE, SYNTHETIC)
+    exp.runtime.executor = _CountingExecutor()
+    return Controller(exp, tmp_path / "exp", log=lambda line: None)
+
+
+def _running_trial(controller):
+    t = controller.store.add(MIXTURE, "xs", controller.runs_root)
+    controller.store.mark_running(t.id)
+    return t
+
+
+def _synthetic_result(run_dir, loss=3.0):
+    from admire_jax.train.result import make_result, write_result
+
+    write_result(str(run_dir), make_result(mixture=MIXTURE, preset="1m", params=1, tokens=256, steps=2,
+                                           wall_seconds=1.0, flops=123.0, val_loss={"python_reference": loss},
+                                           status="ok"))
+
+
+_LIVE_TRIAL = """
+import sys, time
+from admire_jax.experiment import trial_lock
+from admire_jax.train.result import make_result, write_result
+with trial_lock.hold(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(1.0)
+    write_result(sys.argv[1], make_result(mixture={}, preset="1m", params=1, tokens=1, steps=1, wall_seconds=1.0,
+                 flops=7.0, val_loss={"python_reference": 2.5}, status="ok"))
+"""
+
+
+def test_a_live_trial_of_a_killed_controller_is_waited_for_not_restarted(controller):
+    t = _running_trial(controller)
+    live = subprocess.Popen([sys.executable, "-c", _LIVE_TRIAL, t.run_dir], stdout=subprocess.PIPE, text=True)
+    assert live.stdout.readline().strip() == "held"
+    controller._resume()
+    controller._wait_for_all()
+    live.wait()
+    got = controller.store.get(t.id)
+    assert got.status == "ok" and got.losses == {"python_reference": 2.5} and got.flops == 7.0
+    assert controller.executor.submitted == []
+
+
+def test_a_finished_but_unrecorded_trial_is_adopted_once(controller):
+    t = _running_trial(controller)
+    _synthetic_result(t.run_dir)
+    controller._resume()
+    assert controller.store.get(t.id).status == "ok" and controller.executor.submitted == []
+    controller._resume()  # a second pass finds nothing to do: never recorded twice
+    assert controller.store.trials("ok") == [controller.store.get(t.id)]
+
+
+def test_a_dead_trial_without_result_is_relaunched(controller):
+    t = _running_trial(controller)
+    controller._resume()
+    controller._wait_for_all()
+    got = controller.store.get(t.id)
+    assert controller.executor.submitted == [controller.runs_root / f"trial_{t.id:05d}"]
+    assert got.status == "ok" and got.losses["python_reference"] > 2.0 and got.flops == 6e6 * 256
+
+
+def test_a_crashing_trainer_is_recorded_as_failed_with_its_error(tmp_path):
+    exp = config.load(SMOKE, ["experiment.trainer = 'admire_jax.no_such_module:main'", "Runtime.poll_seconds = 0.05"])
+    controller = Controller(exp, tmp_path / "exp", log=lambda line: None)
+    t = controller.store.add(MIXTURE, "xs", controller.runs_root)
+    controller._resume()
+    controller._wait_for_all()
+    got = controller.store.get(t.id)
+    assert got.status == "failed" and "ModuleNotFoundError" in got.error
+
+
+def test_trial_entry_point_refuses_a_second_copy_and_a_finished_trial(tmp_path):
+    run_dir = tmp_path / "trial_00001"
+    with trial_lock.hold(run_dir):
+        busy = subprocess.run(trial.command(str(run_dir), "admire_jax.experiment.synthetic:main", []),
+                              capture_output=True, text=True, timeout=120)
+    assert busy.returncode == trial.EXIT_BUSY and "not starting a second copy" in busy.stderr
+    _synthetic_result(run_dir, loss=1.25)
+    assert trial.main([str(run_dir), "admire_jax.no_such_module:main"]) == 0
+    assert json.loads((run_dir / "result.json").read_text())["val_loss"] == {"python_reference": 1.25}
+
+
+def test_controller_refuses_a_directory_of_another_experiment(tmp_path):
+    Controller(config.load(SMOKE, SYNTHETIC), tmp_path / "exp")
+    with pytest.raises(ValueError, match="this experiment was started with spec="):
+        Controller(config.load(SMOKE, SYNTHETIC + ["experiment.seed = 7"]), tmp_path / "exp")
+
+
+@pytest.mark.parametrize("make_executor", [
+    lambda tmp: CommandTemplateExecutor("cd {run_dir} && {command}", slots=1),
+    pytest.param(lambda tmp: SlurmExecutor(folder=str(tmp / "submitit"), slots=1, cluster="local", timeout_min=5),
+                 marks=pytest.mark.slow),
+], ids=["command_template", "slurm_local"])
+def test_trials_run_through_each_executor(tmp_path, make_executor):
+    exp = config.load(SMOKE, SYNTHETIC)
+    exp.runtime.executor = make_executor(tmp_path)
+    controller = Controller(exp, tmp_path / "exp", log=lambda line: None)
+    t = controller.store.add(MIXTURE, "s", controller.runs_root)
+    controller._resume()
+    controller._wait_for_all()
+    got = controller.store.get(t.id)
+    assert got.status == "ok" and got.flops == 6e6 * 384, got.error
+
+
+def test_other_workers_of_a_multi_host_trial_run_without_the_lock(tmp_path, monkeypatch):
+    run_dir = tmp_path / "trial_00001"
+    (run_dir).mkdir()
+    (run_dir / "mixture.json").write_text(json.dumps({"mixture": MIXTURE}))
+    args = [f"--mixture={run_dir / 'mixture.json'}", f"--run_dir={run_dir}", "--preset=1m", "--gin.TRAIN_TOKENS=256"]
+    monkeypatch.setenv("TPU_WORKER_ID", "1")
+    with trial_lock.hold(run_dir):  # worker 0 holds it
+        assert trial.main([str(run_dir), "admire_jax.experiment.synthetic:main", *args]) == 0
+    assert json.loads((run_dir / "result.json").read_text())["status"] == "ok"
