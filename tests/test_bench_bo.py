@@ -1,6 +1,8 @@
 """The BO methods of the replay drive admire_jax.bo.Optimizer in pool mode (tiny table, few steps)."""
 import json
 
+import jax
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,3 +71,27 @@ def test_mfbo_and_bo_episodes_follow_the_protocol(table, tmp_path):
     assert set(summary["methods"]) == {"mfbo", "bo"} and "mfbo/bo" in summary["speedup"]
     assert summary["methods"]["mfbo"]["fidelity_counts"]["tiny"] >= 1
     assert summary["methods"]["bo"]["fidelity_counts"]["tiny"] == 0
+
+
+@pytest.mark.slow
+def test_mfbo_nuts_averages_over_hyperparameter_samples(table):
+    import gin
+
+    from admire_jax.bench.bo_policy import make_mfbo_nuts
+    (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))
+    policies = []
+
+    def factory(t, rng):
+        policies.append(make_mfbo_nuts(t, rng))
+        return policies[-1]
+
+    with gin.unlock_config():
+        gin.parse_config(["fit_nuts.num_warmup = 20", "fit_nuts.num_samples = 20", "fit_nuts.num_hyper_samples = 4"])
+    try:
+        trace = run_episode(task, factory, seed=0, budget=10.0, n_init=2, max_steps=1)
+    finally:
+        gin.clear_config()
+    assert trace.picked_S.size == 3 and np.all(task.fidelity_of_R[trace.recommended_K] == task.target_index)
+    assert policies[0].optimizer.config["fit"] == "nuts"
+    params = policies[0].optimizer._params()
+    assert jax.tree_util.tree_leaves(params)[0].shape[0] == 4  # four posterior samples, not one MAP point

@@ -37,7 +37,6 @@ def _tell_some(opt, n=6):
 
 
 def test_custom_kernel_selected_from_gin_runs_a_bo_step():
-    gin.clear_config()
     gin.parse_config("""
         Optimizer.kernel = @rational_quadratic
         Optimizer.raw_samples = 64
@@ -73,7 +72,6 @@ def test_ar1_model_with_gibbon_in_pool_mode():
 @pytest.mark.slow
 def test_nuts_fit_averages_the_acquisition_over_samples():
     import admire_jax.bo.fit as fit
-    gin.clear_config()
     gin.parse_config("fit_nuts.num_warmup = 60\nfit_nuts.num_samples = 20\nfit_nuts.num_hyper_samples = 4\n"
                      "fit_nuts.max_tree_depth = 4")
     try:

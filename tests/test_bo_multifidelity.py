@@ -15,7 +15,9 @@ def loss(w, rung):
     return float(np.sum((w - OPTIMUM) ** 2) + SHIFT[rung] * (1.0 + 0.2 * w[0]))
 
 
-def _cost_to_reach_optimum(rungs, seed=0, steps=20):
+def _cost_to_reach_optimum(rungs, seed=0, steps=12):
+    """(cost spent, reached): cost until the recommendation is in the optimum region, or the
+    cost of all `steps` steps (a lower bound) if it never got there."""
     rng = np.random.default_rng(seed)
     W = np.concatenate([rng.dirichlet(np.ones(5), 150), OPTIMUM[None]])
     true = np.array([loss(w, "full") for w in W])
@@ -29,17 +31,17 @@ def _cost_to_reach_optimum(rungs, seed=0, steps=20):
     for _ in range(steps):
         rec = opt.recommend(W)
         if true[rec.index] <= region:
-            return spent
+            return spent, True
         prop = opt.ask(pool=Pool(W[[i for i, _ in rows]], [r for _, r in rows]))[0]
         i, r = rows.pop(prop.index)
         opt.tell(W[i], r, loss(W[i], r))
         spent += COSTS[r]
-    return np.inf
+    return spent, False
 
 
 @pytest.mark.slow
 def test_multi_fidelity_reaches_the_optimum_region_at_lower_cost():
-    mf = _cost_to_reach_optimum(["tiny", "mid", "full"])
-    sf = _cost_to_reach_optimum(["full"])
-    assert mf < np.inf
+    mf, mf_reached = _cost_to_reach_optimum(["tiny", "mid", "full"])
+    sf, _ = _cost_to_reach_optimum(["full"])  # sf is at least this cost even if it never got there
+    assert mf_reached
     assert mf * 3 < sf  # a wide margin: at least 3x cheaper

@@ -78,3 +78,33 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert "not an experiment directory" in capsys.readouterr().err
     assert cli.optimize(["--gin_file=configs/experiments/nope.gin", f"--exp_dir={tmp_path}"]) == 2
     assert "gin file not found" in capsys.readouterr().err
+
+
+def test_costs_in_each_budget_unit():
+    flops_spec = _spec()
+    assert config.declared_cost(flops_spec, 4e9) == 4e9
+    assert config.measured_cost(flops_spec, flops=5e9, wall_seconds=3.0) == 5e9
+    seconds = _spec(budget_unit="wall_seconds", assumed_flops_per_second=2e9)
+    assert config.declared_cost(seconds, 4e9) == pytest.approx(2.0)
+    assert config.measured_cost(seconds, flops=5e9, wall_seconds=3.0) == 3.0
+    hours = _spec(budget_unit="device_hours", devices_per_trial=8)
+    assert config.measured_cost(hours, flops=None, wall_seconds=900.0) == pytest.approx(2.0)
+
+
+def test_weighted_objective_and_time_budget_from_gin():
+    exp = config.load(SMOKE, ["experiment.objective = {'python_reference': 3, 'markdown': 1}",
+                              "experiment.budget_unit = 'wall_seconds'", "experiment.budget = 3600"])
+    assert exp.spec.objective == {"python_reference": 0.75, "markdown": 0.25}
+    assert exp.rung_costs["m"] == pytest.approx(exp.rung_flops["m"] / exp.spec.assumed_flops_per_second)
+    with pytest.raises(SpecError, match="smaller than one trial"):
+        config.load(SMOKE, ["experiment.budget_unit = 'wall_seconds'", "experiment.budget = 0.01"])
+
+
+def test_check_verdict_counts_standard_errors():
+    from admire_jax.experiment.report import verdict
+
+    check = {"recommended": {"mean": 3.0, "sem": 0.01}, "uniform": {"mean": 3.1, "sem": 0.01}}
+    assert "7.1 standard errors (more than two" in verdict(check)
+    check["uniform"] = {"mean": 3.02, "sem": 0.01}
+    assert "(not more than two standard errors)" in verdict(check)
+    assert verdict({"recommended": None, "uniform": None}).startswith("not run")

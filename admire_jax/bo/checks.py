@@ -18,14 +18,18 @@ def mixture_rows(W, num_domains: int, what: str = "mixture", tolerance: float = 
     W2 = W[None] if W.ndim == 1 else W
     if W2.ndim != 2 or W2.shape[1] != num_domains:
         raise ValueError(f"{what}: expected {num_domains} weights per row (one per domain), got shape {W.shape}")
-    for i, row in enumerate(W2):
-        name = what if W.ndim == 1 else f"{what} row {i}"
-        if not np.all(np.isfinite(row)):
+    finite = np.all(np.isfinite(W2), axis=1)
+    negative = np.any(W2 < 0, axis=1)
+    off = np.abs(W2.sum(axis=1) - 1.0) > tolerance
+    bad = np.flatnonzero(~finite | negative | off)
+    if bad.size:
+        i = int(bad[0])
+        row, name = W2[i], (what if W.ndim == 1 else f"{what} row {i}")
+        if not finite[i]:
             raise ValueError(f"{name}: weights must be finite, got {row.tolist()}")
-        if np.any(row < 0):
+        if negative[i]:
             raise ValueError(f"{name}: weights must be non-negative, got {row.tolist()}")
-        if abs(row.sum() - 1.0) > tolerance:
-            raise ValueError(f"{name}: weights sum to {row.sum():.6g}, not 1 (tolerance {tolerance})")
+        raise ValueError(f"{name}: weights sum to {row.sum():.6g}, not 1 (tolerance {tolerance})")
     return W2 / W2.sum(axis=1, keepdims=True)
 
 

@@ -6,7 +6,8 @@
   admire-jax report DIR        report.md, plots and recommendation.json
   admire-jax export DIR [--out=FILE]   trials as a replay-format runs table (CSV)
 
-Exit codes: 0 done, 1 the experiment ran but could not recommend, 2 bad input (message, no traceback).
+Exit codes: 0 done, 1 the experiment ran but could not recommend, 2 bad input (message, no traceback),
+130 interrupted (Ctrl-C).
 Running `optimize` again with the same arguments continues a stopped or killed experiment.
 """
 from __future__ import annotations
@@ -58,17 +59,23 @@ def optimize(argv: list[str]) -> int:
         if not args.gin_file:
             raise SpecError("give the experiment with --gin_file=configs/experiments/NAME.gin")
         files = [os.path.abspath(f) for f in args.gin_file]
-        exp, warm, controller = _open(files, bindings, args.exp_dir)
+        controller = _open(files, bindings, args.exp_dir)
     except (SpecError, ValueError) as exc:
         return _fail("optimize", exc)
     Path(args.exp_dir, SAVED_ARGS).write_text(json.dumps({"gin_files": files, "gin_bindings": bindings}, indent=1))
     from admire_jax.experiment import report
 
-    controller.search()
-    return report.finish(controller, run_check=exp.spec.check_seeds > 0)
+    try:
+        controller.search()
+        return report.finish(controller, run_check=controller.spec.check_seeds > 0)
+    except KeyboardInterrupt:
+        print(f"admire-jax optimize: interrupted; running trials go on by themselves. Run the same command "
+              f"again to continue {args.exp_dir}", file=sys.stderr)
+        return 130
 
 
-def _open(files, bindings, exp_dir):
+def _open(files: list[str], bindings: list[str], exp_dir: str):
+    """The experiment's controller over `exp_dir` (checked against the config; nothing runs yet)."""
     from admire_jax.experiment import config, runs_table
     from admire_jax.experiment.controller import Controller
 
@@ -80,7 +87,7 @@ def _open(files, bindings, exp_dir):
     controller = Controller(exp, exp_dir, warm)
     if exp.spec.warm_start:
         controller.store.check_meta("warm_start", runs_table.file_digest(exp.spec.warm_start))
-    return exp, warm, controller
+    return controller
 
 
 def _reopen(command: str, argv: list[str], extra=()):
@@ -93,8 +100,7 @@ def _reopen(command: str, argv: list[str], extra=()):
     if not saved.is_file():
         raise SpecError(f"{args.exp_dir} is not an experiment directory (no {SAVED_ARGS}); run `admire-jax optimize` first")
     stored = json.loads(saved.read_text())
-    exp, warm, controller = _open(stored["gin_files"], stored["gin_bindings"], args.exp_dir)
-    return args, controller
+    return args, _open(stored["gin_files"], stored["gin_bindings"], args.exp_dir)
 
 
 def status(argv: list[str]) -> int:

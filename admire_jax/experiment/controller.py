@@ -156,8 +156,9 @@ class Controller:
                 except ValueError as exc:
                     result, job_error = None, str(exc)
                 if result is None:
-                    if job_error is None:
-                        return self._relaunch_later(t)
+                    if job_error is None:  # the process died without a word: run it again
+                        self.queue.append(t.id)
+                        return True
                     self.store.record_result(t.id, FAILED, error=job_error)
                 else:
                     losses = {k: v for k, v in (result.get("val_loss") or {}).items() if v is not None}
@@ -167,10 +168,6 @@ class Controller:
         except trial_lock.TrialBusy:
             return False
         self._report(self.store.get(t.id))
-        return True
-
-    def _relaunch_later(self, t: Trial) -> bool:
-        self.queue.append(t.id)
         return True
 
     def _report(self, t: Trial) -> None:

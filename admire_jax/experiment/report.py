@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -107,8 +106,9 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
         lines.append(f"| {r.name} ({r.preset}, {r.tokens} tokens) | {len(of)} | {sum(t.status == OK for t in of)} "
                      f"| {controller.spent(of):.4g} |")
     lines += ["", "## Model checks", "",
-              f"Leave-one-out: {loo['inside']} of {loo['n']} finished trials fall inside the GP's 90% interval "
-              f"({_fraction(loo['inside'], loo['n'])}; well calibrated is about 90%).", "",
+              f"Leave-one-out: {loo['inside']} of {loo['n']} finished trials fall inside the 90% interval of the "
+              f"GP refitted without them ({_fraction(loo['inside'], loo['n'])}; well calibrated is about 90%; the "
+              f"interval is the latent function's, without observation noise, so it errs on the narrow side).", "",
               "Rank correlation between rungs on shared mixtures (Spearman):", ""]
     lines += [f"- {a} vs {b}: {rho:.3f} on {n} shared mixtures" if n >= 3 else
               f"- {a} vs {b}: {n} shared mixtures (needs >= 3)" for (a, b), (rho, n) in ranks.items()] or ["- only one rung"]

@@ -102,7 +102,10 @@ def experiment(
             raise SpecError(f"rung {name!r}: expected (preset, tokens[, bindings]), got {value!r}")
         extra = tuple(value[2]) if len(value) == 3 else ()
         parsed.append(Rung(str(name), str(value[0]), int(value[1]), extra))
-    objective = {objective: 1.0} if isinstance(objective, str) else dict(objective)
+    objective = {objective: 1.0} if isinstance(objective, str) else {str(k): float(v) for k, v in dict(objective).items()}
+    total = sum(objective.values())
+    if total > 0:  # a weighted mean; bad weights are reported by check_spec
+        objective = {k: v / total for k, v in objective.items()}
     bounds = {k: (float(a), float(b)) for k, (a, b) in dict(options.pop("bounds", None) or {}).items()}
     for key in ("trial_bindings", "initial_rungs"):
         if key in options:

@@ -12,7 +12,7 @@ import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
 LOCK_NAME = "trial.lock"
 RESULT_NAME = "result.json"

@@ -19,7 +19,11 @@ Initializer = Callable[..., jax.Array]
 
 def make_param(rngs: nnx.Rngs, init: Initializer, shape: Sequence[int],
                names: Sequence[str], cfg: TransformerConfig) -> nnx.Param:
-  """A parameter with logical axis names; placed on devices later by `sharding.state_shardings`."""
+  """A parameter with logical axis names (`out_sharding` metadata).
+
+  Eager sharding is off so that a model builds anywhere, with or without a mesh; placement is
+  decided once, from the rules, by `sharding.create_sharded` / `state_shardings` under jit.
+  """
   if len(names) != len(shape):
     raise ValueError(f"{len(names)} logical names {tuple(names)} for a shape {tuple(shape)}")
   value = init(rngs.params(), tuple(shape), cfg.weights_dtype)
