@@ -89,7 +89,7 @@ def time_botorch(n: int, pool: int, repeats: int, seed: int) -> float:
         candidates = Xp.clone()
         candidates[:, D] = 1.0
         acq = qMultiFidelityMaxValueEntropy(model, candidates, cost_aware_utility=cost,
-                                            project=lambda X: project_to_target_fidelity(X, target_fidelities=target))
+                                            project=lambda X: project_to_target_fidelity(X, target_fidelities=target, d=D + 1))
         with torch.no_grad():
             vals = torch.cat([acq(chunk[:, None, :]) for chunk in Xp.split(128)])
         int(vals.argmax())
@@ -109,6 +109,7 @@ def main() -> None:
     rows = []
     for n in args.sizes:
         ours = time_ours(n, args.pool, args.repeats, args.seed)
+        print(f"N={n}: admire_jax.bo {ours}", flush=True)
         bt = math.nan if args.no_botorch else time_botorch(n, args.pool, args.repeats, args.seed)
         rows.append(dict(n=n, ours_warm_s=ours["warm"], ours_cold_s=ours["cold"], botorch_s=bt,
                          speedup_warm=bt / ours["warm"], speedup_cold=bt / ours["cold"]))

@@ -59,8 +59,9 @@ def test_custom_kernel_selected_from_gin_runs_a_bo_step():
     assert Optimizer.from_state_dict(opt.state_dict(), kernel=rational_quadratic).ask()[0].fidelity in ("small", "big")
 
 
-def test_ar1_model_with_gibbon_in_pool_mode():
-    opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", model="ar1", acquisition="gibbon")
+def test_ar1_model_with_gibbon_and_thompson_max_values_in_pool_mode():
+    opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", model="ar1", acquisition="gibbon",
+                    max_value_sampler="thompson")
     _tell_some(opt)
     W = np.random.default_rng(1).dirichlet(np.ones(3), 10)
     prop = opt.ask(pool=Pool(W, ["small", "big"] * 5))[0]

@@ -119,3 +119,13 @@ def test_json_round_trip_gives_the_same_next_proposal(tmp_path):
     np.testing.assert_array_equal(a.mixture, b.mixture)
     assert a.fidelity == b.fidelity and a.acquisition == b.acquisition
     assert Optimizer.load(str(path)).recommend().mixture.tolist() == opt.recommend().mixture.tolist()
+
+
+def test_target_only_acquisitions_pick_target_rows():
+    opt = _optimizer(acquisition="logei")
+    W = np.random.default_rng(2).dirichlet(np.ones(3), 8)
+    labels = ["small"] * 4 + ["big"] * 4
+    props = opt.ask(2, pool=Pool(W, labels))
+    assert all(p.fidelity == "big" and p.index >= 4 for p in props)
+    with pytest.raises(ValueError, match="needs target-rung rows"):
+        opt.ask(pool=Pool(W[:4], labels[:4]))

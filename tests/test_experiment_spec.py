@@ -72,8 +72,8 @@ def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message
 
 
 def test_cli_usage_errors(tmp_path, capsys):
-    assert cli.optimize([f"--exp_dir={tmp_path}"]) == 2
-    assert "--gin_file" in capsys.readouterr().err
+    assert cli.optimize(["--gin_file=configs/experiments/demo.gin"]) == 2
+    assert "--exp_dir" in capsys.readouterr().err
     assert cli.status([str(tmp_path / "nothing")]) == 2
     assert "not an experiment directory" in capsys.readouterr().err
     assert cli.optimize(["--gin_file=configs/experiments/nope.gin", f"--exp_dir={tmp_path}"]) == 2
@@ -108,3 +108,15 @@ def test_check_verdict_counts_standard_errors():
     check["uniform"] = {"mean": 3.02, "sem": 0.01}
     assert "(not more than two standard errors)" in verdict(check)
     assert verdict({"recommended": None, "uniform": None}).startswith("not run")
+
+
+def test_max_epochs_bounds_come_from_the_corpus_token_counts():
+    exp = config.load(SMOKE, ["experiment.max_epochs = 0.0005"])
+    tokens = config.domain_tokens(exp.spec)
+    assert set(exp.bounds) == set(exp.spec.domains)
+    for d, (lo, hi) in exp.bounds.items():
+        assert lo == 0.0 and hi == pytest.approx(0.0005 * tokens[d] / 512) and hi < 1.0
+    from admire_jax.experiment.proposals import initial_design
+
+    for mixture, rung in initial_design(exp):  # the start design already keeps to the bounds
+        assert rung == "xs" and all(mixture[d] <= exp.bounds[d][1] + 1e-9 for d in mixture)

@@ -101,9 +101,15 @@ def _prior_of(obj: Any, f: dataclasses.Field) -> PriorFactory | None:
 
 
 def _fold(tree: Any, fn: Callable[[jax.Array, Constraint, PriorFactory | None], jax.Array]) -> jax.Array:
-    total = []
-    _map_params(tree, lambda v, c, p: total.append(fn(v, c, p)) or v)
-    return sum(total, jnp.zeros(()))
+    """Sum of fn(value, constraint, prior) over every parameter."""
+    terms: list[jax.Array] = []
+
+    def collect(value, constraint, prior):
+        terms.append(fn(value, constraint, prior))
+        return value
+
+    _map_params(tree, collect)
+    return sum(terms, jnp.zeros(()))
 
 
 def unconstrain(tree: Any) -> Any:

@@ -196,24 +196,31 @@ def local_domain(name: str, sources: Sequence[str | os.PathLike] | str,
     config = LocalCorpusConfig(name=name, description=f"manifest {wanted['hash']}",
                                files=tuple(str(f) for f in files), text_field=text_field,
                                validation_fraction=validation_fraction)
+    return Domain(name, TfdsSource(str(prepare(AdmireLocalCorpus, config, wanted, data_dir))))
+
+
+def prepare(builder_cls: type, config: LocalCorpusConfig, wanted: dict,
+            data_dir: pathlib.Path) -> pathlib.Path:
+    """Builds `builder_cls` with `config` under `data_dir` unless a build of the manifest
+    `wanted` is there already (under a lock); returns the prepared folder."""
+    name = config.name
     with paths.locked(data_dir / f".{name}.lock"), _quiet_tfds():
-        builder = AdmireLocalCorpus(config=config, data_dir=str(data_dir),
-                                    file_format="array_record")
+        builder = builder_cls(config=config, data_dir=str(data_dir), file_format="array_record")
         folder = pathlib.Path(builder.data_dir)
         stored = folder / MANIFEST
         built = json.loads(stored.read_text())["hash"] if stored.is_file() else None
         if built != wanted["hash"]:
             if folder.exists():  # our own cache, of a changed source or an unfinished build
                 shutil.rmtree(folder)
-                builder = AdmireLocalCorpus(config=config, data_dir=str(data_dir),
-                                            file_format="array_record")
+                builder = builder_cls(config=config, data_dir=str(data_dir),
+                                      file_format="array_record")
             _LOG.info("data: preparing local corpus %r in %s", name, folder)
             try:
                 builder.download_and_prepare()
             except ValueError as e:
                 raise ValueError(f"local corpus {name!r}: {e}") from None
             (folder / MANIFEST).write_text(json.dumps(wanted, indent=1))
-    return Domain(name, TfdsSource(str(folder)))
+    return folder
 
 
 @contextlib.contextmanager

@@ -45,7 +45,8 @@ def _fail(command: str, exc: Exception) -> int:
 
 def optimize(argv: list[str]) -> int:
     p = _Parser(prog="admire-jax optimize", description="Search the best data mixture with multi-fidelity BO.")
-    p.add_argument("--gin_file", action="append", default=[], help="experiment gin file (repeatable)")
+    p.add_argument("--gin_file", action="append", default=[],
+                   help="experiment gin file (repeatable; default configs/experiments/demo.gin)")
     p.add_argument("--exp_dir", required=True, help="experiment directory (created; reused to continue)")
     p.add_argument("--warm_start", help="runs table (as written by `admire-jax export`) told before searching")
     p.add_argument("--check_seeds", type=int, help="train recommended and uniform at the target rung with N seeds")
@@ -57,7 +58,10 @@ def optimize(argv: list[str]) -> int:
         if args.check_seeds is not None:
             bindings.append(f"experiment.check_seeds = {args.check_seeds}")
         if not args.gin_file:
-            raise SpecError("give the experiment with --gin_file=configs/experiments/NAME.gin")
+            from admire_jax.experiment.config import CONFIG_ROOT
+
+            args.gin_file = [os.path.join(CONFIG_ROOT, "experiments", "demo.gin")]
+            print(f"admire-jax optimize: no --gin_file; running the demo ({args.gin_file[0]})")
         files = [os.path.abspath(f) for f in args.gin_file]
         controller = _open(files, bindings, args.exp_dir)
     except (SpecError, ValueError) as exc:
@@ -84,7 +88,7 @@ def _open(files: list[str], bindings: list[str], exp_dir: str):
     warm = []
     if exp.spec.warm_start:
         warm = runs_table.read_warm_start(exp, exp.spec.warm_start)
-    controller = Controller(exp, exp_dir, warm)
+    controller = Controller(exp, exp_dir, warm, log=_Log(Path(exp_dir) / "controller.log"))
     if exp.spec.warm_start:
         controller.store.check_meta("warm_start", runs_table.file_digest(exp.spec.warm_start))
     return controller
@@ -135,6 +139,21 @@ def export(argv: list[str]) -> int:
     n = runs_table.export_csv(controller.exp, controller.store.trials(), out)
     print(f"wrote {n} trials to {out}")
     return 0
+
+
+class _Log:
+    """Prints a progress line and appends it, timestamped, to the experiment's controller.log."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __call__(self, line: str) -> None:
+        import time
+
+        print(line, flush=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} {line}\n")
 
 
 def _enable_compilation_cache(directory: str | None) -> None:

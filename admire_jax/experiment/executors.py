@@ -43,7 +43,6 @@ class _ProcessJob:
     ):
         run_dir.mkdir(parents=True, exist_ok=True)
         self._log = run_dir / "trial.log"
-        pin = None if cores is None else (lambda: os.sched_setaffinity(0, cores))
         with open(self._log, "ab") as log:
             self._proc = subprocess.Popen(
                 args,
@@ -52,8 +51,15 @@ class _ProcessJob:
                 env=env,
                 shell=shell,
                 start_new_session=True,
-                preexec_fn=pin,
             )
+        if cores is not None:
+            # Pinned from here, not in a preexec_fn: forking a multithreaded (JAX) parent to run Python in
+            # the child can deadlock. The child is still starting its interpreter, so every thread it
+            # creates inherits the pinning.
+            try:
+                os.sched_setaffinity(self._proc.pid, cores)
+            except ProcessLookupError:  # already ended
+                pass
 
     def done(self) -> bool:
         return self._proc.poll() is not None

@@ -1,0 +1,163 @@
+"""Checkpoint tokenizers and chat templates, instruction domains (TFDS), assistant-only loss
+and packing that keeps conversations apart; a few fine-tuning steps from a checkpoint."""
+import importlib.util
+import json
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import transformers
+from flax import nnx
+
+from admire_jax.data.hf_tokenizer import HFTokenizer
+from admire_jax.data.instruct import instruct_domain, tokenized_examples
+from admire_jax.data.instruct_loader import InstructionLoader, instruct_validation_set
+from admire_jax.data.instruct_packing import pack_conversations
+from admire_jax.data.tfds_source import TfdsSource
+from admire_jax.model import cross_entropy_loss
+from admire_jax.model.hf import load_hf_checkpoint
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CHAT = [{"role": "system", "content": "You are helpful."},
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "Four."},
+        {"role": "user", "content": "And 3+3?"},
+        {"role": "assistant", "content": "Six."}]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+  spec = importlib.util.spec_from_file_location("make_tiny_checkpoints",
+                                                ROOT / "scripts" / "make_tiny_checkpoints.py")
+  script = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(script)
+  out = tmp_path_factory.mktemp("tiny")
+  return {f: script.make_checkpoint(f, "s", out / f"{f}-s") for f in ("llama", "qwen2")}
+
+
+def _write_jsonl(path, conversations):
+  path.write_text("".join(json.dumps(c) + "\n" for c in conversations))
+  return path
+
+
+def _qa(i, topic):
+  return {"messages": [{"role": "user", "content": f"{topic} question {i}?"},
+                       {"role": "assistant", "content": f"answer {i * 7 % 13}."}]}
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+def test_chat_template_and_ids_match_transformers(tiny, family):
+  ours = HFTokenizer(tiny[family])
+  ref = transformers.AutoTokenizer.from_pretrained(tiny[family])
+  text = ours.render_chat(CHAT)
+  assert text == ref.apply_chat_template(CHAT, tokenize=False)
+  ids, assistant = ours.encode_chat(CHAT)
+  assert ids.tolist() == ref(text, add_special_tokens=False)["input_ids"]
+  end = {"llama": "<|eot_id|>", "qwen2": "<|im_end|>\n"}[family]
+  assert ref.decode(ids[assistant]) == f"Four.{end}Six.{end}"
+  assert ours.vocab_size % 128 == 0 and ours.vocab_size >= ref.vocab_size
+  assert ours.decode(ours.encode("hello world 42")) == "hello world 42"
+  assert ours.eos_id == ref.convert_tokens_to_ids(end.strip())
+
+
+def test_instruction_domain_goes_through_tfds(tiny, tmp_path):
+  src = _write_jsonl(tmp_path / "math.jsonl", [_qa(i, "math") for i in range(40)])
+  domain = instruct_domain("math", src, validation_fraction=0.1, data_dir=tmp_path / "cache")
+  assert isinstance(domain.source, TfdsSource)
+  assert "admire_instruct_corpus" in domain.source.directory
+  train, val = list(domain.documents("train")), list(domain.documents("validation"))
+  assert len(train) + len(val) == 40 and val and not set(train) & set(val)
+  tok = HFTokenizer(tiny["qwen2"])
+  examples = tokenized_examples(domain, "train", tok)
+  assert all(a.any() and not a.all() for _, a in examples)
+
+
+@pytest.mark.parametrize("line,message", [
+    ({"messages": [{"role": "user", "content": "hi"}]}, "no assistant turn"),
+    ({"messages": [{"role": "wizard", "content": "hi"}]}, "unknown role 'wizard'"),
+    ({"conversation": []}, "no 'messages' field"),
+    ({"messages": []}, "non-empty list"),
+])
+def test_bad_conversations_name_file_and_line(tmp_path, line, message):
+  src = _write_jsonl(tmp_path / "bad.jsonl", [_qa(0, "x"), _qa(1, "x"), line])
+  with pytest.raises(ValueError, match=rf"bad\.jsonl:3: .*{message}"):
+    instruct_domain("bad", src, data_dir=tmp_path / "cache")
+
+
+def test_packing_keeps_conversations_apart(tiny):
+  tok = HFTokenizer(tiny["qwen2"])
+  examples = [tok.encode_chat(_qa(i, "packing")["messages"]) for i in range(12)]
+  rows = pack_conversations(examples, seq_len=128, pad_id=tok.pad_id)
+  n_rows = len(rows["inputs"])
+  assert n_rows < 12  # several conversations share a row
+  seen = 0
+  for r in range(n_rows):
+    seg = rows["segment_ids"][r]
+    for s in range(1, seg.max() + 1):
+      where = np.flatnonzero(seg == s)
+      assert (np.diff(where) == 1).all()  # contiguous
+      assert rows["positions"][r, where].tolist() == list(range(len(where)))
+      ids, assistant = examples[seen]
+      assert rows["inputs"][r, where].tolist() == ids[:-1].tolist()
+      assert rows["loss_mask"][r, where].tolist() == assistant[1:].astype(float).tolist()
+      seen += 1
+    assert (rows["loss_mask"][r][seg == 0] == 0).all()
+  assert seen == 12
+
+  # Attention never crosses conversations: logits of a packed row equal each one alone.
+  model = load_hf_checkpoint(tiny["qwen2"], dtype="float32")
+  packed = np.asarray(model.logits(model(jnp.asarray(rows["inputs"][:1]),
+                                         jnp.asarray(rows["positions"][:1]),
+                                         jnp.asarray(rows["segment_ids"][:1]))))
+  second = np.flatnonzero(rows["segment_ids"][0] == 2)
+  alone_ids = jnp.asarray(examples[1][0][None, :-1])
+  alone = np.asarray(model.logits(model(alone_ids)))
+  np.testing.assert_allclose(packed[0, second], alone[0], atol=1e-4)
+
+
+def test_loader_mixes_domains_and_splits_processes(tiny, tmp_path):
+  tok = HFTokenizer(tiny["qwen2"])
+  domains = [instruct_domain(name, _write_jsonl(tmp_path / f"{name}.jsonl",
+                                                [_qa(i, name) for i in range(30)]),
+                             data_dir=tmp_path / "cache") for name in ("math", "chat")]
+  weights = {"math": 0.75, "chat": 0.25}
+  loader = InstructionLoader(domains, weights, seq_len=48, global_batch=8, seed=0, tokenizer=tok)
+  assert loader.counts_at(0) == {"math": 6, "chat": 2}
+  batch = loader.batch(3)
+  assert {k: v.shape for k, v in batch.items()} == {k: (8, 48) for k in batch}
+  text = tok.decode(batch["inputs"][batch["segment_ids"] > 0])
+  assert text.count("math question") > text.count("chat question") > 0
+  for k, v in batch.items():
+    np.testing.assert_array_equal(v, loader.batch(3)[k])
+  halves = [InstructionLoader(domains, weights, 48, 8, 0, tok, p, 2).batch(3) for p in (0, 1)]
+  np.testing.assert_array_equal(np.concatenate([h["inputs"] for h in halves]), batch["inputs"])
+  val = instruct_validation_set(domains[0], tok, 48)
+  assert val["loss_mask"].sum() > 0
+
+
+def test_fine_tuning_steps_lower_the_assistant_loss(tiny, tmp_path):
+  tok = HFTokenizer(tiny["llama"])
+  domain = instruct_domain("qa", _write_jsonl(tmp_path / "qa.jsonl",
+                                              [_qa(i, "qa") for i in range(16)]),
+                           data_dir=tmp_path / "cache")
+  loader = InstructionLoader([domain], {"qa": 1.0}, seq_len=64, global_batch=4, seed=0,
+                             tokenizer=tok)
+  model = load_hf_checkpoint(tiny["llama"], dtype="float32")
+  optimizer = nnx.Optimizer(model, optax.adam(3e-3), wrt=nnx.Param)
+
+  @nnx.jit
+  def step(model, optimizer, batch):
+    def loss_fn(model):
+      h = model(batch["inputs"], batch["positions"], batch["segment_ids"])
+      total, count = cross_entropy_loss(model, h, batch["targets"], batch["loss_mask"])
+      return total / count
+    loss, grads = nnx.value_and_grad(loss_fn)(model)
+    optimizer.update(model, grads)
+    return loss
+
+  losses = [float(step(model, optimizer, jax.tree.map(jnp.asarray, loader.batch(0))))
+            for _ in range(15)]
+  assert losses[-1] < 0.7 * losses[0]
