@@ -139,3 +139,19 @@ def test_other_workers_of_a_multi_host_trial_run_without_the_lock(tmp_path, monk
     with trial_lock.hold(run_dir):  # worker 0 holds it
         assert trial.main([str(run_dir), "admire_jax.experiment.synthetic:main", *args]) == 0
     assert json.loads((run_dir / "result.json").read_text())["status"] == "ok"
+
+
+def test_check_trains_recommended_and_uniform_per_seed_and_adds_only_missing_seeds(tmp_path):
+    from admire_jax.experiment.report import check_values
+
+    exp = config.load(SMOKE, SYNTHETIC + ["experiment.check_seeds = 1"])
+    Controller(exp, tmp_path / "exp", log=lambda line: None).check(MIXTURE)
+    more = config.load(SMOKE, SYNTHETIC + ["experiment.check_seeds = 2"])  # may change when continuing
+    controller = Controller(more, tmp_path / "exp", log=lambda line: None)
+    controller.check(MIXTURE)
+    trials = controller.store.trials()
+    assert sorted((t.role, t.seed, t.rung) for t in trials) == [
+        ("recommended", 0, "m"), ("recommended", 1, "m"), ("uniform", 0, "m"), ("uniform", 1, "m")]
+    values = check_values(trials, more.spec)
+    assert values["recommended"]["values"] == [pytest.approx(values["recommended"]["mean"])] * 2
+    assert values["uniform"]["mean"] != pytest.approx(values["recommended"]["mean"])

@@ -108,6 +108,8 @@ def test_check_verdict_counts_standard_errors():
     check["uniform"] = {"mean": 3.02, "sem": 0.01}
     assert "(not more than two standard errors)" in verdict(check)
     assert verdict({"recommended": None, "uniform": None}).startswith("not run")
+    same = {"mean": 3.0, "sem": 0.0}
+    assert "no variation between seeds" in verdict({"recommended": same, "uniform": {"mean": 3.1, "sem": 0.0}})
 
 
 def test_max_epochs_bounds_come_from_the_corpus_token_counts():
@@ -120,3 +122,13 @@ def test_max_epochs_bounds_come_from_the_corpus_token_counts():
 
     for mixture, rung in initial_design(exp):  # the start design already keeps to the bounds
         assert rung == "xs" and all(mixture[d] <= exp.bounds[d][1] + 1e-9 for d in mixture)
+
+
+def test_bo_engine_is_configured_by_the_experiment_gin_file():
+    from admire_jax.experiment import proposals
+
+    exp = config.load(SMOKE, ["Optimizer.acquisition = 'gibbon'", "Optimizer.fidelity_map = 'rank'"])
+    opt = proposals.build_optimizer(exp, [], num_recorded=5)
+    assert opt.config["acquisition"] == "gibbon" and opt.config["fidelity_map"] == "rank"
+    assert opt.config["raw_samples"] == 64  # from smoke.gin
+    assert opt.seed == proposals.round_seed(exp.spec.seed, 5) and opt.target == "m"

@@ -39,7 +39,7 @@ def tiny(tmp_path_factory):
           "qwen2-l": make("qwen2", "l", out / "qwen2-l", max_shard_size="100KB")}
 
 
-TOKENS_BxL = np.random.default_rng(0).integers(0, 300, (2, 12))
+TOKENS_BxL = np.random.default_rng(0).integers(0, 128, (2, 12))  # < every vocab here
 
 
 def _hf_logits(folder):
@@ -171,3 +171,40 @@ def test_config_fields_of_a_qwen25_style_config():
   assert cfg.dtype == "bfloat16"
   # Qwen2.5-0.5B has 494 M parameters; the count follows from the mapped config alone.
   assert abs(cfg.total_params() - 494_032_768) == 0
+
+
+def test_script_makes_three_sizes(tmp_path):
+  assert _script().main([str(tmp_path), "--families", "qwen2"]) == 0
+  params = []
+  for size in ("s", "m", "l"):
+    folder = tmp_path / f"qwen2-{size}"
+    assert (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file()
+    cfg, family = hf_checkpoint.read_config(folder)
+    assert family == "qwen2" and cfg.vocab_size == 384
+    params.append(cfg.total_params())
+  assert params == sorted(params) and len(set(params)) == 3
+  assert (tmp_path / "qwen2-l" / "model.safetensors.index.json").is_file()
+
+
+def test_bfloat16_checkpoints_load_and_export(tiny, tmp_path):
+  model = load_hf_checkpoint(tiny["qwen2-s"], dtype="float32")
+  out = save_hf_checkpoint(model, tmp_path / "bf16", "qwen2", dtype="bfloat16")
+  stored = load_file(out / "model.safetensors")
+  assert {t.dtype for t in stored.values()} == {torch.bfloat16}
+  reloaded = load_hf_checkpoint(out, dtype="float32")
+  original = load_file(tiny["qwen2-s"] / "model.safetensors")
+  want = original["model.layers.0.mlp.up_proj.weight"].bfloat16().float().numpy().T
+  got = np.asarray(reloaded.blocks.mlp.up_DxF[...][0])
+  np.testing.assert_array_equal(got, want)
+  assert reloaded.embedding_VxD[...].dtype == jnp.float32  # params keep param_dtype
+
+
+def test_explicit_head_dim_matches_transformers(tmp_path):
+  config = transformers.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=48,
+                                    num_hidden_layers=1, num_attention_heads=4,
+                                    num_key_value_heads=1, head_dim=16, rope_theta=500.0)
+  torch.manual_seed(0)
+  transformers.LlamaForCausalLM(config).save_pretrained(tmp_path)
+  model = load_hf_checkpoint(tmp_path, dtype="float32")
+  assert model.config.head_dims == 16 and model.config.rope_theta == 500.0
+  np.testing.assert_allclose(_our_logits(model), _hf_logits(tmp_path), atol=1e-4)

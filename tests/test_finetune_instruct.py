@@ -4,20 +4,16 @@ import importlib.util
 import json
 import pathlib
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 import transformers
-from flax import nnx
 
 from admire_jax.data.hf_tokenizer import HFTokenizer
 from admire_jax.data.instruct import instruct_domain, tokenized_examples
 from admire_jax.data.instruct_loader import InstructionLoader, instruct_validation_set
 from admire_jax.data.instruct_packing import pack_conversations
 from admire_jax.data.tfds_source import TfdsSource
-from admire_jax.model import cross_entropy_loss
 from admire_jax.model.hf import load_hf_checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -138,26 +134,18 @@ def test_loader_mixes_domains_and_splits_processes(tiny, tmp_path):
   assert val["loss_mask"].sum() > 0
 
 
-def test_fine_tuning_steps_lower_the_assistant_loss(tiny, tmp_path):
-  tok = HFTokenizer(tiny["llama"])
-  domain = instruct_domain("qa", _write_jsonl(tmp_path / "qa.jsonl",
-                                              [_qa(i, "qa") for i in range(16)]),
-                           data_dir=tmp_path / "cache")
-  loader = InstructionLoader([domain], {"qa": 1.0}, seq_len=64, global_batch=4, seed=0,
-                             tokenizer=tok)
-  model = load_hf_checkpoint(tiny["llama"], dtype="float32")
-  optimizer = nnx.Optimizer(model, optax.adam(3e-3), wrt=nnx.Param)
-
-  @nnx.jit
-  def step(model, optimizer, batch):
-    def loss_fn(model):
-      h = model(batch["inputs"], batch["positions"], batch["segment_ids"])
-      total, count = cross_entropy_loss(model, h, batch["targets"], batch["loss_mask"])
-      return total / count
-    loss, grads = nnx.value_and_grad(loss_fn)(model)
-    optimizer.update(model, grads)
-    return loss
-
-  losses = [float(step(model, optimizer, jax.tree.map(jnp.asarray, loader.batch(0))))
-            for _ in range(15)]
-  assert losses[-1] < 0.7 * losses[0]
+def test_instruction_data_from_gin(tiny, tmp_path):
+  import gin
+  from admire_jax.data.instruct_setup import instruction_data
+  sources = {n: str(_write_jsonl(tmp_path / f"{n}.jsonl", [_qa(i, n) for i in range(20)]))
+             for n in ("code", "math")}
+  with gin.unlock_config():
+    gin.parse_config([f"ft_test/instruction_data.checkpoint = '{tiny['qwen2']}'",
+                      f"ft_test/instruction_data.sources = {sources!r}",
+                      f"ft_test/instruction_data.data_dir = '{tmp_path / 'cache'}'"])
+  with gin.config_scope("ft_test"):
+    data = instruction_data({"math": 3.0, "code": 1.0}, seq_len=64, global_batch=4, seed=1)
+  assert data.mixture == {"code": 0.25, "math": 0.75}
+  assert sorted(data.validation) == ["code", "math"]
+  assert data.loader.batch(0)["inputs"].shape == (4, 64)
+  assert data.tokenizer.eos_id == HFTokenizer(tiny["qwen2"]).eos_id

@@ -61,14 +61,18 @@ class Recommendation:
 
 @gin.configurable
 class Optimizer:
-    """Ask/tell BO over mixtures (simplex of `domains`) x rungs (`fidelities`: label -> cost)."""
+    """Ask/tell BO over mixtures (simplex of `domains`) x rungs (`fidelities`: label -> cost).
+
+    Hyperparameters are refitted whenever the data changed: from the previous fit alone, and from
+    `fit_map.num_restarts` further starts on every `full_refit_every`-th fit.
+    """
 
     def __init__(self, domains: Sequence[str], fidelities: Mapping[str, float], target: str,
                  maximize: bool = False, seed: int = 0, bounds: Mapping[str, tuple[float, float]] | None = None,
                  model: str = "linear_truncated", kernel: KernelFactory = matern52, fit: str = "map",
                  acquisition: str = "mf_mes", max_value_sampler: str = "gumbel", num_max_values: int = 8,
                  cost_model: Any = None, q: int = 1, num_restarts: int = 4, raw_samples: int = 512,
-                 refine_steps: int = 40, fidelity_map: str = "log_cost"):
+                 refine_steps: int = 40, fidelity_map: str = "log_cost", full_refit_every: int = 10):
         self.domains = [str(d) for d in domains]
         if len(set(self.domains)) != len(self.domains) or not self.domains:
             raise ValueError(f"domains must be distinct and non-empty, got {self.domains}")
@@ -83,12 +87,14 @@ class Optimizer:
         self.config = dict(model=model, kernel=getattr(kernel, "__name__", repr(kernel)), fit=fit,
                            acquisition=acquisition, max_value_sampler=max_value_sampler,
                            num_max_values=int(num_max_values), q=int(q), num_restarts=int(num_restarts),
-                           raw_samples=int(raw_samples), refine_steps=int(refine_steps), fidelity_map=fidelity_map)
+                           raw_samples=int(raw_samples), refine_steps=int(refine_steps), fidelity_map=fidelity_map,
+                           full_refit_every=int(full_refit_every))
         self.acq = AcquisitionConfig(acquisition, max_value_sampler, int(num_max_values))
         self._kernel, self.cost_model = kernel, cost_model or FixedCost()
         self.observations: list[dict] = []
         self.pending: list[dict] = []
         self.num_asks = 0
+        self.num_fits = 0
         with x64():
             self._init = self._as64(build_model(len(self.domains), len(self.rungs), kind=model, kernel=kernel))
         self._warm: GPParams | None = None
@@ -155,8 +161,14 @@ class Optimizer:
         if not self._successes():
             raise ValueError("no successful observations yet: tell() at least one finite value first")
         X, y, mask, _ = self._data()
-        fit = fit_nuts if self.config["fit"] == "nuts" else fit_map
-        params = fit(self._init, X, y, mask, self._key(0, version), warm=self._warm)
+        key = self._key(0, version)
+        if self.config["fit"] == "nuts":
+            params = fit_nuts(self._init, X, y, mask, key, warm=self._warm)
+        elif self._warm is not None and self.num_fits % max(self.config["full_refit_every"], 1):
+            params = fit_map(self._init, X, y, mask, key, warm=self._warm, num_restarts=0)  # warm start only
+        else:
+            params = fit_map(self._init, X, y, mask, key, warm=self._warm)
+        self.num_fits += 1
         self._warm = jax.tree_util.tree_map(lambda a: a[0], params)
         self._fitted = (version, params)
         return params
@@ -320,7 +332,8 @@ class Optimizer:
         obs = [dict(o, value=o["value"] if math.isfinite(o["value"]) else repr(o["value"])) for o in self.observations]
         return dict(version=1, domains=self.domains, fidelities=self.costs, target=self.target,
                     maximize=self.maximize, seed=self.seed, bounds=self.bounds, config=self.config,
-                    observations=obs, pending=self.pending, num_asks=self.num_asks, warm=leaves(self._warm),
+                    observations=obs, pending=self.pending, num_asks=self.num_asks, num_fits=self.num_fits,
+                    warm=leaves(self._warm),
                     fitted=fitted)
 
     def save(self, path: str) -> None:
@@ -339,6 +352,7 @@ class Optimizer:
                   cost_model=cost_model, **config)
         opt.observations = [dict(o, value=float(o["value"])) for o in state["observations"]]
         opt.pending, opt.num_asks = [dict(p) for p in state["pending"]], int(state["num_asks"])
+        opt.num_fits = int(state["num_fits"])
         with x64():
             treedef = jax.tree_util.tree_structure(opt._init)
             tree = lambda leaves: jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, jnp.float64) for a in leaves])

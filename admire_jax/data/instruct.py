@@ -28,93 +28,94 @@ FORMAT_VERSION = "1.0.0"
 
 
 def parse_conversation(record: Any, where: str) -> list[dict[str, str]]:
-  """The validated `messages` of one JSONL record; ValueError starts with `where` (file:line)."""
-  if not isinstance(record, dict) or "messages" not in record:
-    raise ValueError(f"{where}: no 'messages' field")
-  messages = record["messages"]
-  if not isinstance(messages, list) or not messages:
-    raise ValueError(f"{where}: 'messages' must be a non-empty list")
-  clean = []
-  for i, m in enumerate(messages):
-    if not isinstance(m, dict) or "role" not in m or "content" not in m:
-      raise ValueError(f"{where}: message {i} needs 'role' and 'content'")
-    if m["role"] not in ROLES:
-      raise ValueError(f"{where}: message {i} has unknown role {m['role']!r}; "
-                       f"expected one of {ROLES}")
-    if not isinstance(m["content"], str):
-      raise ValueError(f"{where}: message {i} content is not a string")
-    clean.append({"role": m["role"], "content": m["content"]})
-  if not any(m["role"] == "assistant" for m in clean):
-    raise ValueError(f"{where}: conversation has no assistant turn (nothing to train on)")
-  return clean
+    """The validated `messages` of one JSONL record; ValueError starts with `where` (file:line)."""
+    if not isinstance(record, dict) or "messages" not in record:
+        raise ValueError(f"{where}: no 'messages' field")
+    messages = record["messages"]
+    if not isinstance(messages, list) or not messages:
+        raise ValueError(f"{where}: 'messages' must be a non-empty list")
+    clean = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise ValueError(f"{where}: message {i} needs 'role' and 'content'")
+        if m["role"] not in ROLES:
+            raise ValueError(f"{where}: message {i} has unknown role {m['role']!r}; "
+                             f"expected one of {ROLES}")
+        if not isinstance(m["content"], str):
+            raise ValueError(f"{where}: message {i} content is not a string")
+        clean.append({"role": m["role"], "content": m["content"]})
+    if not any(m["role"] == "assistant" for m in clean):
+        raise ValueError(f"{where}: conversation has no assistant turn (nothing to train on)")
+    return clean
 
 
 def read_conversations(files: Sequence[str | os.PathLike]) -> Iterator[bytes]:
-  """Each conversation of `files` as canonical JSON bytes ({"messages": [...]})."""
-  for f in map(pathlib.Path, files):
-    if f.suffix != ".jsonl":
-      raise ValueError(f"instruction file {str(f)!r} is not .jsonl")
-    lines = f.read_bytes().splitlines()
-    if not any(line.strip() for line in lines):
-      raise ValueError(f"instruction file {str(f)!r} is empty")
-    for line_no, line in enumerate(lines, 1):
-      if not line.strip():
-        continue
-      try:
-        record = json.loads(line)
-      except json.JSONDecodeError as e:
-        raise ValueError(f"{f}:{line_no}: not valid JSON ({e.msg})") from None
-      messages = parse_conversation(record, f"{f}:{line_no}")
-      yield json.dumps({"messages": messages}, sort_keys=True, ensure_ascii=False).encode()
+    """Each conversation of `files` as canonical JSON bytes ({"messages": [...]})."""
+    for f in map(pathlib.Path, files):
+        if f.suffix != ".jsonl":
+            raise ValueError(f"instruction file {str(f)!r} is not .jsonl")
+        lines = f.read_bytes().splitlines()
+        if not any(line.strip() for line in lines):
+            raise ValueError(f"instruction file {str(f)!r} is empty")
+        for line_no, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{f}:{line_no}: not valid JSON ({e.msg})") from None
+            messages = parse_conversation(record, f"{f}:{line_no}")
+            yield json.dumps({"messages": messages}, sort_keys=True, ensure_ascii=False).encode()
 
 
 def conversation(document: bytes) -> list[dict[str, str]]:
-  """The messages of a stored conversation document."""
-  return json.loads(document)["messages"]
+    """The messages of a stored conversation document."""
+    return json.loads(document)["messages"]
 
 
 class AdmireInstructCorpus(AdmireLocalCorpus):
-  """Local JSONL conversations as a versioned TFDS dataset (one config per domain)."""
+    """Local JSONL conversations as a versioned TFDS dataset (one config per domain)."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Conversations as canonical JSON; split as local corpora."}
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Conversations as canonical JSON; split as local corpora."}
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self, description="Local JSONL conversations prepared by admire_jax.data.",
-        features=tfds.features.FeaturesDict({"text": tfds.features.Text()}))
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self, description="Local JSONL conversations prepared by admire_jax.data.",
+            features=tfds.features.FeaturesDict({"text": tfds.features.Text()}))
 
-  def _split_generators(self, dl_manager):
-    del dl_manager
-    train, validation = split_documents(read_conversations(self.builder_config.files),
-                                        self.builder_config.validation_fraction)
-    return {"train": self._generate_examples(train),
-            "validation": self._generate_examples(validation)}
+    def _split_generators(self, dl_manager):
+        del dl_manager
+        train, validation = split_documents(read_conversations(self.builder_config.files),
+                                            self.builder_config.validation_fraction)
+        return {"train": self._generate_examples(train),
+                "validation": self._generate_examples(validation)}
 
 
 @gin.configurable
 def instruct_domain(name: str, sources: Sequence[str | os.PathLike] | str,
                     validation_fraction: float = 0.05,
                     data_dir: str | os.PathLike | None = None) -> Domain:
-  """A domain of conversations from .jsonl files or folders, prepared as TFDS (cached).
+    """A domain of conversations from .jsonl files or folders, prepared as TFDS (cached).
 
-  Prepared under <data_dir>/admire_instruct_corpus/<name>/<version>; default data_dir is
-  <data root>/instruct. Rebuilt when a source file changes.
-  """
-  Domain(name, None)  # validates the name before any work
-  files = expand_paths(sources)
-  for _ in read_conversations(files):  # bad lines fail here, before TFDS is involved
-    pass
-  data_dir = pathlib.Path(data_dir) if data_dir is not None else paths.data_root() / "instruct"
-  wanted = manifest(files, kind="instruct", format=FORMAT_VERSION,
-                    validation_fraction=validation_fraction)
-  config = LocalCorpusConfig(name=name, description=f"manifest {wanted['hash']}",
-                             files=tuple(str(f) for f in files),
-                             validation_fraction=validation_fraction)
-  return Domain(name, TfdsSource(str(prepare(AdmireInstructCorpus, config, wanted, data_dir))))
+    Prepared under <data_dir>/admire_instruct_corpus/<name>/<version>; default data_dir is
+    <data root>/instruct. Rebuilt when a source file changes.
+    """
+    Domain(name, None)  # validates the name before any work
+    files = expand_paths(sources)
+    for _ in read_conversations(files):  # bad lines fail here, before TFDS is involved
+        pass
+    data_dir = pathlib.Path(data_dir) if data_dir is not None else paths.data_root() / "instruct"
+    wanted = manifest(files, kind="instruct", format=FORMAT_VERSION,
+                      validation_fraction=validation_fraction)
+    config = LocalCorpusConfig(name=name, description=f"manifest {wanted['hash']}",
+                               files=tuple(str(f) for f in files),
+                               validation_fraction=validation_fraction)
+    return Domain(name, TfdsSource(str(prepare(AdmireInstructCorpus, config, wanted, data_dir))))
 
 
-def tokenized_examples(domain: Domain, split: str, tokenizer) -> list[tuple[np.ndarray, np.ndarray]]:
-  """(ids [T], assistant [T]) of every conversation of `domain`'s `split`, in stored order;
-  `tokenizer` needs `encode_chat` (an HFTokenizer with a chat template)."""
-  return [tokenizer.encode_chat(conversation(doc)) for doc in domain.documents(split)]
+def tokenized_examples(domain: Domain, split: str,
+                       tokenizer) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(ids [T], assistant [T]) of every conversation of `domain`'s `split`, in stored order;
+    `tokenizer` needs `encode_chat` (an HFTokenizer with a chat template)."""
+    return [tokenizer.encode_chat(conversation(doc)) for doc in domain.documents(split)]

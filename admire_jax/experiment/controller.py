@@ -62,27 +62,25 @@ class Controller:
                 self.log(f"search stopped: {reason}")
                 return reason
             items = proposals.next_round(self.exp, self.warm, trials)
+            if self.spec.max_trials is not None:
+                items = items[: self.spec.max_trials - sum(t.role == SEARCH for t in trials)]
             added = self.store.add_many(items, self.runs_root, seed=self.spec.seed)
             for t in added:
                 self.log(f"trial {t.id} proposed: rung {t.rung}, mixture {_short(t.mixture)}")
             self.queue += [t.id for t in added]
 
-    def check(self, mixture: dict[str, float]) -> dict[str, list[float]]:
-        """Trains `mixture` and the uniform mixture at the target rung with check_seeds seeds each;
-        returns {role: [objective per seed]} (NaN for a failed seed)."""
+    def check(self, mixture: dict[str, float]) -> None:
+        """Trains `mixture` and the uniform mixture at the target rung with seeds 0..check_seeds-1 each
+        (seeds already trained, e.g. before a restart, are kept)."""
         uniform = {d: 1.0 / len(self.spec.domains) for d in self.spec.domains}
-        seeds = list(range(self.spec.check_seeds))
         for role, w in zip(CHECK_ROLES, (mixture, uniform)):
-            if not any(t.role == role for t in self.store.trials()):  # one transaction per role: idempotent
+            done = {t.seed for t in self.store.trials() if t.role == role}
+            seeds = [s for s in range(self.spec.check_seeds) if s not in done]
+            if seeds:
                 added = self.store.add_many([(w, self.spec.target_rung)] * len(seeds), self.runs_root, role, seeds)
                 self.queue += [t.id for t in added]
         self._resume()
         self._wait_for_all()
-        values = {role: [] for role in CHECK_ROLES}
-        for t in self.store.trials():
-            if t.role in values:
-                values[t.role].append(self.spec.objective_value(t.losses) if t.status == OK else math.nan)
-        return values
 
     def stop_reason(self, trials: Sequence[Trial]) -> str | None:
         searched = [t for t in trials if t.role == SEARCH]

@@ -59,9 +59,11 @@ def verdict(check: dict) -> str:
         return "not run (use `--check_seeds=3`)"
     gap = uni["mean"] - rec["mean"]
     se = math.sqrt(rec["sem"] ** 2 + uni["sem"] ** 2)
-    if not math.isfinite(se):
-        return f"recommended is lower by {gap:.4f} (standard error needs >= 2 seeds each)"
     word = "lower" if gap > 0 else "higher"
+    if not math.isfinite(se):
+        return f"recommended is {word} than uniform by {abs(gap):.4f} (a standard error needs >= 2 seeds each)"
+    if se == 0.0:
+        return f"recommended is {word} than uniform by {abs(gap):.4f}, with no variation between seeds"
     sig = "more" if gap > 2 * se else "not more"
     return (f"recommended is {word} than uniform by {abs(gap):.4f} = {abs(gap) / se:.1f} standard errors "
             f"({sig} than two standard errors)")

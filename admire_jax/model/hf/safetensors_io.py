@@ -128,7 +128,8 @@ def write_checkpoint(folder: str | os.PathLike,
           for n, (shape, _) in tensors.items()}
   groups: list[list[str]] = [[]]
   for name in tensors:
-    if max_shard_bytes and groups[-1] and sum(size[n] for n in groups[-1]) + size[name] > max_shard_bytes:
+    filled = sum(size[n] for n in groups[-1])
+    if max_shard_bytes and groups[-1] and filled + size[name] > max_shard_bytes:
       groups.append([])
     groups[-1].append(name)
   if max_shard_bytes is None:

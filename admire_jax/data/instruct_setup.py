@@ -1,0 +1,56 @@
+"""Everything a fine-tuning run reads, from one gin binding: the checkpoint's tokenizer, a
+mixture loader over instruction domains and fixed validation rows per domain.
+
+    instruction_data.checkpoint = '/ckpt/Qwen2.5-0.5B'
+    instruction_data.sources = {'math': '/data/tulu/math.jsonl', 'code': '/data/tulu/code/'}
+
+Fields mirror the trainer's `ProxyData` (tokenizer, loader, validation, mixture), so a trainer
+can take either.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Mapping, Sequence
+
+import gin
+import numpy as np
+
+from admire_jax.data.hf_tokenizer import HFTokenizer
+from admire_jax.data.instruct import instruct_domain
+from admire_jax.data.instruct_loader import InstructionLoader, instruct_validation_set
+from admire_jax.data.weights import parse_weights
+
+
+@dataclasses.dataclass
+class InstructionData:
+    tokenizer: HFTokenizer
+    loader: InstructionLoader
+    validation: dict[str, dict[str, np.ndarray]]
+    mixture: dict[str, float]  # normalised weights, every domain named
+
+
+@gin.configurable(denylist=["mixture", "seq_len", "global_batch", "seed"])
+def instruction_data(mixture: Mapping[str, float] | None, seq_len: int, global_batch: int,
+                     seed: int, checkpoint: str | os.PathLike = gin.REQUIRED,
+                     sources: Mapping[str, str | Sequence[str]] = gin.REQUIRED,
+                     validation_sequences: int = 32, validation_fraction: float = 0.05,
+                     process_index: int = 0, process_count: int = 1,
+                     data_dir: str | os.PathLike | None = None) -> InstructionData:
+    """Instruction domains (one per source, in name order) under the checkpoint's tokenizer;
+    `mixture` None means uniform. Validation keeps up to `validation_sequences` rows a domain."""
+    if not sources:
+        raise ValueError("instruction_data.sources names no instruction source")
+    tokenizer = HFTokenizer(checkpoint)
+    domains = [instruct_domain(name, sources[name], validation_fraction=validation_fraction,
+                               data_dir=data_dir) for name in sorted(sources)]
+    names = [d.name for d in domains]
+    weights = dict(zip(names, parse_weights(mixture if mixture is not None
+                                            else {n: 1.0 for n in names}, names).tolist()))
+    loader = InstructionLoader(domains, weights, seq_len, global_batch, seed, tokenizer,
+                               process_index, process_count)
+    validation = {}
+    for domain in domains:
+        rows = instruct_validation_set(domain, tokenizer, seq_len)
+        validation[domain.name] = {k: v[:validation_sequences] for k, v in rows.items()}
+    return InstructionData(tokenizer, loader, validation, weights)
