@@ -67,6 +67,8 @@ def test_mfbo_and_bo_episodes_follow_the_protocol(table, tmp_path):
             "--seeds", "1", "--budget", "2.5", "--max-steps", "mfbo=3", "--gin", "BOPolicy.pool_size = 4",
             "--out", str(out), "--no-progress"]
     assert cli.main(argv) == 0
+    import gin
+    assert "pool_size" not in gin.config_str()  # the replay's bindings do not leak into the process
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["methods"]) == {"mfbo", "bo"} and "mfbo/bo" in summary["speedup"]
     assert summary["methods"]["mfbo"]["fidelity_counts"]["tiny"] >= 1

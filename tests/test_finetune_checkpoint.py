@@ -144,6 +144,15 @@ def test_missing_tensor_names_it(tiny, tmp_path):
   with pytest.raises(ValueError, match=r"'model\.layers\.0\.self_attn\.k_proj\.weight'.* "
                      "missing"):
     load_hf_checkpoint(folder)
+  tensors["model.layers.0.self_attn.k_proj.weight"] = torch.zeros(16, 32)
+  tensors["model.extra.weight"] = tensors["model.norm.weight"].clone()
+  save_file({k: v.contiguous() for k, v in tensors.items()}, folder / "model.safetensors")
+  with pytest.raises(ValueError, match=r"model\.safetensors: tensor 'model\.extra\.weight' "
+                     "has no place"):
+    load_hf_checkpoint(folder)
+  (folder / "model.safetensors").write_bytes(b"garbage")
+  with pytest.raises(ValueError, match=r"model\.safetensors: not a readable safetensors file"):
+    load_hf_checkpoint(folder)
 
 
 def test_unknown_architecture_and_rope_scaling_are_refused(tiny, tmp_path):
@@ -208,3 +217,23 @@ def test_explicit_head_dim_matches_transformers(tmp_path):
   model = load_hf_checkpoint(tmp_path, dtype="float32")
   assert model.config.head_dims == 16 and model.config.rope_theta == 500.0
   np.testing.assert_allclose(_our_logits(model), _hf_logits(tmp_path), atol=1e-4)
+
+
+def test_host_memory_stays_far_below_one_copy(tmp_path):
+  import tracemalloc
+  config = transformers.LlamaConfig(vocab_size=8192, hidden_size=256, intermediate_size=512,
+                                    num_hidden_layers=2, num_attention_heads=4,
+                                    num_key_value_heads=4, tie_word_embeddings=False)
+  transformers.LlamaForCausalLM(config).save_pretrained(tmp_path)
+  checkpoint_bytes = sum(f.stat().st_size for f in tmp_path.glob("*.safetensors"))
+  mesh = sharding.make_mesh(data=1, fsdp=2, tensor=4)
+  tracemalloc.start()  # numpy buffers are traced; device buffers are not host copies we make
+  try:
+    model = load_hf_checkpoint(tmp_path, mesh, dtype="float32")
+    _, peak = tracemalloc.get_traced_memory()
+  finally:
+    tracemalloc.stop()
+  assert checkpoint_bytes > 20e6
+  # Measured ~3-4 MB (a 1 MB shard, tracing); reading a whole parameter first gave 13.6 MB.
+  assert peak < 0.25 * checkpoint_bytes, (peak, checkpoint_bytes)
+  assert model.output_DxV[...].addressable_shards[0].data.shape == (128, 2048)

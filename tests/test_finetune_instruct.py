@@ -11,6 +11,7 @@ import transformers
 
 from admire_jax.data.hf_tokenizer import HFTokenizer
 from admire_jax.data.instruct import instruct_domain, tokenized_examples
+from admire_jax.data import instruct_loader
 from admire_jax.data.instruct_loader import InstructionLoader, instruct_validation_set
 from admire_jax.data.instruct_packing import pack_conversations
 from admire_jax.data.tfds_source import TfdsSource
@@ -120,7 +121,9 @@ def test_loader_mixes_domains_and_splits_processes(tiny, tmp_path):
                                                 [_qa(i, name) for i in range(30)]),
                              data_dir=tmp_path / "cache") for name in ("math", "chat")]
   weights = {"math": 0.75, "chat": 0.25}
-  loader = InstructionLoader(domains, weights, seq_len=48, global_batch=8, seed=0, tokenizer=tok)
+  cache = tmp_path / "cache"
+  loader = InstructionLoader(domains, weights, seq_len=48, global_batch=8, seed=0, tokenizer=tok,
+                             data_dir=cache)
   assert loader.counts_at(0) == {"math": 6, "chat": 2}
   batch = loader.batch(3)
   assert {k: v.shape for k, v in batch.items()} == {k: (8, 48) for k in batch}
@@ -128,10 +131,28 @@ def test_loader_mixes_domains_and_splits_processes(tiny, tmp_path):
   assert text.count("math question") > text.count("chat question") > 0
   for k, v in batch.items():
     np.testing.assert_array_equal(v, loader.batch(3)[k])
-  halves = [InstructionLoader(domains, weights, 48, 8, 0, tok, p, 2).batch(3) for p in (0, 1)]
+  halves = [InstructionLoader(domains, weights, 48, 8, 0, tok, p, 2, cache).batch(3)
+            for p in (0, 1)]
   np.testing.assert_array_equal(np.concatenate([h["inputs"] for h in halves]), batch["inputs"])
-  val = instruct_validation_set(domains[0], tok, 48)
+  val = instruct_validation_set(domains[0], tok, 48, data_dir=cache)
   assert val["loss_mask"].sum() > 0
+
+
+def test_packed_rows_are_cached(tiny, tmp_path, monkeypatch):
+  tok = HFTokenizer(tiny["qwen2"])
+  domain = instruct_domain("cached", _write_jsonl(tmp_path / "c.jsonl",
+                                                  [_qa(i, "c") for i in range(20)]),
+                           data_dir=tmp_path / "cache")
+  first = InstructionLoader([domain], {"cached": 1}, 48, 4, 0, tok, data_dir=tmp_path / "tok")
+  assert list((tmp_path / "tok" / "tokens").glob("cached-train-*-L48-conv1.npz"))
+
+  def fail(*args):
+    raise AssertionError("tokenised again despite the cache")
+
+  monkeypatch.setattr(instruct_loader, "tokenized_examples", fail)
+  again = InstructionLoader([domain], {"cached": 1}, 48, 4, 0, tok, data_dir=tmp_path / "tok")
+  for k, v in first.batch(2).items():
+    np.testing.assert_array_equal(v, again.batch(2)[k])
 
 
 def test_instruction_data_from_gin(tiny, tmp_path):
@@ -149,3 +170,14 @@ def test_instruction_data_from_gin(tiny, tmp_path):
   assert sorted(data.validation) == ["code", "math"]
   assert data.loader.batch(0)["inputs"].shape == (4, 64)
   assert data.tokenizer.eos_id == HFTokenizer(tiny["qwen2"]).eos_id
+
+
+def test_checkpoint_tokenizer_drives_the_plain_text_loader(tiny):
+  from admire_jax.data import MixtureLoader, memory_domain
+  tok = HFTokenizer(tiny["llama"])
+  text = [f"hello world {i} the quick brown fox" for i in range(30)]
+  domain = memory_domain("plain", text, text[:2])
+  batch = MixtureLoader([domain], {"plain": 1.0}, seq_len=16, global_batch=2, seed=0,
+                        tokenizer=tok).batch(0)
+  assert batch["inputs"].shape == (2, 16) and batch["inputs"].max() < tok.vocab_size
+  assert "hello world" in tok.decode(batch["inputs"].ravel())

@@ -75,6 +75,7 @@ def test_resume_after_crash_is_exact(tmp_path):
     finished = train(tiny_spec(), mesh, config(), loader, validation(SEQ), resumed, MIXTURE)
     assert loader.calls[0] == 10, "restart must continue from the checkpoint at step 10"
     assert finished["status"] == "ok" and finished["steps"] == 20
+    assert finished["wall_seconds"] > crashed["wall_seconds"], "cost adds up over invocations"
     a, b = losses(straight), losses(resumed)
     assert sorted(b) == list(range(1, 21))
     assert [a[s] for s in range(11, 21)] == [b[s] for s in range(11, 21)]

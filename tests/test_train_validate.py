@@ -27,7 +27,7 @@ def test_7b_on_simulated_8_device_mesh_reports_json(capsys):
 
 
 def test_too_small_device_says_does_not_fit(capsys):
-    code = validate.main(["--preset=1m", "--mesh=data=2,fsdp=4", "--per_device_batch=1", "--seq_len=64",
+    code = validate.main(["--preset=1m", "--mesh=data=1", "--devices=1", "--per_device_batch=1", "--seq_len=64",
                           "--device_memory_gib=0.0001"])
     out = capsys.readouterr().out
     assert code == 1

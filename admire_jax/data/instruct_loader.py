@@ -1,6 +1,7 @@
 """Weighted mixtures of instruction domains, with the `MixtureLoader` interface.
 
-Each domain's train conversations are packed once into rows (`pack_conversations`); `batch(step)`
+Each domain's train conversations are packed once into rows (`pack_conversations`, cached on
+disk per domain, tokenizer and seq_len for TFDS-backed domains); `batch(step)`
 is a pure function of (seed, step, weights, process index) as in `MixtureLoader`: per step each
 domain gets its exact count of rows (`weights.Schedule`), the j-th row a domain contributes is
 row (j mod R) of its epoch-(j // R) permutation, and process p keeps its slice of the shuffled
@@ -8,15 +9,21 @@ global batch. Batches carry assistant-only loss masks and per-conversation segme
 """
 from __future__ import annotations
 
+import os
+import pathlib
+import threading
 from typing import Any, Sequence
 import zlib
 
 import numpy as np
 
-from admire_jax.data.domain import Domain, check_unique
+from admire_jax.data import paths
+from admire_jax.data.domain import Domain, check_split, check_unique
 from admire_jax.data.instruct import tokenized_examples
 from admire_jax.data.instruct_packing import pack_conversations
 from admire_jax.data.weights import Schedule
+
+PACKING_FORMAT = "conv1"  # change when pack_conversations changes: old caches are then unused
 
 
 class InstructionLoader:
@@ -26,7 +33,8 @@ class InstructionLoader:
     """
 
     def __init__(self, domains: Sequence[Domain], weights: Any, seq_len: int, global_batch: int,
-                 seed: int, tokenizer, process_index: int = 0, process_count: int = 1):
+                 seed: int, tokenizer, process_index: int = 0, process_count: int = 1,
+                 data_dir: str | pathlib.Path | None = None):
         domains = list(domains)
         if not domains:
             raise ValueError("InstructionLoader needs at least one domain")
@@ -43,8 +51,7 @@ class InstructionLoader:
         self.tokenizer = tokenizer
         self.schedule = Schedule.make(weights, self.names, global_batch)
         active = self.schedule.active()
-        self.rows = [pack_conversations(tokenized_examples(d, "train", tokenizer), seq_len,
-                                        tokenizer.pad_id) if active[i] else None
+        self.rows = [packed_rows(d, "train", tokenizer, seq_len, data_dir) if active[i] else None
                      for i, d in enumerate(domains)]
 
     def counts_at(self, step: int) -> dict[str, int]:
@@ -78,11 +85,37 @@ class InstructionLoader:
         return np.random.default_rng([self.seed, salt, epoch]).permutation(num_rows)
 
 
-def instruct_validation_set(domain: Domain, tokenizer, seq_len: int,
-                            num_sequences: int | None = None) -> dict[str, np.ndarray]:
-    """The validation conversations of `domain` packed into rows [N, seq_len] (fixed, no seed)."""
-    rows = pack_conversations(tokenized_examples(domain, "validation", tokenizer), seq_len,
+def packed_rows(domain: Domain, split: str, tokenizer, seq_len: int,
+                data_dir: str | pathlib.Path | None = None) -> dict[str, np.ndarray]:
+    """`pack_conversations` of a domain's split; cached for TFDS-backed domains under
+    <data root>/tokens/, keyed by domain and tokenizer fingerprints, seq_len and packing."""
+    check_split(split)
+    path = None
+    if not domain.fingerprint.startswith("mem-"):
+        name = (f"{domain.name}-{split}-{domain.fingerprint}-{tokenizer.fingerprint}-L{seq_len}"
+                f"-{PACKING_FORMAT}.npz")
+        path = paths.resolve(data_dir) / "tokens" / name
+        if path.is_file():
+            try:
+                with np.load(path) as stored:
+                    return {k: stored[k] for k in stored.files}
+            except (OSError, ValueError):
+                pass  # a damaged cache file is rebuilt
+    rows = pack_conversations(tokenized_examples(domain, split, tokenizer), seq_len,
                               tokenizer.pad_id)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}.npz")
+        np.savez(tmp, **rows)
+        tmp.replace(path)  # atomic: concurrent builders never see a half-written file
+    return rows
+
+
+def instruct_validation_set(domain: Domain, tokenizer, seq_len: int,
+                            num_sequences: int | None = None,
+                            data_dir: str | pathlib.Path | None = None) -> dict[str, np.ndarray]:
+    """The validation conversations of `domain` packed into rows [N, seq_len] (fixed, no seed)."""
+    rows = packed_rows(domain, "validation", tokenizer, seq_len, data_dir)
     available = len(rows["inputs"])
     if num_sequences is not None and num_sequences > available:
         raise ValueError(f"domain {domain.name!r} packs into {available} validation rows of length "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import gin
 import numpy as np
@@ -48,9 +48,9 @@ def instruction_data(mixture: Mapping[str, float] | None, seq_len: int, global_b
     weights = dict(zip(names, parse_weights(mixture if mixture is not None
                                             else {n: 1.0 for n in names}, names).tolist()))
     loader = InstructionLoader(domains, weights, seq_len, global_batch, seed, tokenizer,
-                               process_index, process_count)
+                               process_index, process_count, data_dir)
     validation = {}
     for domain in domains:
-        rows = instruct_validation_set(domain, tokenizer, seq_len)
+        rows = instruct_validation_set(domain, tokenizer, seq_len, data_dir=data_dir)
         validation[domain.name] = {k: v[:validation_sequences] for k, v in rows.items()}
     return InstructionData(tokenizer, loader, validation, weights)

@@ -14,6 +14,8 @@ import signal
 import sys
 import time
 
+import gin
+
 from admire_jax.train import flags
 from admire_jax.train.result import make_result, write_result
 
@@ -41,8 +43,6 @@ def _failed(run_dir: str, preset: str, mixture, error: str, started: float) -> N
 
 
 def main(argv: list[str]) -> int:
-    import gin
-
     try:
         return _main(argv)
     finally:  # the bindings belong to this command; leave none behind for an embedding process
@@ -85,31 +85,46 @@ def _main(argv: list[str]) -> int:
 
 
 def _run(args, run_dir: str, mixture, mesh_sizes) -> dict:
-    import gin
-
     from admire_jax.model import TransformerConfig, sharding
     from admire_jax.train.compilation_cache import enable_compilation_cache
     from admire_jax.train.data_setup import proxy_data
     from admire_jax.train.distributed import initialize_distributed
     from admire_jax.train.trainer import TrainConfig, train
-    from admire_jax.train.transformer_spec import transformer_spec
+    from admire_jax.train.transformer_spec import checkpoint_config, transformer_spec
 
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # a killed job still writes result.json
     initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
     enable_compilation_cache()
     try:
         config = TrainConfig()
-        data = proxy_data(mixture, config.seq_len, config.global_batch, config.seed)
-        model_config = model_config_for(TransformerConfig, data.tokenizer.vocab_size)
+        data_factory, evaluations = train_options()
+        data = (data_factory or proxy_data)(
+            mixture, config.seq_len, config.global_batch, config.seed,
+            process_index=jax_process_index(), process_count=jax_process_count(),
+        )
+        if config.init_checkpoint is None:
+            model_config = model_config_for(TransformerConfig, data.tokenizer.vocab_size)
+        else:  # the checkpoint's architecture and vocabulary win
+            model_config = checkpoint_config(config.init_checkpoint, TransformerConfig())
     except (ValueError, TypeError) as exc:  # gin REQUIRED unbound, bad values, unknown domains
         raise flags.UsageError(str(exc)) from None
     mesh = sharding.make_mesh(**mesh_sizes)
-    spec = transformer_spec(model_config, str(flags.macro("PRESET", args.preset or "custom")))
+    spec = transformer_spec(model_config, str(flags.macro("PRESET", args.preset or "custom")),
+                            init_checkpoint=config.init_checkpoint)
     if jax_process_index() == 0:
         os.makedirs(run_dir, exist_ok=True)
         with open(os.path.join(run_dir, "config.gin"), "w", encoding="utf-8") as f:
             f.write(gin.config_str())
-    return train(spec, mesh, config, data.loader, data.validation, run_dir, data.mixture)
+    return train(spec, mesh, config, data.loader, data.validation, run_dir, data.mixture,
+                 evaluations=evaluations, tokenizer=data.tokenizer)
+
+
+@gin.configurable("train")
+def train_options(data_factory=None, evaluations=None):
+    """What `admire-jax train` plugs in: the data (default `proxy_data`, the built-in corpus; any
+    fn(mixture, seq_len, global_batch, seed, process_index=, process_count=) returning an object
+    with tokenizer / loader / validation / mixture) and final scores ({name: fn(model, tokenizer)})."""
+    return data_factory, dict(evaluations or {})
 
 
 def _exit_on_sigterm(signum, frame):
@@ -140,3 +155,9 @@ def jax_process_index() -> int:
     import jax
 
     return jax.process_index()
+
+
+def jax_process_count() -> int:
+    import jax
+
+    return jax.process_count()

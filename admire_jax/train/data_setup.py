@@ -45,6 +45,8 @@ def proxy_data(
     seed: int,
     validation_sequences: int = 32,
     evaluate_target: bool = True,
+    process_index: int | None = None,
+    process_count: int | None = None,
 ) -> ProxyData:
     """Built-in domains (see `builtin_domains` for gin knobs), this process's share of each batch."""
     tokenizer = ByteTokenizer()
@@ -52,7 +54,8 @@ def proxy_data(
     weights = normalise_mixture(mixture, [d.name for d in domains])
     loader = MixtureLoader(
         domains, weights, seq_len=seq_len, global_batch=global_batch, seed=seed, tokenizer=tokenizer,
-        process_index=jax.process_index(), process_count=jax.process_count(),
+        process_index=jax.process_index() if process_index is None else process_index,
+        process_count=jax.process_count() if process_count is None else process_count,
     )
     scored = domains + ([builtin_target()] if evaluate_target else [])
     validation = {}

@@ -29,6 +29,8 @@ class ModelSpec:
     flops_per_token: Callable[[int], float]  # seq_len -> forward + backward model FLOPs per token
     # (abstract param state, mesh) -> NamedSharding per param; None: flax's get_partition_spec
     param_shardings: Callable[[Any, jax.sharding.Mesh], Any] | None = None
+    # mesh -> sharded nnx.Param state to start from (e.g. a pretrained checkpoint); None: random init
+    load_params: Callable[[jax.sharding.Mesh], Any] | None = None
     batch_logical_axis: str = "batch"
 
     def flops_per_step(self, seq_len: int, global_batch: int) -> float:

@@ -74,7 +74,14 @@ def create_state(
     spec: ModelSpec, mesh: jax.sharding.Mesh, tx: optax.GradientTransformation,
     shardings: TrainState, seed: int = 0,
 ) -> TrainState:
-    """A freshly initialised, sharded train state (deterministic in `seed`)."""
+    """A freshly initialised, sharded train state (deterministic in `seed`), or one starting from
+    the spec's pretrained parameters when it has `load_params`."""
+    if spec.load_params is not None:
+        with sharding_context(spec, mesh):
+            params = jax.device_put(spec.load_params(mesh), shardings.params)
+            opt_state = jax.jit(tx.init, out_shardings=shardings.opt_state)(params)
+        step = jax.device_put(jnp.zeros((), jnp.int32), shardings.step)
+        return TrainState(step=step, params=params, opt_state=opt_state)
 
     def init() -> TrainState:
         model = spec.make_model(nnx.Rngs(seed))

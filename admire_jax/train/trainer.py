@@ -7,16 +7,18 @@ checkpoint at step k replays exactly the batches k, k+1, ... an uninterrupted ru
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import gin
 import jax
 import numpy as np
+from flax import nnx
 from tqdm import tqdm
 
 from admire_jax.train import (checkpoint, compilation_cache, evaluation, flops, host_data, optimizer,
@@ -46,6 +48,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     log_every: int = 1
     progress_bar: bool = True
+    init_checkpoint: str | None = None  # Hugging Face checkpoint folder to start from (fine-tuning)
 
     @property
     def total_steps(self) -> int:
@@ -74,6 +77,7 @@ class _Run:
     val_loss: dict = dataclasses.field(default_factory=dict)
     status: str = "failed"
     error: str | None = None
+    scores: dict = dataclasses.field(default_factory=dict)
 
 
 def train(
@@ -85,9 +89,15 @@ def train(
     run_dir: str,
     mixture: Mapping[str, float],
     peak_flops_per_device: float | None = None,
+    evaluations: Mapping[str, Callable[[Any, Any], float]] | None = None,
+    tokenizer: Any = None,
 ) -> dict[str, Any]:
-    """Train (resuming from the latest checkpoint in `run_dir`), evaluate, write and return the result."""
-    start_time = time.time()
+    """Train (resuming from the latest checkpoint in `run_dir`), evaluate, write and return the result.
+
+    A resumed run reports totals over all its invocations: steps, tokens, FLOPs and wall seconds.
+    `evaluations` ({name: fn(model, tokenizer) -> float}) score the final model into "scores".
+    """
+    start_time = time.time() - _earlier_wall_seconds(run_dir)
     hits_before = compilation_cache.cache_hits()
     run = _Run()
     per_step_flops = spec.flops_per_step(config.seq_len, config.global_batch)
@@ -96,7 +106,8 @@ def train(
     try:
         log = _metrics_log(run_dir) if writer else None
         _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops,
-                    peak_flops_per_device or flops.peak_flops_per_device(jax.devices()[0]))
+                    peak_flops_per_device or flops.peak_flops_per_device(jax.devices()[0]),
+                    evaluations or {}, tokenizer)
     except Exception as exc:  # any failure still ends in a result.json the optimiser can read
         run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
@@ -112,12 +123,30 @@ def train(
         wall_seconds=time.time() - start_time, flops=run.steps * per_step_flops,
         val_loss=run.val_loss or {d: None for d in validation}, status=run.status, error=run.error,
         compile_cache_hits=compilation_cache.cache_hits() - hits_before,
+        **({"scores": run.scores} if evaluations else {}),
     )
     if writer:
         result.write_result(run_dir, record)
     if interrupted is not None:
         raise interrupted
     return record
+
+
+def _scores(spec, mesh, params, evaluations, tokenizer, seed) -> dict[str, float]:
+    """Each evaluation function applied to the trained model (e.g. exact-match accuracy)."""
+    with state.sharding_context(spec, mesh):
+        graphdef, _, rest = state.split_model(spec, seed)
+        model = nnx.merge(graphdef, params, rest)
+        return {name: float(fn(model, tokenizer)) for name, fn in evaluations.items()}
+
+
+def _earlier_wall_seconds(run_dir: str) -> float:
+    """Wall time already spent on this run by earlier (interrupted) invocations: part of its cost."""
+    try:
+        with open(os.path.join(run_dir, "result.json"), encoding="utf-8") as f:
+            return float(json.load(f).get("wall_seconds", 0.0))
+    except (OSError, ValueError, TypeError):
+        return 0.0
 
 
 def _batch_shards(sharding: jax.sharding.NamedSharding) -> int:
@@ -133,7 +162,8 @@ def _metrics_log(run_dir: str):
     return MetricsLog(run_dir)
 
 
-def _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops, peak):
+def _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops, peak,
+                evaluations, tokenizer):
     total = config.total_steps
     batch_sharding = jax.sharding.NamedSharding(mesh, batch_partition_spec(spec, mesh))
     shards = _batch_shards(batch_sharding)
@@ -189,8 +219,11 @@ def _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_s
                 tick, tick_step = time.time(), number
         bar.close()
         run.val_loss = evaluate(train_state.params)
+        if evaluations:
+            run.scores = _scores(spec, mesh, train_state.params, evaluations, tokenizer, config.seed)
         if log is not None:
-            log.write(run.steps, {f"val_loss/{d}": v for d, v in run.val_loss.items()})
+            log.write(run.steps, {**{f"val_loss/{d}": v for d, v in run.val_loss.items()},
+                                  **{f"score/{k}": v for k, v in run.scores.items()}})
         run.status = "ok"
     finally:
         ckpt.close()

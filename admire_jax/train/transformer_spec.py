@@ -13,11 +13,23 @@ def transformer_loss(model: Transformer, batch: Batch):
     return cross_entropy_loss(model, h_BxLxD, batch["targets"], batch["loss_mask"])
 
 
-def transformer_spec(config: TransformerConfig, name: str) -> ModelSpec:
-    """ModelSpec of a transformer config; `name` is the preset name written to result.json."""
+def transformer_spec(config: TransformerConfig, name: str, init_checkpoint: str | None = None) -> ModelSpec:
+    """ModelSpec of a transformer config; `name` is the preset name written to result.json.
+
+    With `init_checkpoint` (a Hugging Face checkpoint folder whose config.json matches `config`,
+    see `checkpoint_config`) training starts from its weights instead of a random init.
+    """
 
     def make_model(rngs: nnx.Rngs) -> Transformer:
         return Transformer(config, rngs=rngs)
+
+    def load_params(mesh):
+        from admire_jax.model.hf import load_hf_checkpoint
+
+        model = load_hf_checkpoint(init_checkpoint, mesh, **_not_in_hf_config(config))
+        if model.config != config:
+            raise ValueError(f"{init_checkpoint}: checkpoint config {model.config} differs from {config}")
+        return nnx.state(model, nnx.Param)
 
     return ModelSpec(
         name=name,
@@ -27,4 +39,18 @@ def transformer_spec(config: TransformerConfig, name: str) -> ModelSpec:
         non_embedding_params=config.non_embedding_params(),
         flops_per_token=config.train_flops_per_token,
         param_shardings=sharding.state_shardings,
+        load_params=load_params if init_checkpoint is not None else None,
     )
+
+
+def _not_in_hf_config(config: TransformerConfig) -> dict:
+    """The numerics a HF config.json does not describe, taken from the gin-bound config."""
+    return {"dtype": config.dtype, "remat": config.remat, "attention": config.attention,
+            "loss_chunk_len": config.loss_chunk_len}
+
+
+def checkpoint_config(init_checkpoint: str, configured: TransformerConfig) -> TransformerConfig:
+    """The checkpoint's architecture (its vocabulary included) with the configured numerics."""
+    from admire_jax.model.hf import read_config
+
+    return read_config(init_checkpoint, **_not_in_hf_config(configured))[0]

@@ -1,9 +1,10 @@
 """Import and export of Hugging Face Llama / Qwen2 checkpoints (config.json + safetensors).
 
-Import streams: every parameter is assembled with `jax.make_array_from_callback`, whose callback
-reads, per device shard and per layer, only that shard's slice of the memory-mapped HF tensor.
-Host memory therefore holds one shard of one layer at a time, never a second copy of the model,
-and each shard goes straight to its device with the NamedSharding the model's logical rules give.
+Import streams: every parameter is assembled device by device; for each device the loader reads,
+layer by layer, only that device's slice of the memory-mapped HF tensors, puts it on the device
+and lets it go. Host memory therefore holds one device's shard of one parameter at a time, never
+a second copy of the model, and each shard lands directly under the NamedSharding that the
+model's logical rules give (`sharding.state_shardings`).
 """
 from __future__ import annotations
 
@@ -92,8 +93,9 @@ def check_tensors(files: CheckpointFiles, specs: list[TensorSpec], cfg_source: s
   expected = {s.hf_name: s for s in specs}
   missing = sorted(set(expected) - files.names)
   if missing:
-    raise ValueError(f"{files.folder}: tensor {missing[0]!r} (and {len(missing) - 1} more) "
-                     f"required by {cfg_source} is missing from the checkpoint")
+    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    raise ValueError(f"{files.folder}: tensor {missing[0]!r}{more} required by {cfg_source} "
+                     "is missing from the checkpoint")
   for s in specs:
     if files.shape(s.hf_name) != s.hf_shape:
       raise ValueError(f"{files.file_of(s.hf_name)}: tensor {s.hf_name!r} has shape "
@@ -103,8 +105,9 @@ def check_tensors(files: CheckpointFiles, specs: list[TensorSpec], cfg_source: s
   extra = sorted(n for n in files.names - set(expected) - tied_head
                  if not n.endswith(IGNORED_SUFFIXES))
   if extra:
-    raise ValueError(f"{files.file_of(extra[0])}: tensor {extra[0]!r} (and {len(extra) - 1} "
-                     f"more) has no place in the model described by {cfg_source}")
+    more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+    raise ValueError(f"{files.file_of(extra[0])}: tensor {extra[0]!r}{more} has no place in "
+                     f"the model described by {cfg_source}")
 
 
 def load_hf_checkpoint(folder: str | os.PathLike, mesh: Mesh | None = None,
@@ -152,7 +155,12 @@ def _assemble(files: CheckpointFiles, parts: list[TensorSpec], shape: tuple[int,
                          head_dim).astype(dtype) for i in range(first, last)]
     return np.stack(layers)
 
-  return jax.make_array_from_callback(tuple(shape), named_sharding, shard)
+  # One device at a time (jax.make_array_from_callback would first read every shard of the
+  # parameter, holding a whole parameter on the host).
+  shape = tuple(shape)
+  arrays = [jax.device_put(shard(index), device)
+            for device, index in named_sharding.addressable_devices_indices_map(shape).items()]
+  return jax.make_array_from_single_device_arrays(shape, named_sharding, arrays)
 
 
 def save_hf_checkpoint(model: Transformer, folder: str | os.PathLike, family: str,
