@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 
 from admire_jax.bo.fit import fit_map, fit_nuts
-from admire_jax.bo.gp import cholesky_with_jitter, condition, log_marginal_likelihood, predict, predict_joint, x64
+from admire_jax.bo import gp
+from admire_jax.bo.gp import cholesky_with_jitter, x64
+
+condition, predict = jax.jit(gp.condition), jax.jit(gp.predict)
+predict_joint, log_marginal_likelihood = jax.jit(gp.predict_joint), jax.jit(gp.log_marginal_likelihood)
 from admire_jax.bo.models import build_model
 
 

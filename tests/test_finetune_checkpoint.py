@@ -162,7 +162,9 @@ def test_unknown_architecture_and_rope_scaling_are_refused(tiny, tmp_path):
   with pytest.raises(ValueError, match=r"config\.json: architecture 'GPT2LMHeadModel' is not "
                      "supported"):
     load_hf_checkpoint(folder)
-  with pytest.raises(ValueError, match="rope scaling 'llama3' is not supported"):
+  with pytest.raises(ValueError, match="rope scaling 'yarn' is not supported"):
+    config_from_hf({**cfg, "rope_scaling": {"rope_type": "yarn", "factor": 8.0}})
+  with pytest.raises(ValueError, match=r"llama3 rope scaling lacks \['low_freq_factor'"):
     config_from_hf({**cfg, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}})
 
 
@@ -237,3 +239,30 @@ def test_host_memory_stays_far_below_one_copy(tmp_path):
   # Measured ~3-4 MB (a 1 MB shard, tracing); reading a whole parameter first gave 13.6 MB.
   assert peak < 0.25 * checkpoint_bytes, (peak, checkpoint_bytes)
   assert model.output_DxV[...].addressable_shards[0].data.shape == (128, 2048)
+
+
+def test_llama31_rope_scaling_matches_transformers(tmp_path):
+  rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+          "original_max_position_embeddings": 64, "rope_theta": 10_000.0}
+  config = transformers.LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=64,
+                                    num_hidden_layers=1, num_attention_heads=2,
+                                    num_key_value_heads=1, rope_scaling=rope)
+  torch.manual_seed(0)
+  transformers.LlamaForCausalLM(config).save_pretrained(tmp_path / "in")
+  model = load_hf_checkpoint(tmp_path / "in", dtype="float32")
+  assert model.config.rope_scaling == (8.0, 1.0, 4.0, 64)
+  tokens = np.random.default_rng(3).integers(0, 128, (1, 40))
+  ref = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "in", dtype=torch.float32)
+  with torch.no_grad():
+    want = ref(torch.tensor(tokens), position_ids=torch.arange(40)[None] * 5).logits.numpy()
+  positions = jnp.arange(40)[None] * 5  # reach wavelengths the scaling changes
+  got = np.asarray(model.logits(model(jnp.asarray(tokens), positions)))
+  np.testing.assert_allclose(got, want, atol=1e-4)
+  plain = load_hf_checkpoint(tmp_path / "in", dtype="float32", rope_scaling=None)
+  assert np.abs(np.asarray(plain.logits(plain(jnp.asarray(tokens), positions))) - want).max() > 1e-3
+  out = save_hf_checkpoint(model, tmp_path / "out", "llama")  # written back, read by transformers
+  again = transformers.AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+  with torch.no_grad():
+    np.testing.assert_allclose(
+        again(torch.tensor(tokens), position_ids=torch.arange(40)[None] * 5).logits.numpy(),
+        want, atol=1e-5)

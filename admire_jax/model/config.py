@@ -33,6 +33,9 @@ class TransformerConfig:
     qkv_bias: add biases to the q/k/v projections (Qwen2 style).
     tie_embeddings: reuse the input embedding as the output projection.
     rope_theta: base of the rotary-embedding frequencies.
+    rope_scaling: None (plain RoPE) or Llama 3.1's frequency scaling as (factor,
+      low_freq_factor, high_freq_factor, original_max_position_embeddings); set by checkpoint
+      import (`admire_jax.model.hf`) for Llama 3.1+ checkpoints.
     norm_eps: RMSNorm epsilon.
     init_std: standard deviation of the embedding initialiser.
     dtype: compute dtype (activations, matmul inputs); 'bfloat16' by default.
@@ -54,6 +57,7 @@ class TransformerConfig:
   qkv_bias: bool = False
   tie_embeddings: bool = False
   rope_theta: float = 10_000.0
+  rope_scaling: tuple[float, float, float, int] | None = None
   norm_eps: float = 1e-6
   init_std: float = 0.02
   dtype: str = "bfloat16"
@@ -75,6 +79,14 @@ class TransformerConfig:
                        "(or set head_dim)")
     if self.head_dims % 2:
       raise ValueError(f"head_dim must be even for rotary embeddings, got {self.head_dims}")
+    if self.rope_scaling is not None:
+      if len(self.rope_scaling) != 4 or any(v <= 0 for v in self.rope_scaling):
+        raise ValueError("rope_scaling must be 4 positive numbers (factor, low_freq_factor, "
+                         f"high_freq_factor, original_max_position_embeddings), got "
+                         f"{self.rope_scaling}")
+      if self.rope_scaling[2] <= self.rope_scaling[1]:
+        raise ValueError(f"rope_scaling high_freq_factor must exceed low_freq_factor, got "
+                         f"{self.rope_scaling}")
     if self.remat not in REMAT_POLICIES:
       raise ValueError(f"remat={self.remat!r}; expected one of {REMAT_POLICIES}")
     if self.attention not in ATTENTION_IMPLEMENTATIONS:

@@ -57,11 +57,23 @@ class RMSNorm(nnx.Module):
     return (x * self.scale[...].astype(jnp.float32)).astype(self.dtype)
 
 
-def rotary_tables(positions_BxL: jax.Array, head_dim: int,
-                  theta: float) -> tuple[jax.Array, jax.Array]:
-  """sin and cos [B, L, head_dim/2] (float32) of each token's position."""
+def rotary_tables(positions_BxL: jax.Array, head_dim: int, theta: float,
+                  scaling: tuple[float, float, float, int] | None = None
+                  ) -> tuple[jax.Array, jax.Array]:
+  """sin and cos [B, L, head_dim/2] (float32) of each token's position.
+
+  `scaling` (factor, low_freq_factor, high_freq_factor, original_context) applies Llama 3.1's
+  frequency scaling: wavelengths longer than original_context / low_freq_factor are stretched
+  by `factor`, those shorter than original_context / high_freq_factor are kept, and the band
+  between is interpolated.
+  """
   fraction = jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim
   inv_freq_F = 1.0 / (theta ** fraction)
+  if scaling is not None:
+    factor, low, high, context = scaling
+    wavelength_F = 2 * jnp.pi / inv_freq_F
+    smooth_F = jnp.clip((context / wavelength_F - low) / (high - low), 0.0, 1.0)
+    inv_freq_F = (1 - smooth_F) * inv_freq_F / factor + smooth_F * inv_freq_F
   angle_BxLxF = positions_BxL.astype(jnp.float32)[..., None] * inv_freq_F
   return jnp.sin(angle_BxLxF), jnp.cos(angle_BxLxF)
 

@@ -73,7 +73,8 @@ class Transformer(nnx.Module):
       positions_BxL = jnp.broadcast_to(jnp.arange(inputs_BxL.shape[1]), inputs_BxL.shape)
     if segment_ids_BxL is None:
       segment_ids_BxL = jnp.ones_like(inputs_BxL)
-    sin_BxLxF, cos_BxLxF = rotary_tables(positions_BxL, cfg.head_dims, cfg.rope_theta)
+    sin_BxLxF, cos_BxLxF = rotary_tables(positions_BxL, cfg.head_dims, cfg.rope_theta,
+                                         cfg.rope_scaling)
     mask_Bx1xLxL = segment_mask(segment_ids_BxL)
 
     # The table is gathered over fsdp first (as FSDP does for every weight), so that the lookup's

@@ -19,17 +19,31 @@ ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
 IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
 
 
-def _rope_theta(hf: Mapping[str, Any], source: str) -> float:
-  """rope_theta from transformers 4.x (top level) or 5.x (`rope_parameters`) configs."""
-  params = hf.get("rope_parameters") or {}
+LLAMA3_ROPE_KEYS = ("factor", "low_freq_factor", "high_freq_factor",
+                    "original_max_position_embeddings")
+
+
+def _rope(hf: Mapping[str, Any], source: str) -> tuple[float, tuple | None]:
+  """(rope_theta, rope_scaling) from transformers 4.x (`rope_theta`, `rope_scaling`) or 5.x
+  (`rope_parameters`) configs; plain RoPE and Llama 3.1's 'llama3' scaling are supported."""
+  params = dict(hf.get("rope_parameters") or {})
   scaling = hf.get("rope_scaling") or {}
-  for kind in (params.get("rope_type"), scaling.get("rope_type", scaling.get("type"))):
-    if kind not in (None, "default"):
-      raise ValueError(f"{source}: rope scaling {kind!r} is not supported (only plain RoPE)")
+  if scaling.get("rope_type", scaling.get("type")) not in (None, "default"):
+    params.update(scaling)  # a 4.x scaling entry beside 5.x defaults: the scaling is meant
+  kind = params.get("rope_type", params.get("type"))
   theta = hf.get("rope_theta", params.get("rope_theta"))
   if theta is None:
     raise ValueError(f"{source}: no rope_theta (nor rope_parameters.rope_theta)")
-  return float(theta)
+  if kind in (None, "default"):
+    return float(theta), None
+  if kind != "llama3":
+    raise ValueError(f"{source}: rope scaling {kind!r} is not supported (plain RoPE or "
+                     "'llama3' only)")
+  missing = [k for k in LLAMA3_ROPE_KEYS if k not in params]
+  if missing:
+    raise ValueError(f"{source}: llama3 rope scaling lacks {missing}")
+  factor, low, high, context = (params[k] for k in LLAMA3_ROPE_KEYS)
+  return float(theta), (float(factor), float(low), float(high), int(context))
 
 
 def config_from_hf(hf: Mapping[str, Any], source: str = "config.json",
@@ -53,6 +67,7 @@ def config_from_hf(hf: Mapping[str, Any], source: str = "config.json",
     raise ValueError(f"{source}: attention_bias / mlp_bias are not supported for Llama")
   if family == "qwen2" and hf.get("use_sliding_window"):
     raise ValueError(f"{source}: use_sliding_window=true is not supported")
+  rope_theta, rope_scaling = _rope(hf, source)
   d, heads = int(hf["hidden_size"]), int(hf["num_attention_heads"])
   head_dim = hf.get("head_dim")
   fields = dict(
@@ -61,7 +76,7 @@ def config_from_hf(hf: Mapping[str, Any], source: str = "config.json",
       head_dim=None if head_dim in (None, d // heads) else int(head_dim),
       d_ff=int(hf["intermediate_size"]), qkv_bias=family == "qwen2",
       tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-      rope_theta=_rope_theta(hf, source), norm_eps=float(hf["rms_norm_eps"]))
+      rope_theta=rope_theta, rope_scaling=rope_scaling, norm_eps=float(hf["rms_norm_eps"]))
   fields.update(overrides)
   try:
     return TransformerConfig(**fields), family
@@ -86,6 +101,8 @@ def config_to_hf(cfg: TransformerConfig, family: str, dtype: str = "float32",
         "max_position_embeddings": 4096}
   if family == "llama":
     hf.update(attention_bias=False, mlp_bias=False)
+  if cfg.rope_scaling is not None:
+    hf["rope_scaling"] = {"rope_type": "llama3", **dict(zip(LLAMA3_ROPE_KEYS, cfg.rope_scaling))}
   hf.update(extra or {})
   return hf
 
