@@ -5,8 +5,6 @@ acquisition can average over hyperparameter samples the same way.
 """
 from __future__ import annotations
 
-from functools import partial
-
 import gin
 import jax
 import jax.numpy as jnp
@@ -44,7 +42,7 @@ def _lbfgs(loss, raw0, max_iters: int, tol: float):
     return raw
 
 
-@partial(jax.jit, static_argnames=("max_iters",))
+@jax.jit
 def _fit_one(init: GPParams, start: GPParams, X, y, mask, max_iters: int, tol: float):
     """One L-BFGS run from `start` (constrained); returns the fitted parameters and the loss."""
     n = jnp.maximum(jnp.sum(mask), 1)
@@ -73,7 +71,7 @@ def fit_map(init: GPParams, X, y, mask, key, warm: GPParams | None = None, num_r
     starts = starts[: (warm is not None) + num_restarts] or [init]
     best, best_loss = None, np.inf
     for start in starts:
-        params, loss = _fit_one(init, start, X, y, mask, max_iters=max_iters, tol=tol)
+        params, loss = _fit_one(init, start, X, y, mask, max_iters, tol)
         if best is None or float(loss) < best_loss:
             best, best_loss = params, float(loss)
     return jax.tree_util.tree_map(lambda a: a[None], best)

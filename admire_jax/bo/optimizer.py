@@ -63,8 +63,9 @@ class Recommendation:
 class Optimizer:
     """Ask/tell BO over mixtures (simplex of `domains`) x rungs (`fidelities`: label -> cost).
 
-    Hyperparameters are refitted whenever the data changed: from the previous fit alone, and from
-    `fit_map.num_restarts` further starts on every `full_refit_every`-th fit.
+    Hyperparameters are refitted whenever the data changed: at most `warm_refit_iters` L-BFGS
+    steps from the previous fit, and a full fit from `fit_map.num_restarts` further starts on every
+    `full_refit_every`-th fit.
     """
 
     def __init__(self, domains: Sequence[str], fidelities: Mapping[str, float], target: str,
@@ -72,7 +73,8 @@ class Optimizer:
                  model: str = "linear_truncated", kernel: KernelFactory = matern52, fit: str = "map",
                  acquisition: str = "mf_mes", max_value_sampler: str = "gumbel", num_max_values: int = 8,
                  cost_model: Any = None, q: int = 1, num_restarts: int = 4, raw_samples: int = 512,
-                 refine_steps: int = 40, fidelity_map: str = "log_cost", full_refit_every: int = 10):
+                 refine_steps: int = 40, fidelity_map: str = "log_cost", full_refit_every: int = 10,
+                 warm_refit_iters: int = 20):
         self.domains = [str(d) for d in domains]
         if len(set(self.domains)) != len(self.domains) or not self.domains:
             raise ValueError(f"domains must be distinct and non-empty, got {self.domains}")
@@ -88,7 +90,7 @@ class Optimizer:
                            acquisition=acquisition, max_value_sampler=max_value_sampler,
                            num_max_values=int(num_max_values), q=int(q), num_restarts=int(num_restarts),
                            raw_samples=int(raw_samples), refine_steps=int(refine_steps), fidelity_map=fidelity_map,
-                           full_refit_every=int(full_refit_every))
+                           full_refit_every=int(full_refit_every), warm_refit_iters=int(warm_refit_iters))
         self.acq = AcquisitionConfig(acquisition, max_value_sampler, int(num_max_values))
         self._kernel, self.cost_model = kernel, cost_model or FixedCost()
         self.observations: list[dict] = []
@@ -165,7 +167,8 @@ class Optimizer:
         if self.config["fit"] == "nuts":
             params = fit_nuts(self._init, X, y, mask, key, warm=self._warm)
         elif self._warm is not None and self.num_fits % max(self.config["full_refit_every"], 1):
-            params = fit_map(self._init, X, y, mask, key, warm=self._warm, num_restarts=0)  # warm start only
+            params = fit_map(self._init, X, y, mask, key, warm=self._warm, num_restarts=0,
+                             max_iters=self.config["warm_refit_iters"])  # a few steps from the last fit
         else:
             params = fit_map(self._init, X, y, mask, key, warm=self._warm)
         self.num_fits += 1

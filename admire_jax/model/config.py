@@ -45,6 +45,8 @@ class TransformerConfig:
     attention: 'auto' picks 'cudnn' on GPU and 'xla' elsewhere; 'xla' / 'cudnn' force one.
     loss_chunk_len: sequence positions per chunk of the chunked cross-entropy; fp32 logits exist
       for one chunk [batch, loss_chunk_len, vocab] at a time.
+    scan_unroll: layers per iteration of the layer scan (`lax.scan(unroll=)`); 1 keeps compile
+      time flat in depth, larger values trade compile time for less per-layer loop overhead.
   """
 
   vocab_size: int = 384
@@ -65,10 +67,11 @@ class TransformerConfig:
   remat: str = "none"
   attention: str = "auto"
   loss_chunk_len: int = 512
+  scan_unroll: int = 1
 
   def __post_init__(self):
     positive = ("vocab_size", "d_model", "num_layers", "num_heads", "num_kv_heads", "d_ff",
-                "loss_chunk_len")
+                "loss_chunk_len", "scan_unroll")
     for name in positive:
       if getattr(self, name) <= 0:
         raise ValueError(f"TransformerConfig.{name} must be positive, got {getattr(self, name)}")

@@ -92,7 +92,7 @@ class Transformer(nnx.Module):
 
     if cfg.remat != "none":
       one_block = jax.checkpoint(one_block, policy=_REMAT_POLICIES[cfg.remat], prevent_cse=False)
-    x_BxLxD, _ = jax.lax.scan(one_block, x_BxLxD, stacked_state)
+    x_BxLxD, _ = jax.lax.scan(one_block, x_BxLxD, stacked_state, unroll=cfg.scan_unroll)
     return self.final_norm(x_BxLxD)
 
   def output_weights(self) -> jax.Array:
