@@ -46,7 +46,7 @@ def transformer_spec(config: TransformerConfig, name: str, init_checkpoint: str 
 def _not_in_hf_config(config: TransformerConfig) -> dict:
     """The numerics a HF config.json does not describe, taken from the gin-bound config."""
     return {"dtype": config.dtype, "remat": config.remat, "attention": config.attention,
-            "loss_chunk_len": config.loss_chunk_len}
+            "loss_chunk_len": config.loss_chunk_len, "scan_unroll": config.scan_unroll}
 
 
 def checkpoint_config(init_checkpoint: str, configured: TransformerConfig) -> TransformerConfig:
