@@ -19,6 +19,7 @@ import tensorflow_datasets as tfds
 
 from admire_jax.data import paths
 from admire_jax.data.domain import Domain
+from admire_jax.data.jsonl import jsonl_records
 from admire_jax.data.local_corpus import (AdmireLocalCorpus, LocalCorpusConfig, expand_paths,
                                           manifest, prepare, split_documents)
 from admire_jax.data.tfds_source import TfdsSource
@@ -57,14 +58,8 @@ def read_conversations(files: Sequence[str | os.PathLike]) -> Iterator[bytes]:
         lines = f.read_bytes().splitlines()
         if not any(line.strip() for line in lines):
             raise ValueError(f"instruction file {str(f)!r} is empty")
-        for line_no, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{f}:{line_no}: not valid JSON ({e.msg})") from None
-            messages = parse_conversation(record, f"{f}:{line_no}")
+        for where, record in jsonl_records(f, lines):
+            messages = parse_conversation(record, where)
             yield json.dumps({"messages": messages}, sort_keys=True, ensure_ascii=False).encode()
 
 

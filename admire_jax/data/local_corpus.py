@@ -26,6 +26,7 @@ from tensorflow_datasets.core.utils import tqdm_utils
 
 from admire_jax.data import paths
 from admire_jax.data.domain import Domain
+from admire_jax.data.jsonl import jsonl_records
 from admire_jax.data.tfds_source import TfdsSource
 
 _LOG = logging.getLogger(__name__)
@@ -107,18 +108,12 @@ def read_documents(files: Sequence[str | os.PathLike], text_field: str = "text")
         if f.suffix == ".txt":
             yield data
             continue
-        for line_no, line in enumerate(data.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{f}:{line_no}: not valid JSON ({e.msg})") from None
+        for where, record in jsonl_records(f, data.splitlines()):
             if not isinstance(record, dict) or text_field not in record:
-                raise ValueError(f"{f}:{line_no}: no {text_field!r} field")
+                raise ValueError(f"{where}: no {text_field!r} field")
             text = record[text_field]
             if not isinstance(text, str):
-                raise ValueError(f"{f}:{line_no}: field {text_field!r} is not a string")
+                raise ValueError(f"{where}: field {text_field!r} is not a string")
             if text:
                 yield text.encode("utf-8")
 

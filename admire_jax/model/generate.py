@@ -6,9 +6,7 @@ small held-out question sets an optimiser trial scores.
 """
 from __future__ import annotations
 
-import json
 import os
-import pathlib
 from typing import Sequence
 
 import gin
@@ -17,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from admire_jax.data.jsonl import jsonl_records
 from admire_jax.model.transformer import Transformer
 
 
@@ -51,17 +50,10 @@ def _next_token(model: Transformer, tokens_1xW: jax.Array, last: jax.Array) -> j
 def read_qa_pairs(path: str | os.PathLike) -> list[tuple[str, str]]:
   """(question, answer) pairs of a JSONL file with 'question' and 'answer' string fields."""
   pairs = []
-  path = pathlib.Path(path)
-  for line_no, line in enumerate(path.read_text().splitlines(), 1):
-    if not line.strip():
-      continue
-    try:
-      record = json.loads(line)
-    except json.JSONDecodeError as e:
-      raise ValueError(f"{path}:{line_no}: not valid JSON ({e.msg})") from None
+  for where, record in jsonl_records(path):
     if not (isinstance(record, dict) and isinstance(record.get("question"), str)
             and isinstance(record.get("answer"), str)):
-      raise ValueError(f"{path}:{line_no}: needs string fields 'question' and 'answer'")
+      raise ValueError(f"{where}: needs string fields 'question' and 'answer'")
     pairs.append((record["question"], record["answer"]))
   if not pairs:
     raise ValueError(f"{path}: no question/answer pairs")
