@@ -11,3 +11,14 @@ import pytest  # noqa: E402
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a longer test; still runs in CI")
+
+
+@pytest.fixture
+def fixed_learning_rate():
+    """A clean gin config with only the trainer's learning rate bound, cleared afterwards."""
+    import gin
+
+    gin.clear_config()
+    gin.bind_parameter("learning_rate_schedule.learning_rate", 0.01)
+    yield
+    gin.clear_config()

@@ -21,12 +21,7 @@ TINY = TransformerConfig(vocab_size=128, d_model=32, num_layers=1, num_heads=2, 
                          dtype="float32", loss_chunk_len=16)
 
 
-@pytest.fixture(autouse=True)
-def learning_rate():
-    gin.clear_config()
-    gin.bind_parameter("learning_rate_schedule.learning_rate", 0.01)
-    yield
-    gin.clear_config()
+pytestmark = pytest.mark.usefixtures("fixed_learning_rate")
 
 
 def test_training_starts_from_checkpoint_weights_and_reports_scores(tmp_path):

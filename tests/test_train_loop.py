@@ -18,12 +18,7 @@ SEQ, BATCH = 16, 8
 MIXTURE = {"odd": 0.5, "even": 0.5}
 
 
-@pytest.fixture(autouse=True)
-def learning_rate():
-    gin.clear_config()
-    gin.bind_parameter("learning_rate_schedule.learning_rate", 0.01)
-    yield
-    gin.clear_config()
+pytestmark = pytest.mark.usefixtures("fixed_learning_rate")
 
 
 def mesh_of(data: int, fsdp: int):

@@ -1,7 +1,6 @@
 """The train state is sharded as the model's logical rules say, and sharding does not change the math."""
 from __future__ import annotations
 
-import gin
 import jax
 import numpy as np
 import pytest
@@ -18,12 +17,7 @@ SMALL = TransformerConfig(vocab_size=128, d_model=32, num_layers=2, num_heads=4,
                           d_ff=64, dtype="float32", loss_chunk_len=8)
 
 
-@pytest.fixture(autouse=True)
-def learning_rate():
-    gin.clear_config()
-    gin.bind_parameter("learning_rate_schedule.learning_rate", 0.01)
-    yield
-    gin.clear_config()
+pytestmark = pytest.mark.usefixtures("fixed_learning_rate")
 
 
 def test_params_and_adam_moments_follow_the_logical_rules():

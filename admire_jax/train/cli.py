@@ -42,14 +42,8 @@ def _failed(run_dir: str, preset: str, mixture, error: str, started: float) -> N
     ))
 
 
+@flags.clears_gin
 def main(argv: list[str]) -> int:
-    try:
-        return _main(argv)
-    finally:  # the bindings belong to this command; leave none behind for an embedding process
-        gin.clear_config()
-
-
-def _main(argv: list[str]) -> int:
     started = time.time()
     p = flags.parser("admire-jax train", "Train one model on one data mixture (gin-configured).")
     p.add_argument("--mixture", help="JSON file with {domain: weight}; default uniform")

@@ -7,7 +7,9 @@ the commands turn into a one-line message and exit code 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+from typing import Callable
 
 import gin
 
@@ -98,3 +100,17 @@ def parse_mesh(text: str) -> dict[str, int]:
     if list(sizes.values()).count(-1) > 1 or any(v == 0 or v < -1 for v in sizes.values()):
         raise UsageError(f"--mesh sizes must be positive with at most one -1, got {text!r}")
     return sizes
+
+
+def clears_gin(command: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+    """A command's gin bindings belong to it: clear them when it returns, so an embedding process
+    (a test, the experiment's trial entry point) is left with none."""
+
+    @functools.wraps(command)
+    def run(argv: list[str]) -> int:
+        try:
+            return command(argv)
+        finally:
+            gin.clear_config()
+
+    return run

@@ -154,16 +154,8 @@ def _print_report(r: dict) -> None:
           f"does not fit: needs {r['peak_bytes_per_device'] / GIB:.2f} GiB of {r['device_memory_bytes'] / GIB:.2f} GiB")
 
 
+@flags.clears_gin
 def main(argv: list[str]) -> int:
-    import gin
-
-    try:
-        return _main(argv)
-    finally:  # the bindings belong to this command; leave none behind for an embedding process
-        gin.clear_config()
-
-
-def _main(argv: list[str]) -> int:
     p = flags.parser("admire-jax validate", "Compile a config's train step ahead of time; report memory and FLOPs.")
     p.add_argument("--topology", help=f"TPU target (needs libtpu): {', '.join(TPU_TOPOLOGIES)}")
     p.add_argument("--devices", type=int, default=8, help="simulated CPU devices (CPU target)")
