@@ -1,8 +1,6 @@
 """Hugging Face checkpoint import/export: parity with transformers, round trip, sharded
 streaming onto an 8-device mesh, and bad input."""
-import importlib.util
 import json
-import pathlib
 import shutil
 
 import jax
@@ -19,21 +17,11 @@ from admire_jax.model.hf import checkpoint as hf_checkpoint
 from admire_jax.model.hf import config_from_hf, load_hf_checkpoint, save_hf_checkpoint
 from admire_jax.model.layers import apply_rotary, rotary_tables
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _script():
-  spec = importlib.util.spec_from_file_location("make_tiny_checkpoints",
-                                                ROOT / "scripts" / "make_tiny_checkpoints.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, tiny_checkpoints):
   out = tmp_path_factory.mktemp("tiny")
-  make = _script().make_checkpoint
+  make = tiny_checkpoints.make_checkpoint
   return {"llama-s": make("llama", "s", out / "llama-s"),
           "qwen2-s": make("qwen2", "s", out / "qwen2-s"),
           "qwen2-l": make("qwen2", "l", out / "qwen2-l", max_shard_size="100KB")}
@@ -184,8 +172,8 @@ def test_config_fields_of_a_qwen25_style_config():
   assert abs(cfg.total_params() - 494_032_768) == 0
 
 
-def test_script_makes_three_sizes(tmp_path):
-  assert _script().main([str(tmp_path), "--families", "qwen2"]) == 0
+def test_script_makes_three_sizes(tmp_path, tiny_checkpoints):
+  assert tiny_checkpoints.main([str(tmp_path), "--families", "qwen2"]) == 0
   params = []
   for size in ("s", "m", "l"):
     folder = tmp_path / f"qwen2-{size}"

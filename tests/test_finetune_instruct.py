@@ -1,8 +1,6 @@
 """Checkpoint tokenizers and chat templates, instruction domains (TFDS), assistant-only loss
 and packing that keeps conversations apart; a few fine-tuning steps from a checkpoint."""
-import importlib.util
 import json
-import pathlib
 
 import jax.numpy as jnp
 import numpy as np
@@ -17,7 +15,6 @@ from admire_jax.data.instruct_packing import pack_conversations
 from admire_jax.data.tfds_source import TfdsSource
 from admire_jax.model.hf import load_hf_checkpoint
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHAT = [{"role": "system", "content": "You are helpful."},
         {"role": "user", "content": "What is 2+2?"},
         {"role": "assistant", "content": "Four."},
@@ -26,11 +23,8 @@ CHAT = [{"role": "system", "content": "You are helpful."},
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-  spec = importlib.util.spec_from_file_location("make_tiny_checkpoints",
-                                                ROOT / "scripts" / "make_tiny_checkpoints.py")
-  script = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(script)
+def tiny(tmp_path_factory, tiny_checkpoints):
+  script = tiny_checkpoints
   out = tmp_path_factory.mktemp("tiny")
   return {f: script.make_checkpoint(f, "s", out / f"{f}-s") for f in ("llama", "qwen2")}
 

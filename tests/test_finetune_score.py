@@ -1,7 +1,5 @@
 """Fine-tuning a checkpoint on instruction data raises an exact-match score on Q/A pairs."""
-import importlib.util
 import json
-import pathlib
 
 import gin
 import jax
@@ -17,18 +15,13 @@ from admire_jax.model import cross_entropy_loss
 from admire_jax.model.generate import exact_match_accuracy, read_qa_pairs
 from admire_jax.model.hf import load_hf_checkpoint
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 QA = [("What is the capital of France?", "Paris."), ("What is two plus two?", "Four."),
       ("Say yes.", "yes"), ("Say hello.", "hello world")]
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-  spec = importlib.util.spec_from_file_location("make_tiny_checkpoints",
-                                                ROOT / "scripts" / "make_tiny_checkpoints.py")
-  script = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(script)
-  return script.make_checkpoint("llama", "m", tmp_path_factory.mktemp("tiny") / "llama-m")
+def checkpoint(tmp_path_factory, tiny_checkpoints):
+  return tiny_checkpoints.make_checkpoint("llama", "m", tmp_path_factory.mktemp("tiny") / "llama-m")
 
 
 def test_training_on_answers_raises_exact_match(checkpoint, tmp_path):

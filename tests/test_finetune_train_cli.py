@@ -1,15 +1,11 @@
 """`admire-jax train` fine-tunes a tiny checkpoint on an instruction mixture and scores it."""
-import importlib.util
 import json
-import pathlib
 
 import pytest
 
 import admire_jax.model.generate  # noqa: F401  registers exact_match_accuracy with gin
 from admire_jax.model.hf import read_config
 from admire_jax.train import cli
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _conversations(path, pairs):
@@ -20,12 +16,8 @@ def _conversations(path, pairs):
 
 
 @pytest.mark.slow
-def test_train_cli_fine_tunes_a_checkpoint_on_instruction_domains(tmp_path):
-  spec = importlib.util.spec_from_file_location("make_tiny_checkpoints",
-                                                ROOT / "scripts" / "make_tiny_checkpoints.py")
-  script = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(script)
-  ckpt = script.make_checkpoint("qwen2", "s", tmp_path / "qwen2-s")
+def test_train_cli_fine_tunes_a_checkpoint_on_instruction_domains(tmp_path, tiny_checkpoints):
+  ckpt = tiny_checkpoints.make_checkpoint("qwen2", "s", tmp_path / "qwen2-s")
   sources = {"math": str(_conversations(tmp_path / "math.jsonl",
                                         [(f"{i} plus {i}?", str(2 * i)) for i in range(12)])),
              "chat": str(_conversations(tmp_path / "chat.jsonl",
