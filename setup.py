@@ -28,6 +28,7 @@ setup(
         "lightgbm>=4.0",
         "tensorboardX>=2.6",
         "tqdm>=4.66",
+        "threadpoolctl>=3.1",
     ],
     extras_require={
         "test": [
@@ -50,6 +51,7 @@ setup(
         # BoTorch reference for benchmarks/bo_overhead.py; torch pinned to the CPU build.
         "bench": ["torch==2.13.0", "botorch>=0.12"],
         "tpu": ["libtpu"],
+        "cuda-aot": ["jax-cuda12-plugin"],
     },
     entry_points={"console_scripts": ["admire-jax=admire_jax.cli:main"]},
 )

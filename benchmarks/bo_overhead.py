@@ -2,19 +2,24 @@
 admire_jax.bo against BoTorch (SingleTaskMultiFidelityGP + qMultiFidelityMaxValueEntropy) on the
 same data, in the same run: 17 domains + a fidelity column, N observations, a pool of candidates.
 
-  python benchmarks/bo_overhead.py --sizes 50 200 1000 --repeats 3
+  XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
+    python benchmarks/bo_overhead.py --sizes 50 200 1000 --repeats 3 --torch-threads 1
 BoTorch is optional (pip install torch==2.13.0 botorch); --no-botorch times admire_jax.bo only.
-Compilation is excluded from our timings (a warm-up iteration per size bucket), as a replay loop
-pays it once per bucket; BoTorch has no compile step.
+Compilation is excluded from our timings (a warm-up per size bucket), as a replay loop pays it
+once per bucket; BoTorch has no compile step. Ours is timed per kind of iteration (re-condition
+only, warm refit, full refit, cold first fit) and combined into the steady-state mean of each
+refit policy in POLICIES (see `steady_state`); BoTorch refits from scratch every iteration.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import statistics
 import time
 
+import gin
 import numpy as np
 
 from admire_jax.bo import Optimizer, Pool
@@ -39,28 +44,69 @@ def make_data(n: int, pool: int, seed: int):
     return W[:n], list(labels[:n]), y[:n], W[n:], list(labels[n:])
 
 
-def time_ours(n: int, pool: int, repeats: int, seed: int) -> dict:
-    W, F, y, Wp, Fp = make_data(n + repeats, pool, seed)
-    opt = Optimizer([f"d{i}" for i in range(D)], COSTS, target="1B", seed=seed)
-    for w, f, v in zip(W[:n], F[:n], y[:n]):
-        opt.tell(w, f, v)
-    pool_ = Pool(Wp, Fp)
-    opt.ask(pool=pool_)  # warm-up: compiles this size bucket
+def _optimizer(seed: int, **policy) -> Optimizer:
+    return Optimizer([f"d{i}" for i in range(D)], COSTS, target="1B", seed=seed, **policy)
+
+
+def _compile(n: int, pool: Pool, W, F, y) -> None:
+    """Compiles this size bucket with a throwaway Optimizer whose fits stop after 2 steps
+    (max_iters is traced, so the programs are the ones the timed fits use)."""
+    with gin.unlock_config():
+        gin.bind_parameter("fit_map.max_iters", 2)
+    try:
+        opt = _optimizer(0)
+        for w, f, v in zip(W[:n], F[:n], y[:n]):
+            opt.tell(w, f, v)
+        opt.ask(pool=pool)
+    finally:
+        gin.clear_config()
+
+
+def _iteration(opt: Optimizer, pool: Pool, w, f, v) -> float:
+    """Wall time of one BO iteration: a new observation arrives, the next ask refits (as the
+    policy says) and scores the pool."""
+    opt.tell(w, f, v)
+    t = time.perf_counter()
+    opt.ask(pool=pool)
+    elapsed = time.perf_counter() - t
     opt.clear_pending()
-    warm, cold = [], []
+    return elapsed
+
+
+def time_ours(n: int, pool_size: int, repeats: int, seed: int, warm_refit_iters: int) -> dict:
+    """Median wall time of each kind of iteration; a refit policy's steady state is a mix of them.
+
+    reuse: hyperparameters kept, GP re-conditioned; warm: refit of at most `warm_refit_iters`
+    L-BFGS steps from the last fit; full: warm start + fit_map's restarts (every
+    `full_refit_every`-th refit); cold: a fresh Optimizer's first fit (default start + restarts).
+    """
+    W, F, y, Wp, Fp = make_data(n + repeats, pool_size, seed)
+    pool = Pool(Wp, Fp)
+    _compile(n, pool, W, F, y)
+    cold, state = [], None
     for r in range(repeats):
-        opt.tell(W[n + r], F[n + r], y[n + r])  # new data -> the next ask refits (warm-started)
-        t = time.perf_counter()
-        opt.ask(pool=pool_)
-        warm.append(time.perf_counter() - t)
-        opt.clear_pending()
-        fresh = Optimizer([f"d{i}" for i in range(D)], COSTS, target="1B", seed=seed + r + 1)
-        for w, f, v in zip(W[: n + r + 1], F[: n + r + 1], y[: n + r + 1]):
+        fresh = _optimizer(seed + r, warm_refit_iters=warm_refit_iters)
+        for w, f, v in zip(W[:n], F[:n], y[:n]):
             fresh.tell(w, f, v)
         t = time.perf_counter()
-        fresh.ask(pool=pool_)  # refit from the default initialisation (no warm start)
+        fresh.ask(pool=pool)
         cold.append(time.perf_counter() - t)
-    return dict(warm=statistics.median(warm), cold=statistics.median(cold))
+        fresh.clear_pending()
+        state = state or fresh.state_dict()
+    times = dict(cold=statistics.median(cold))
+    kinds = dict(reuse=dict(refit_every=10**9), warm=dict(full_refit_every=10**9), full=dict(full_refit_every=1))
+    for kind, policy in kinds.items():  # the same fitted state, continued under each policy
+        opt = Optimizer.from_state_dict(dict(state, config=dict(state["config"], **policy)))
+        times[kind] = statistics.median(_iteration(opt, pool, W[n + r], F[n + r], y[n + r]) for r in range(repeats))
+    return times
+
+
+def steady_state(times: dict, n: int, refit_every: int, refit_growth: float, full_refit_every: int) -> tuple[int, float]:
+    """(k, mean seconds per iteration) of a refit policy at size n: one refit every k iterations,
+    every `full_refit_every`-th of them full, the rest re-conditioning only."""
+    k = max(refit_every, math.ceil(refit_growth * n))
+    refit = ((full_refit_every - 1) * times["warm"] + times["full"]) / full_refit_every
+    return k, ((k - 1) * times["reuse"] + refit) / k
 
 
 def time_botorch(n: int, pool: int, repeats: int, seed: int) -> float:
@@ -97,31 +143,52 @@ def time_botorch(n: int, pool: int, repeats: int, seed: int) -> float:
     return statistics.median(times)
 
 
+POLICIES = {"every": (1, 0.0), "growth5": (1, 0.05)}  # name -> (refit_every, refit_growth)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000])
     parser.add_argument("--pool", type=int, default=1100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--warm-refit-iters", type=int, default=20)
+    parser.add_argument("--full-refit-every", type=int, default=10)
     parser.add_argument("--no-botorch", action="store_true")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads for BoTorch (match XLA's thread count, set by XLA_FLAGS)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
+    if args.torch_threads and not args.no_botorch:
+        import torch
+        torch.set_num_threads(args.torch_threads)
     rows = []
     for n in args.sizes:
-        ours = time_ours(n, args.pool, args.repeats, args.seed)
+        load = os.getloadavg()[0]
+        ours = time_ours(n, args.pool, args.repeats, args.seed, args.warm_refit_iters)
         print(f"N={n}: admire_jax.bo {ours}", flush=True)
         bt = math.nan if args.no_botorch else time_botorch(n, args.pool, args.repeats, args.seed)
-        rows.append(dict(n=n, ours_warm_s=ours["warm"], ours_cold_s=ours["cold"], botorch_s=bt,
-                         speedup_warm=bt / ours["warm"], speedup_cold=bt / ours["cold"]))
-        print(json.dumps(rows[-1]), flush=True)
-    print("\n| N | admire_jax.bo warm-started refit (s) | admire_jax.bo cold refit (s) | BoTorch (s) | speed-up warm | speed-up cold |")
-    print("|---|---|---|---|---|---|")
+        row = dict(n=n, load_start=load, load_end=os.getloadavg()[0], botorch_s=bt,
+                   **{f"ours_{k}_s": v for k, v in ours.items()})
+        for name, (every, growth) in POLICIES.items():
+            k, mean = steady_state(ours, n, every, growth, args.full_refit_every)
+            row[f"policy_{name}"] = dict(refit_every=every, refit_growth=growth, k=k, mean_s=mean, speedup=bt / mean)
+        row["speedup_cold"] = bt / ours["cold"]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(f"\nwarm_refit_iters={args.warm_refit_iters}, full_refit_every={args.full_refit_every}; medians of "
+          f"{args.repeats} repeat(s); seconds per BO iteration")
+    print("| N | load | reuse | warm refit | full refit | cold | every obs. (k=1) | growth 5% (k) | BoTorch | "
+          "speed-up k=1 | speed-up 5% | speed-up cold |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['n']} | {r['ours_warm_s']:.3f} | {r['ours_cold_s']:.3f} | {r['botorch_s']:.3f} | "
-              f"{r['speedup_warm']:.1f}x | {r['speedup_cold']:.1f}x |")
+        e, g = r["policy_every"], r["policy_growth5"]
+        print(f"| {r['n']} | {r['load_start']:.0f}-{r['load_end']:.0f} | {r['ours_reuse_s']:.2f} | {r['ours_warm_s']:.2f} | "
+              f"{r['ours_full_s']:.2f} | {r['ours_cold_s']:.2f} | {e['mean_s']:.2f} | {g['mean_s']:.2f} ({g['k']}) | "
+              f"{r['botorch_s']:.2f} | {e['speedup']:.1f}x | {g['speedup']:.1f}x | {r['speedup_cold']:.1f}x |")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(rows, f, indent=1)
+            json.dump(dict(args=vars(args), rows=rows), f, indent=1)
 
 
 if __name__ == "__main__":

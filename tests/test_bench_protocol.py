@@ -78,6 +78,9 @@ def test_ties_are_broken_at_random_not_by_position():
     picks = {argbest(np.array([3.0, 1.0, 1.0, 1.0]), False, np.random.default_rng(s)) for s in range(40)}
     assert picks == {1, 2, 3}
     assert argbest(np.array([3.0, 1.0, 5.0]), True, np.random.default_rng(0)) == 2
+    assert argbest(np.array([np.nan, 1.0, 2.0]), True, np.random.default_rng(0)) == 2  # NaN never wins
+    with pytest.raises(ValueError, match="no finite value"):
+        argbest(np.full(3, np.nan), False, np.random.default_rng(0))
 
 
 def test_random_episode_pays_each_run_and_stops_at_the_budget():

@@ -129,3 +129,21 @@ def test_target_only_acquisitions_pick_target_rows():
     assert all(p.fidelity == "big" and p.index >= 4 for p in props)
     with pytest.raises(ValueError, match="needs target-rung rows"):
         opt.ask(pool=Pool(W[:4], labels[:4]))
+
+
+@pytest.mark.parametrize("acquisition", ["ucb", "mes"])
+def test_ucb_and_mes_drive_full_ask_tell_steps(acquisition):
+    opt = _optimizer(n=8, acquisition=acquisition)
+    rng = np.random.default_rng(3)
+    W = rng.dirichlet(np.ones(3), 10)
+    labels = ["small"] * 4 + ["big"] * 6
+    for _ in range(2):
+        (p,) = opt.ask(pool=Pool(W, labels))
+        assert p.fidelity == "big" and p.index >= 4 and math.isfinite(p.acquisition)
+        if acquisition == "ucb":  # UCB = mean + 2 std of the maximised (negated) objective
+            mean, std = opt.predict(W[4:], "big")
+            assert p.index == 4 + int(np.argmax(-mean + 2.0 * std))
+        else:
+            assert p.acquisition > 0.0  # information about the target maximum
+        opt.tell(p.mixture, p.fidelity, objective(p.mixture, p.fidelity))
+    assert not opt.pending and len(opt.observations) == 10

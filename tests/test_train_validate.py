@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from admire_jax.train import validate
+from admire_jax.train import gpu_targets, validate
 
 GIB = 1 << 30
 
@@ -46,6 +46,7 @@ def test_compiler_oom_text_becomes_a_short_message():
     (["--preset=1m", "--gin.TransformerConfig.d_modle=8"], "gin configuration error"),
     (["--preset=1m", "--mesh=data=3,fsdp=4"], "mesh"),
     (["--preset=1m", "--topology=v9-8"], "unknown --topology"),
+    (["--preset=1m", "--topology=12xh100"], "multiple of 8"),
     (["--preset=1m", "--frobnicate"], "unrecognised argument"),
     ([], "--preset"),
 ])
@@ -53,3 +54,21 @@ def test_bad_input_is_exit_2_with_a_message(capsys, argv, expected):
     assert validate.main(argv) == 2
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
+
+
+def test_gpu_target_compiles_or_names_the_missing_plugin(capsys):
+    """8xh100 compiles where jax-cuda12-plugin is installed; elsewhere it fails with that name."""
+    code = validate.main(["--preset=1m", "--mesh=fsdp=8", "--topology=8xh100", "--per_device_batch=1",
+                          "--seq_len=64", "--json"])
+    captured = capsys.readouterr()
+    if code == 0:
+        assert json.loads(captured.out.strip().splitlines()[-1])["target"] == "8xh100"
+    else:
+        assert code == 1 and "jax-cuda12-plugin" in captured.err and "Traceback" not in captured.err
+
+
+def test_gpu_target_config_describes_the_device():
+    text = gpu_targets.target_config("a100")
+    assert "core_count: 108" in text and "major: 8 minor: 0" in text
+    assert 'device_description_str: "NVIDIA A100-SXM4-80GB"' in text
+    assert gpu_targets.is_gpu_target("16xa100") and not gpu_targets.is_gpu_target("v5p-8")

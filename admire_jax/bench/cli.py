@@ -7,13 +7,15 @@ Example (the RegMix Pile table):
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 from tqdm.auto import tqdm
 
 from admire_jax.bench.methods import DEFAULT_METHODS, METHODS
-from admire_jax.bench.replay import combine, replay_task, summarise_task
+from admire_jax.bench.replay import BO_METHODS, combine, replay_tasks, summarise_task
+from admire_jax.bench.store import EpisodeStore
 from admire_jax.bench.report import markdown_table, write_outputs
 from admire_jax.bench.table import TableError, TableSpec, load_tasks, parse_fidelity_costs
 
@@ -42,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
                    "METHOD=N,... (reported as stop reason 'max_steps'; the last recommendation then stands)")
     p.add_argument("--gin-file", action="append", default=[], help="gin file(s) configuring the BO engine")
     p.add_argument("--gin", action="append", default=[], help="gin binding(s), e.g. --gin 'X.y = 1'")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--workers", type=int, default=1, help="episodes run in this many processes at once")
+    p.add_argument("--out", required=True, help="output directory; finished episodes are kept in OUT/episodes "
+                   "and reused by a later replay with the same settings")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -67,6 +71,8 @@ def _setup(args: argparse.Namespace) -> tuple[list, list[str], float, dict[str, 
         raise TableError("--n-init must be >= 1")
     if args.tol < 0:
         raise TableError("--tol must be >= 0")
+    if args.workers < 1:
+        raise TableError("--workers must be >= 1")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
@@ -99,6 +105,16 @@ def _setup(args: argparse.Namespace) -> tuple[list, list[str], float, dict[str, 
     return tasks, methods, budget, _max_steps(args.max_steps, methods)
 
 
+def _store(args: argparse.Namespace, budget: float) -> EpisodeStore:
+    """Where finished episodes are kept, keyed by what (besides task, method, seed, cap) fixes them."""
+    gin_text = ""
+    if args.gin_file or args.gin:
+        import gin
+        gin_text = gin.config_str()
+    return EpisodeStore(os.path.join(args.out, "episodes"), {"budget": budget, "n_init": args.n_init},
+                        engine_config=gin_text, engine_methods=BO_METHODS)
+
+
 def main(argv: list[str]) -> int:
     """Replay every method over every seed and objective; write summary, curves, table and plot."""
     try:
@@ -112,10 +128,13 @@ def main(argv: list[str]) -> int:
         return 2
     seeds = list(range(args.seeds))
     start = time.time()
+    store = _store(args, budget)
     progress = tqdm(total=len(tasks) * len(methods) * len(seeds), unit="episode", disable=args.no_progress,
                     file=sys.stderr)
     try:
-        all_episodes = [replay_task(t, methods, seeds, budget, args.n_init, max_steps, progress) for t in tasks]
+        all_episodes = replay_tasks(tasks, methods, seeds, budget, args.n_init, max_steps, progress,
+                                    workers=args.workers, gin_files=args.gin_file, gin_bindings=args.gin,
+                                    store=store)
     finally:
         progress.close()
         if args.gin_file or args.gin:

@@ -16,6 +16,9 @@ from admire_jax.bench.table import ReplayTask
 def argbest(values: np.ndarray, maximize: bool, rng: np.random.Generator) -> int:
     """Index of the best entry of `values`; ties are broken at random with `rng`, never by position."""
     values = np.asarray(values, np.float64)
+    if not np.any(np.isfinite(values)):
+        raise ValueError(f"no finite value to pick the best of (all {values.size} are NaN/inf): the method's "
+                         "model failed; for a BO method check its hyperparameter fit")
     best = np.nanmax(values) if maximize else np.nanmin(values)
     tied = np.flatnonzero(values == best)
     return int(tied[0] if tied.size == 1 else rng.choice(tied))

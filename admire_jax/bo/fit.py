@@ -23,32 +23,38 @@ def log_posterior(raw: GPParams, X, y, mask, jacobian: bool) -> jax.Array:
     return lp + log_abs_det_jacobian(raw) if jacobian else lp
 
 
-def _lbfgs(loss, raw0, max_iters: int, tol: float):
+def _lbfgs(loss, raw0, max_iters, tol, ftol):
+    """L-BFGS until the gradient norm is <= tol, the relative decrease of the loss in one step is
+    positive but <= ftol (scipy's L-BFGS-B rule), or max_iters steps (all traced)."""
     solver = optax.lbfgs()
     value_and_grad = optax.value_and_grad_from_state(loss)
 
     def cond(carry):
-        _, state, i = carry
-        grad = optax.tree_utils.tree_get(state, "grad")
-        return (i == 0) | ((i < max_iters) & (optax.tree_utils.tree_norm(grad) > tol))
+        _, state, i, previous = carry
+        grad, value = optax.tree_utils.tree_get(state, "grad"), optax.tree_utils.tree_get(state, "value")
+        small_grad = optax.tree_utils.tree_norm(grad) <= tol
+        decrease = previous - value  # a failed line search (no decrease) is not convergence
+        stalled = (decrease > 0) & (decrease <= ftol * jnp.maximum(jnp.maximum(jnp.abs(previous), jnp.abs(value)), 1.0))
+        return (i == 0) | ((i < max_iters) & ~small_grad & ~stalled)
 
     def body(carry):
-        raw, state, i = carry
+        raw, state, i, _ = carry
         value, grad = value_and_grad(raw, state=state)
         updates, state = solver.update(grad, state, raw, value=value, grad=grad, value_fn=loss)
-        return optax.apply_updates(raw, updates), state, i + 1
+        return optax.apply_updates(raw, updates), state, i + 1, value
 
-    raw, _, _ = jax.lax.while_loop(cond, body, (raw0, solver.init(raw0), 0))
+    inf = jnp.asarray(jnp.inf, raw0.dtype)
+    raw, _, _, _ = jax.lax.while_loop(cond, body, (raw0, solver.init(raw0), 0, inf))
     return raw
 
 
 @jax.jit
-def _fit_one(init: GPParams, start: GPParams, X, y, mask, max_iters: int, tol: float):
+def _fit_one(init: GPParams, start: GPParams, X, y, mask, max_iters: int, tol: float, ftol: float):
     """One L-BFGS run from `start` (constrained); returns the fitted parameters and the loss."""
     n = jnp.maximum(jnp.sum(mask), 1)
     _, unravel = ravel_pytree(unconstrain(init))  # one flat vector: far fewer ops per L-BFGS step
     loss = lambda flat: -log_posterior(unravel(flat), X, y, mask, jacobian=False) / n
-    final = _lbfgs(loss, ravel_pytree(unconstrain(start))[0], max_iters, tol)
+    final = _lbfgs(loss, ravel_pytree(unconstrain(start))[0], max_iters, tol, ftol)
     value = loss(final)
     return constrain(unravel(final)), jnp.where(jnp.isfinite(value), value, jnp.inf)
 
@@ -62,18 +68,25 @@ def _perturbed(init: GPParams, key) -> GPParams:
 
 @gin.configurable
 def fit_map(init: GPParams, X, y, mask, key, warm: GPParams | None = None, num_restarts: int = 3,
-            max_iters: int = 100, tol: float = 1e-5) -> GPParams:
+            max_iters: int = 100, tol: float = 1e-5, ftol: float = 0.0) -> GPParams:
     """MAP hyperparameters (marginal likelihood + priors): the best of L-BFGS runs from the warm
     start (if given) and `num_restarts` more starts (the default initialisation, then random
-    perturbations of it). Starts run one after another through one compiled program."""
+    perturbations of it). Starts run one after another through one compiled program.
+    A run stops at `max_iters` steps, a gradient norm <= `tol`, or (if ftol > 0) a relative loss
+    decrease in (0, ftol] in one step (the loss is the negative log posterior per observation).
+    ftol is off by default: optax's line search can make tiny first steps, and stopping there
+    left fits far from the optimum."""
     starts = ([] if warm is None else [warm]) + [init]
-    starts += [_perturbed(init, k) for k in jax.random.split(key, max(num_restarts - 1, 0))]
+    if num_restarts > 1:
+        starts += [_perturbed(init, k) for k in jax.random.split(key, num_restarts - 1)]
     starts = starts[: (warm is not None) + num_restarts] or [init]
     best, best_loss = None, np.inf
     for start in starts:
-        params, loss = _fit_one(init, start, X, y, mask, max_iters, tol)
+        params, loss = _fit_one(init, start, X, y, mask, max_iters, tol, ftol)
         if best is None or float(loss) < best_loss:
             best, best_loss = params, float(loss)
+    if not np.isfinite(best_loss):  # every start diverged: keep usable (warm or initial) values
+        best = warm if warm is not None else init
     return jax.tree_util.tree_map(lambda a: a[None], best)
 
 

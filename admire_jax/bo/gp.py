@@ -11,7 +11,8 @@ from typing import Iterator
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
+from jax.scipy.linalg import cho_solve, solve_triangular
+from threadpoolctl import ThreadpoolController
 
 from admire_jax.bo.fidelity import split
 from admire_jax.bo.kernels import Kernel
@@ -25,6 +26,24 @@ def x64() -> Iterator[None]:
     """Float64 for the GP code only: jax.enable_x64 is a thread-local, scoped switch (jax>=0.10),
     so the rest of the process (e.g. a trainer in the same test session) stays in float32."""
     with jax.enable_x64(True):
+        yield
+
+
+_BLAS_CONTROLLER = None
+
+
+@contextlib.contextmanager
+def blas_threads(n: int | None) -> Iterator[None]:
+    """At most n threads in the BLAS behind jax's CPU Cholesky and triangular solves inside the
+    block (None: the library default). On a loaded machine a multi-threaded OpenBLAS made the
+    triangular solves of a GP fit 40-100x slower (threads spin-waiting for descheduled peers)."""
+    global _BLAS_CONTROLLER
+    if n is None:
+        yield
+        return
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    with _BLAS_CONTROLLER.limit(limits=n, user_api="blas"):
         yield
 
 
@@ -106,12 +125,35 @@ def condition(params: GPParams, X_NxF: jax.Array, y_N: jax.Array, mask_N: jax.Ar
     return Posterior(params, X_NxF, mask_N, L, alpha)
 
 
+@jax.custom_vjp
+def gaussian_log_density(K_NxN: jax.Array, resid_N: jax.Array, n: jax.Array) -> jax.Array:
+    """log N(resid | 0, K) over n real rows (padded rows are identity rows with zero residual)."""
+    return _gaussian_log_density_fwd(K_NxN, resid_N, n)[0]
+
+
+def _gaussian_log_density_fwd(K_NxN, resid_N, n):
+    L = cholesky_with_jitter(K_NxN)
+    alpha = cho_solve((L, True), resid_N)
+    value = -0.5 * jnp.dot(resid_N, alpha) - jnp.sum(jnp.log(jnp.diag(L))) - 0.5 * n * jnp.log(2.0 * jnp.pi)
+    return value, (L, alpha, n)
+
+
+def _gaussian_log_density_bwd(saved, g):
+    """d/dK = (alpha alpha^T - K^-1) / 2 and d/dresid = -alpha, with K^-1 from the one factor L:
+    the textbook gradient, much cheaper than differentiating through the Cholesky itself."""
+    L, alpha, n = saved
+    K_inv = cho_solve((L, True), jnp.eye(L.shape[0], dtype=L.dtype))
+    dK = 0.5 * g * (jnp.outer(alpha, alpha) - K_inv)
+    return dK, -g * alpha, -0.5 * g * jnp.log(2.0 * jnp.pi) * jnp.ones_like(n)
+
+
+gaussian_log_density.defvjp(_gaussian_log_density_fwd, _gaussian_log_density_bwd)
+
+
 def log_marginal_likelihood(params: GPParams, X_NxF: jax.Array, y_N: jax.Array, mask_N: jax.Array) -> jax.Array:
-    L = cholesky_with_jitter(prior_covariance(params, X_NxF, mask_N))
     resid = jnp.where(mask_N, y_N - params.mean_at(X_NxF), 0.0)
-    v = solve_triangular(L, resid, lower=True)
-    n = jnp.sum(mask_N)
-    return -0.5 * jnp.dot(v, v) - jnp.sum(jnp.log(jnp.diag(L))) - 0.5 * n * jnp.log(2.0 * jnp.pi)
+    n = jnp.sum(mask_N).astype(resid.dtype)
+    return gaussian_log_density(prior_covariance(params, X_NxF, mask_N), resid, n)
 
 
 def _cross(post: Posterior, Xs_MxF: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -1,12 +1,11 @@
 """The ask/tell Optimizer: multi-fidelity, cost-aware Bayesian optimisation of mixtures.
 
 All GP work runs in float64 inside `x64()`; inputs are padded to size buckets so that a long
-run reuses a handful of compiled programs. The whole state is JSON (see `state_dict`).
+run reuses a handful of compiled programs. The whole state is JSON (see `persistence`).
 """
 from __future__ import annotations
 
-import dataclasses
-import json
+import contextlib
 import math
 from typing import Any, Mapping, Sequence
 
@@ -19,53 +18,29 @@ from admire_jax.bo import checks
 from admire_jax.bo.cost import FixedCost
 from admire_jax.bo.fidelity import fidelity_coordinates
 from admire_jax.bo.fit import fit_map, fit_nuts
-from admire_jax.bo.gp import GPParams, condition, predict, x64
+from admire_jax.bo.gp import GPParams, blas_threads, condition, predict, x64
 from admire_jax.bo.models import KernelFactory, build_model, matern52
+from admire_jax.bo.persistence import Persistent
+from admire_jax.bo.records import Pool, Proposal, Recommendation, bucket
+from admire_jax.bo.refit import RefitPolicy
 from admire_jax.bo.propose import (AcquisitionConfig, make_contexts, pool_values, project_rows,
                                    project_to_bounds, refine)
 
-BUCKETS = (32, 64, 128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096)
-
-
-def bucket(n: int) -> int:
-    """Smallest padded size >= n (so that jitted programs are reused as data grows)."""
-    for b in BUCKETS:
-        if n <= b:
-            return b
-    return int(2 ** math.ceil(math.log2(n)))
-
-
-@dataclasses.dataclass
-class Pool:
-    """Finite candidates: row i is mixture i run at rung fidelities[i]."""
-
-    mixtures: np.ndarray
-    fidelities: Sequence[str]
-
-
-@dataclasses.dataclass
-class Proposal:
-    mixture: np.ndarray
-    fidelity: str
-    index: int | None
-    acquisition: float
-
-
-@dataclasses.dataclass
-class Recommendation:
-    mixture: np.ndarray
-    mean: float
-    std: float
-    index: int | None
-
-
 @gin.configurable
-class Optimizer:
+class Optimizer(Persistent):
     """Ask/tell BO over mixtures (simplex of `domains`) x rungs (`fidelities`: label -> cost).
 
-    Hyperparameters are refitted whenever the data changed: at most `warm_refit_iters` L-BFGS
-    steps from the previous fit, and a full fit from `fit_map.num_restarts` further starts on every
-    `full_refit_every`-th fit.
+    Refit policy: the hyperparameters are refitted once the successful observations grew, since
+    the last fit, by at least `refit_every` and by at least the fraction `refit_growth` (defaults
+    1 and 0: on every change); in between, the GP is only re-conditioned on the new data with the
+    last hyperparameters (one Cholesky). A refit runs at most `warm_refit_iters` L-BFGS steps from
+    the previous fit, and every `full_refit_every`-th refit is a full one from
+    `fit_map.num_restarts` further starts. E.g. refit_growth=0.05 refits every ~10 observations at
+    N = 200 and every ~50 at N = 1000.
+
+    `blas_threads` caps the threads of the BLAS under jax's CPU linear algebra while the
+    Optimizer computes (1 by default: on shared, loaded machines multi-threaded OpenBLAS made the
+    GP's triangular solves 40-100x slower; None keeps the library default).
     """
 
     def __init__(self, domains: Sequence[str], fidelities: Mapping[str, float], target: str,
@@ -74,7 +49,8 @@ class Optimizer:
                  acquisition: str = "mf_mes", max_value_sampler: str = "gumbel", num_max_values: int = 8,
                  cost_model: Any = None, q: int = 1, num_restarts: int = 4, raw_samples: int = 512,
                  refine_steps: int = 40, fidelity_map: str = "log_cost", full_refit_every: int = 10,
-                 warm_refit_iters: int = 20):
+                 warm_refit_iters: int = 20, refit_every: int = 1, refit_growth: float = 0.0,
+                 blas_threads: int | None = 1):
         self.domains = [str(d) for d in domains]
         if len(set(self.domains)) != len(self.domains) or not self.domains:
             raise ValueError(f"domains must be distinct and non-empty, got {self.domains}")
@@ -90,7 +66,10 @@ class Optimizer:
                            acquisition=acquisition, max_value_sampler=max_value_sampler,
                            num_max_values=int(num_max_values), q=int(q), num_restarts=int(num_restarts),
                            raw_samples=int(raw_samples), refine_steps=int(refine_steps), fidelity_map=fidelity_map,
-                           full_refit_every=int(full_refit_every), warm_refit_iters=int(warm_refit_iters))
+                           full_refit_every=int(full_refit_every), warm_refit_iters=int(warm_refit_iters),
+                           refit_every=int(refit_every), refit_growth=float(refit_growth),
+                           blas_threads=None if blas_threads is None else int(blas_threads))
+        self.refit = RefitPolicy(int(refit_every), float(refit_growth), int(full_refit_every), int(warm_refit_iters))
         self.acq = AcquisitionConfig(acquisition, max_value_sampler, int(num_max_values))
         self._kernel, self.cost_model = kernel, cost_model or FixedCost()
         self.observations: list[dict] = []
@@ -101,6 +80,14 @@ class Optimizer:
             self._init = self._as64(build_model(len(self.domains), len(self.rungs), kind=model, kernel=kernel))
         self._warm: GPParams | None = None
         self._fitted: tuple[int, GPParams] | None = None
+        self._fit_size = 0  # successful observations at the last refit
+
+    def _numerics(self):
+        """float64 for the GP code, and the BLAS thread limit (`blas_threads`, None = default)."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(x64())
+        stack.enter_context(blas_threads(self.config["blas_threads"]))
+        return stack
 
     # ------------------------------------------------------------------ data
     @staticmethod
@@ -156,22 +143,28 @@ class Optimizer:
         return key
 
     def _params(self) -> GPParams:
-        """Hyperparameters (leading sample axis) for the current data; refits when data changed."""
+        """Hyperparameters (leading sample axis) for the current data; refits per the policy."""
         version = len(self.observations)
         if self._fitted is not None and self._fitted[0] == version:
             return self._fitted[1]
-        if not self._successes():
+        num_successes = len(self._successes())
+        if not num_successes:
             raise ValueError("no successful observations yet: tell() at least one finite value first")
+        kind = self.refit.decide(num_successes, self._fit_size, self.num_fits if self._fitted else 0)
+        if kind == "reuse":
+            self._fitted = (version, self._fitted[1])  # the GP is re-conditioned on the new data
+            return self._fitted[1]
         X, y, mask, _ = self._data()
         key = self._key(0, version)
         if self.config["fit"] == "nuts":
             params = fit_nuts(self._init, X, y, mask, key, warm=self._warm)
-        elif self._warm is not None and self.num_fits % max(self.config["full_refit_every"], 1):
+        elif kind == "warm" and self._warm is not None:
             params = fit_map(self._init, X, y, mask, key, warm=self._warm, num_restarts=0,
-                             max_iters=self.config["warm_refit_iters"])  # a few steps from the last fit
+                             max_iters=self.refit.warm_iters)  # a few steps from the last fit
         else:
             params = fit_map(self._init, X, y, mask, key, warm=self._warm)
         self.num_fits += 1
+        self._fit_size = num_successes
         self._warm = jax.tree_util.tree_map(lambda a: a[0], params)
         self._fitted = (version, params)
         return params
@@ -197,7 +190,7 @@ class Optimizer:
             if n > len(labels):
                 raise ValueError(f"asked for {n} proposals from a pool of {len(labels)} rows")
         picks: list[Proposal] = []
-        with x64():
+        with self._numerics():
             for i in range(n):
                 key = self._key(1, self.num_asks, i)
                 if not self._successes():
@@ -291,7 +284,7 @@ class Optimizer:
         """Posterior mean and std of the latent objective at `fidelity`, original units."""
         W = checks.mixture_rows(mixtures, len(self.domains))
         checks.fidelity_label(fidelity, self.rungs)
-        with x64():
+        with self._numerics():
             mean, std = self._predict_rows(self._rows(W, [fidelity] * len(W)))
         return mean, std
 
@@ -316,7 +309,7 @@ class Optimizer:
             mean, std = self.predict(W, self.target)
             j = int(np.argmax(mean if self.maximize else -mean))
             return Recommendation(W[j], float(mean[j]), float(std[j]), j)
-        with x64():
+        with self._numerics():
             ctx, s_t, r_t = self._contexts(self._key(2, len(self.observations)), np.zeros((0, len(self.domains))))
             W_raw = self._dirichlet(self._key(3, len(self.observations)), self.config["raw_samples"])
             best, _, _ = self._maximise(ctx, AcquisitionConfig("mean"), W_raw, [self.target], s_t, r_t)
@@ -326,49 +319,6 @@ class Optimizer:
         mean, std = self.predict(W, self.target)
         j = int(np.argmax(mean if self.maximize else -mean))
         return Recommendation(W[j], float(mean[j]), float(std[j]), None)
-
-    # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict:
-        """The whole state as JSON-able data (non-finite values are stored as strings)."""
-        leaves = lambda tree: None if tree is None else [np.asarray(a).tolist() for a in jax.tree_util.tree_leaves(tree)]
-        fitted = None if self._fitted is None else dict(version=self._fitted[0], leaves=leaves(self._fitted[1]))
-        obs = [dict(o, value=o["value"] if math.isfinite(o["value"]) else repr(o["value"])) for o in self.observations]
-        return dict(version=1, domains=self.domains, fidelities=self.costs, target=self.target,
-                    maximize=self.maximize, seed=self.seed, bounds=self.bounds, config=self.config,
-                    observations=obs, pending=self.pending, num_asks=self.num_asks, num_fits=self.num_fits,
-                    warm=leaves(self._warm),
-                    fitted=fitted)
-
-    def save(self, path: str) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.state_dict(), f)
-
-    @classmethod
-    def from_state_dict(cls, state: Mapping, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Optimizer":
-        config = dict(state["config"])
-        kernel_name = config.pop("kernel")
-        kernel = kernel or matern52
-        if getattr(kernel, "__name__", repr(kernel)) != kernel_name:
-            raise ValueError(f"state was saved with kernel {kernel_name!r}; pass that kernel factory to load()")
-        opt = cls(state["domains"], state["fidelities"], state["target"], maximize=state["maximize"],
-                  seed=state["seed"], bounds={k: tuple(v) for k, v in state["bounds"].items()}, kernel=kernel,
-                  cost_model=cost_model, **config)
-        opt.observations = [dict(o, value=float(o["value"])) for o in state["observations"]]
-        opt.pending, opt.num_asks = [dict(p) for p in state["pending"]], int(state["num_asks"])
-        opt.num_fits = int(state["num_fits"])
-        with x64():
-            treedef = jax.tree_util.tree_structure(opt._init)
-            tree = lambda leaves: jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, jnp.float64) for a in leaves])
-            if state["warm"] is not None:
-                opt._warm = tree(state["warm"])
-            if state.get("fitted") is not None:
-                opt._fitted = (int(state["fitted"]["version"]), tree(state["fitted"]["leaves"]))
-        return opt
-
-    @classmethod
-    def load(cls, path: str, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Optimizer":
-        with open(path, encoding="utf-8") as f:
-            return cls.from_state_dict(json.load(f), kernel=kernel, cost_model=cost_model)
 
 
 @jax.jit

@@ -140,8 +140,8 @@ class Controller:
             args.append(f"--gin.{name.strip()}={value.strip()}")
         self.store.mark_running(t.id)
         slot = self._free_slot()
-        self.jobs[t.id] = (self.executor.submit(trial.command(str(run_dir), self.spec.trainer, args), run_dir, slot),
-                           slot)
+        command = trial.command(str(run_dir), self.spec.trainer, args, self.spec.trial_imports)
+        self.jobs[t.id] = (self.executor.submit(command, run_dir, slot), slot)
 
     def _try_finish(self, t: Trial, job_error: str | None) -> bool:
         """Records the trial from its result.json (or as failed); False if a live process still has it."""
@@ -160,9 +160,10 @@ class Controller:
                     self.store.record_result(t.id, FAILED, error=job_error)
                 else:
                     losses = {k: v for k, v in (result.get("val_loss") or {}).items() if v is not None}
+                    scores = {k: v for k, v in (result.get("scores") or {}).items() if v is not None}
                     self.store.record_result(t.id, result.get("status", FAILED), losses=losses or None,
                                              wall_seconds=result.get("wall_seconds"), flops=result.get("flops"),
-                                             error=result.get("error"))
+                                             error=result.get("error"), scores=scores or None)
         except trial_lock.TrialBusy:
             return False
         self._report(self.store.get(t.id))
@@ -170,7 +171,7 @@ class Controller:
 
     def _report(self, t: Trial) -> None:
         searched = [s for s in self.store.trials() if s.role == SEARCH]
-        value = self.spec.objective_value(t.losses) if t.status == OK else math.nan
+        value = self.spec.objective_value(t.losses, t.scores) if t.status == OK else math.nan
         cost = measured_cost(self.spec, t.flops, t.wall_seconds)
         line = (f"trial {t.id} [{t.role} {t.rung}] {t.status}: objective {value:.4f}, cost "
                 f"{cost if cost is None else f'{cost:.3g}'} {self.spec.budget_unit}, spent "

@@ -44,7 +44,7 @@ def shared_mixtures(spec, trials: Sequence[Trial]) -> dict[str, dict[tuple, floa
     for t in trials:
         if t.status != OK:
             continue
-        value = spec.objective_value(t.losses)
+        value = spec.objective_value(t.losses, t.scores)
         if math.isfinite(value):
             key = tuple(round(float(t.mixture.get(d, 0.0)), 4) for d in spec.domains)
             sums.setdefault(t.rung, {}).setdefault(key, []).append(value)

@@ -17,22 +17,24 @@ def close(fig) -> None:
     plt.close(fig)
 
 
-def best_so_far(trials: Sequence[Trial], values: Sequence[float], costs: Sequence[float], target: str, unit: str):
+def best_so_far(trials: Sequence[Trial], values: Sequence[float], costs: Sequence[float], target: str, unit: str,
+                maximize: bool = False):
     """Best objective so far on each rung against cumulative cost (the target rung drawn boldest)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     cumulative = np.cumsum(costs)
+    better = max if maximize else min
     for rung in dict.fromkeys(t.rung for t in trials):
-        xs, ys, best = [], [], math.inf
+        xs, ys, best = [], [], -math.inf if maximize else math.inf
         for t, v, c in zip(trials, values, cumulative):
             if t.rung == rung and math.isfinite(v):
-                best = min(best, v)
+                best = better(best, v)
             if math.isfinite(best):
                 xs.append(c)
                 ys.append(best)
         ax.step(xs, ys, where="post", label=rung, linewidth=3 if rung == target else 1.5, marker="o", markersize=4)
     ax.set_xlabel(f"cumulative cost ({unit})")
     ax.set_ylabel("best objective so far")
-    ax.set_title("best validation loss so far, per rung")
+    ax.set_title(f"best objective so far ({'highest' if maximize else 'lowest'}), per rung")
     ax.legend()
     return fig
 

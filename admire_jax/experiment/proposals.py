@@ -35,7 +35,7 @@ def observations(exp: LoadedExperiment, trials: Sequence[Trial]) -> list[Observa
     for t in trials:
         if t.role != SEARCH or not t.is_finished:
             continue
-        value = exp.spec.objective_value(t.losses) if t.status == OK else math.nan
+        value = exp.spec.objective_value(t.losses, t.scores) if t.status == OK else math.nan
         out.append(Observation(t.mixture, t.rung, value, measured_cost(exp.spec, t.flops, t.wall_seconds)))
     return out
 
@@ -49,7 +49,7 @@ def build_optimizer(exp: LoadedExperiment, told: Sequence[Observation], num_reco
     """A fresh Optimizer (kernel, acquisition... from the gin config) told `told` in order."""
     spec = exp.spec
     opt = Optimizer(domains=list(spec.domains), fidelities=exp.rung_costs, target=spec.target_rung,
-                    maximize=False, seed=round_seed(spec.seed, num_recorded), bounds=exp.bounds or None,
+                    maximize=spec.maximize, seed=round_seed(spec.seed, num_recorded), bounds=exp.bounds or None,
                     cost_model=LearnedCost())
     for o in told:
         opt.tell(as_vector(o.mixture, spec.domains), o.rung, o.value, cost=o.cost)
@@ -96,7 +96,8 @@ def next_round(exp: LoadedExperiment, warm: Sequence[Observation], trials: Seque
 
 
 def recommend(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]) -> tuple[Optimizer, Recommendation] | None:
-    """The best posterior-mean mixture at the target rung; None before any successful trial."""
+    """The best (lowest, or highest when maximising) posterior-mean mixture at the target rung;
+    None before any successful trial."""
     searched = [t for t in trials if t.role == SEARCH]
     told = list(warm) + observations(exp, searched)
     if not any(math.isfinite(o.value) for o in told):

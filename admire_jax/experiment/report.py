@@ -30,6 +30,8 @@ def finish(controller: Controller, run_check: bool) -> int:
         "target_rung": exp.spec.target_rung,
         "predicted": rec.mean,
         "check": {role: (summary["mean"] if summary else None) for role, summary in check.items()},
+        "objective": dict(exp.spec.objective),
+        "maximize": exp.spec.maximize,
     }
     out = controller.exp_dir
     (out / "recommendation.json").write_text(json.dumps(recommendation, indent=1))
@@ -43,7 +45,8 @@ def check_values(trials: Sequence[Trial], spec) -> dict[str, dict | None]:
     """Per check role: mean, standard error and values of the objective over its seeds."""
     out = {}
     for role in CHECK_ROLES:
-        values = [spec.objective_value(t.losses) if t.status == OK else math.nan for t in trials if t.role == role]
+        values = [spec.objective_value(t.losses, t.scores) if t.status == OK else math.nan
+                  for t in trials if t.role == role]
         finite = [v for v in values if math.isfinite(v)]
         if not finite:
             out[role] = None
@@ -53,13 +56,15 @@ def check_values(trials: Sequence[Trial], spec) -> dict[str, dict | None]:
     return out
 
 
-def verdict(check: dict) -> str:
+def verdict(check: dict, maximize: bool = False) -> str:
+    """How the recommended mixture compares with uniform at the target rung, in standard errors
+    (`gap` > 0 means the recommended one is better: lower loss, or higher score when maximising)."""
     rec, uni = check.get("recommended"), check.get("uniform")
     if not rec or not uni:
         return "not run (use `--check_seeds=3`)"
-    gap = uni["mean"] - rec["mean"]
+    gap = (rec["mean"] - uni["mean"]) if maximize else (uni["mean"] - rec["mean"])
     se = math.sqrt(rec["sem"] ** 2 + uni["sem"] ** 2)
-    word = "lower" if gap > 0 else "higher"
+    word = ("higher" if maximize else "lower") if gap > 0 else ("lower" if maximize else "higher")
     if not math.isfinite(se):
         return f"recommended is {word} than uniform by {abs(gap):.4f} (a standard error needs >= 2 seeds each)"
     if se == 0.0:
@@ -73,13 +78,14 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
     exp, out = controller.exp, controller.exp_dir
     spec = exp.spec
     searched = [t for t in trials if t.role == SEARCH and t.is_finished]
-    values = [spec.objective_value(t.losses) if t.status == OK else math.nan for t in searched]
+    values = [spec.objective_value(t.losses, t.scores) if t.status == OK else math.nan for t in searched]
     costs = [controller.spent([t]) for t in searched]
     uniform = {d: 1.0 / len(spec.domains) for d in spec.domains}
     loo = diagnostics.leave_one_out(exp, controller.warm, trials)
     ranks = diagnostics.rung_rank_correlations(spec, trials)
     figures = {
-        "best_so_far.png": plots.best_so_far(searched, values, costs, spec.target_rung, spec.budget_unit),
+        "best_so_far.png": plots.best_so_far(searched, values, costs, spec.target_rung, spec.budget_unit,
+                                              spec.maximize),
         "rungs.png": plots.rung_per_trial(searched, [r.name for r in spec.rungs]),
         "mixture.png": plots.mixture_bars(recommendation["mixture"], uniform),
         "calibration.png": plots.calibration(loo),
@@ -89,7 +95,7 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
         fig.savefig(out / name, dpi=110, bbox_inches="tight")
         plots.close(fig)
     lines = [f"# Experiment report: {out.name}", "",
-             f"Objective: validation loss {_objective(spec.objective)}, minimised. Target rung: "
+             f"Objective: {spec.describe_objective()}. Target rung: "
              f"`{spec.target_rung}`. Budget {spec.budget:.4g} {spec.budget_unit}, spent "
              f"{controller.spent(searched):.4g} in {len(searched)} search trials "
              f"({sum(t.status == OK for t in searched)} ok).", "",
@@ -102,11 +108,16 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
         c = check.get(role)
         lines.append(f"- {role}: " + ("not trained" if not c else
                      f"mean {c['mean']:.4f}, standard error {c['sem']:.4f}, seeds {[round(v, 4) for v in c['values']]}"))
-    lines += [f"- verdict: {verdict(check)}", "", "## Trials per rung", "", "| rung | trials | ok | cost |", "|---|---|---|---|"]
+    lines += [f"- verdict: {verdict(check, spec.maximize)}", "", "## Trials per rung", "",
+              "| rung | model | parameters | tokens | declared FLOPs | trials | ok | measured cost | mean wall s |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in spec.rungs:
         of = [t for t in searched if t.rung == r.name]
-        lines.append(f"| {r.name} ({r.preset}, {r.tokens} tokens) | {len(of)} | {sum(t.status == OK for t in of)} "
-                     f"| {controller.spent(of):.4g} |")
+        walls = [t.wall_seconds for t in of if t.wall_seconds is not None]
+        model = f"{r.preset} from {r.checkpoint}" if r.checkpoint else r.preset
+        lines.append(f"| {r.name} | {model} | {exp.rung_params.get(r.name, 0):,} | {r.tokens} | "
+                     f"{exp.rung_flops[r.name]:.4g} | {len(of)} | {sum(t.status == OK for t in of)} | "
+                     f"{controller.spent(of):.4g} | {(sum(walls) / len(walls)) if walls else math.nan:.3g} |")
     lines += ["", "## Model checks", "",
               f"Leave-one-out: {loo['inside']} of {loo['n']} finished trials fall inside the 90% interval of the "
               f"GP refitted without them ({_fraction(loo['inside'], loo['n'])}; well calibrated is about 90%; the "
@@ -124,14 +135,14 @@ def status_text(controller: Controller) -> str:
     header = f"{'id':>4} {'role':<11} {'rung':<10} {'status':<8} {'objective':>9} {'cost':>10}  mixture"
     lines = [header, "-" * len(header)]
     for t in trials:
-        value = spec.objective_value(t.losses) if t.status == OK else math.nan
+        value = spec.objective_value(t.losses, t.scores) if t.status == OK else math.nan
         cost = controller.spent([t]) if t.is_finished else math.nan
         mix = " ".join(f"{w:.2f}" for w in (t.mixture.get(d, 0.0) for d in spec.domains))
         lines.append(f"{t.id:>4} {t.role:<11} {t.rung:<10} {t.status:<8} {value:>9.4f} {cost:>10.3g}  {mix}")
         if t.error and t.status != OK:
             lines.append(f"     error: {t.error.splitlines()[0][:150]}")
     searched = [t for t in trials if t.role == SEARCH]
-    lines += ["", f"domains: {' '.join(spec.domains)}",
+    lines += ["", f"domains: {' '.join(spec.domains)}", f"objective: {spec.describe_objective()}",
               f"spent {controller.spent(searched):.4g} of {spec.budget:.4g} {spec.budget_unit}"]
     found = proposals.recommend(controller.exp, controller.warm, trials)
     if found is None:
@@ -142,10 +153,6 @@ def status_text(controller: Controller) -> str:
                      f"{json.dumps(proposals.as_mixture(np.round(rec.mixture, 4), spec.domains))}, "
                      f"predicted {rec.mean:.4f} ± {rec.std:.4f}")
     return "\n".join(lines)
-
-
-def _objective(objective: dict) -> str:
-    return " + ".join(f"{w:g} × {d}" if w != 1 else d for d, w in objective.items())
 
 
 def _fraction(a: int, n: int) -> str:

@@ -1,9 +1,11 @@
 """Trials as a runs table in the replay format, and warm-starting an experiment from one.
 
 Columns: trial, status, `w:<domain>` (weights), `fidelity` (rung name), `cost` (budget units),
-`flops`, `wall_seconds`, `loss:<domain>` (validation loss per scored domain) and `loss:objective`
-(the experiment's objective), one row per finished search trial. `admire-jax replay
---weights-prefix w: --fidelity-col fidelity --cost-col cost --objective loss:objective` reads it.
+`flops`, `wall_seconds`, `loss:<domain>` (validation loss per scored domain), `score:<name>` (each
+result.json score) and the experiment's objective, one row per finished search trial: `loss:objective`
+when it is minimised, `score:objective` when maximised. `admire-jax replay --weights-prefix w:
+--fidelity-col fidelity --cost-col cost --objective loss:objective` reads it (for a maximised one:
+`--objective score:objective --maximize`).
 """
 from __future__ import annotations
 
@@ -16,13 +18,14 @@ import pandas as pd
 
 from admire_jax.experiment.config import LoadedExperiment, measured_cost
 from admire_jax.experiment.proposals import Observation
-from admire_jax.experiment.spec import SpecError
+from admire_jax.experiment.spec import SCORE, SpecError
 from admire_jax.experiment.store import OK, SEARCH, Trial
 
 
 def trials_table(exp: LoadedExperiment, trials: Sequence[Trial]) -> pd.DataFrame:
     rows = []
     loss_names = sorted({d for t in trials if t.losses for d in t.losses})
+    score_names = sorted({d for t in trials if t.scores for d in t.scores})
     for t in trials:
         if t.role != SEARCH or not t.is_finished:
             continue
@@ -32,9 +35,19 @@ def trials_table(exp: LoadedExperiment, trials: Sequence[Trial]) -> pd.DataFrame
                    wall_seconds=t.wall_seconds)
         losses = t.losses or {}
         row.update({f"loss:{d}": _number(losses.get(d)) for d in loss_names})
-        row["loss:objective"] = exp.spec.objective_value(losses) if t.status == OK else math.nan
+        row.update({f"score:{d}": _number((t.scores or {}).get(d)) for d in score_names})
+        row[objective_column(exp.spec)] = exp.spec.objective_value(losses, t.scores) if t.status == OK else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def objective_column(spec) -> str:
+    return "score:objective" if spec.maximize else "loss:objective"
+
+
+def _column(key: str) -> str:
+    """The table column of an objective key: 'score:NAME' as is, a domain as 'loss:DOMAIN'."""
+    return key if key.startswith(SCORE) else f"loss:{key}"
 
 
 def export_csv(exp: LoadedExperiment, trials: Sequence[Trial], path: str | Path) -> int:
@@ -59,7 +72,7 @@ def read_warm_start(exp: LoadedExperiment, path: str | Path) -> list[Observation
     names = [c[2:] for c in weight_cols]
     if sorted(names) != sorted(spec.domains):
         raise SpecError(f"warm-start table {path}: weight columns {names} do not match the domains {list(spec.domains)}")
-    missing = [c for c in ["fidelity", "cost", *(f"loss:{d}" for d in spec.objective)] if c not in table.columns]
+    missing = [c for c in ["fidelity", "cost", *(_column(k) for k in spec.objective)] if c not in table.columns]
     if missing:
         raise SpecError(f"warm-start table {path} lacks column(s) {missing}")
     rungs = [r.name for r in spec.rungs]
@@ -72,10 +85,11 @@ def read_warm_start(exp: LoadedExperiment, path: str | Path) -> list[Observation
         total = sum(w.values())
         if not (total > 0 and all(v >= 0 for v in w.values())):
             raise SpecError(f"warm-start table {path}, row {i}: weights must be >= 0 and not all 0")
-        losses = {d: _number(row[f"loss:{d}"]) for d in spec.objective}
+        losses = {d: _number(row[f"loss:{d}"]) for d in spec.loss_domains}
+        scores = {n: _number(row[f"{SCORE}{n}"]) for n in spec.score_names}
         cost = _number(row["cost"])
         out.append(Observation({d: v / total for d, v in w.items()}, str(row["fidelity"]),
-                               spec.objective_value(losses), cost))
+                               spec.objective_value(losses, scores), cost))
     return out
 
 

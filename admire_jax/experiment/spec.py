@@ -10,13 +10,20 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
+import re
 from typing import Any, Mapping, Sequence
 
 import gin
 
 BUDGET_UNITS = ("flops", "device_hours", "wall_seconds")
+SCORE = "score:"  # objective keys with this prefix name result.json "scores"; others validation losses
+RUNG_KEYS = ("preset", "tokens", "bindings", "checkpoint")
 # may change when an experiment is continued (they decide when to stop, not what is proposed)
 RESUMABLE = ("budget", "max_trials", "check_seeds")
+# fields added after experiments were first stored: left out of the fingerprint while unset, so
+# those experiments can still be continued
+LATER_FIELDS = ("maximize", "sources", "trial_imports", "checkpoint")
 
 
 class SpecError(ValueError):
@@ -25,12 +32,15 @@ class SpecError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Rung:
-    """One fidelity: a model preset trained for `tokens` tokens (plus extra gin bindings)."""
+    """One fidelity: a model preset trained for `tokens` tokens (plus extra gin bindings); with a
+    `checkpoint` (Hugging Face folder) the model starts from it and takes its architecture, the
+    preset then supplies only the numerics (dtype, learning rate, batch, sequence length)."""
 
     name: str
     preset: str
     tokens: int
     bindings: tuple[str, ...] = ()
+    checkpoint: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +48,7 @@ class ExperimentSpec:
     """Everything that decides which trials run and how they are scored (the executor aside)."""
 
     domains: tuple[str, ...]
-    objective: dict[str, float]            # val-loss domain -> weight (normalised to sum 1)
+    objective: dict[str, float]            # val-loss domain or 'score:NAME' -> weight (normalised to sum 1)
     rungs: tuple[Rung, ...]                # cheapest first
     target_rung: str
     budget: float
@@ -57,6 +67,9 @@ class ExperimentSpec:
     trainer: str = "admire_jax.train.cli:main"
     check_seeds: int = 0                   # >0: train recommended and uniform at the target with that many seeds
     warm_start: str | None = None          # runs table (export format) told before the first proposal
+    maximize: bool = False                 # True: higher objective is better (scores such as accuracy)
+    sources: dict[str, str] = dataclasses.field(default_factory=dict)  # instruction JSONL per domain
+    trial_imports: tuple[str, ...] = ()    # modules each trial imports first (gin registrations)
 
     def rung(self, name: str) -> Rung:
         for r in self.rungs:
@@ -64,21 +77,39 @@ class ExperimentSpec:
                 return r
         raise SpecError(f"unknown rung {name!r}; rungs: {[r.name for r in self.rungs]}")
 
-    def objective_value(self, losses: Mapping[str, float | None] | None) -> float:
-        """Weighted validation loss; NaN when any scored domain is missing or not finite."""
-        if not losses:
-            return math.nan
+    @property
+    def score_names(self) -> list[str]:
+        """Names of the result.json scores the objective reads."""
+        return [k[len(SCORE):] for k in self.objective if k.startswith(SCORE)]
+
+    @property
+    def loss_domains(self) -> list[str]:
+        """Domains whose validation loss the objective reads."""
+        return [k for k in self.objective if not k.startswith(SCORE)]
+
+    def objective_value(self, losses: Mapping[str, float | None] | None,
+                        scores: Mapping[str, float | None] | None = None) -> float:
+        """Weighted sum of validation losses and scores; NaN when any part is missing or not finite."""
         total = 0.0
-        for d, w in self.objective.items():
-            v = losses.get(d)
+        for key, w in self.objective.items():
+            source = scores if key.startswith(SCORE) else losses
+            v = (source or {}).get(key[len(SCORE):] if key.startswith(SCORE) else key)
             if v is None or not math.isfinite(v):
                 return math.nan
             total += w * float(v)
         return total
 
+    def describe_objective(self) -> str:
+        """E.g. 'score:exact_match (maximised)' or '0.5 × a + 0.5 × b (minimised)'."""
+        parts = [f"{w:g} × {k}" if w != 1 else k for k, w in self.objective.items()]
+        return f"{' + '.join(parts)} ({'maximised' if self.maximize else 'minimised'})"
+
     def fingerprint(self) -> str:
         """Hash of everything that decides proposals (stored in the experiment directory)."""
-        identity = {k: v for k, v in dataclasses.asdict(self).items() if k not in RESUMABLE}
+        identity = {k: v for k, v in dataclasses.asdict(self).items()
+                    if k not in RESUMABLE and not (k in LATER_FIELDS and not v)}
+        identity["rungs"] = [{k: v for k, v in r.items() if not (k in LATER_FIELDS and v is None)}
+                             for r in identity["rungs"]]
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -93,23 +124,30 @@ def experiment(
     budget_unit: str = "flops",
     **options: Any,
 ) -> ExperimentSpec:
-    """The spec as bound in gin. `rungs` maps a name to (preset, train tokens[, [gin bindings]]);
-    `objective` is one validation domain or {domain: weight}; other fields: see ExperimentSpec."""
-    parsed = []
-    for name, value in dict(rungs).items():
-        value = list(value)
-        if len(value) not in (2, 3):
-            raise SpecError(f"rung {name!r}: expected (preset, tokens[, bindings]), got {value!r}")
-        extra = tuple(value[2]) if len(value) == 3 else ()
-        parsed.append(Rung(str(name), str(value[0]), int(value[1]), extra))
+    """The spec as bound in gin. `rungs` maps a name to (preset, train tokens[, [gin bindings]]) or
+    to {'preset':, 'tokens':, 'checkpoint':, 'bindings':}; `objective` is one key or {key: weight},
+    a key being a validation domain or 'score:NAME' (a score the trials write to result.json).
+    `maximize` defaults to False for losses, True for scores (a mix must set it). `sources`
+    ({domain: JSONL file or folder}) makes the domains instruction sources; relative paths are
+    taken from the current directory. Other fields: see ExperimentSpec."""
+    parsed = [_rung(str(name), value) for name, value in dict(rungs).items()]
     objective = {objective: 1.0} if isinstance(objective, str) else {str(k): float(v) for k, v in dict(objective).items()}
     total = sum(objective.values())
     if total > 0:  # a weighted mean; bad weights are reported by check_spec
         objective = {k: v / total for k, v in objective.items()}
+    if options.get("maximize") is None:
+        kinds = {k.startswith(SCORE) for k in objective}
+        if len(kinds) > 1:
+            raise SpecError(f"objective {objective} mixes losses and scores: set experiment.maximize")
+        options["maximize"] = kinds == {True}
+    options["maximize"] = bool(options["maximize"])
+    options["sources"] = {str(k): os.path.abspath(os.path.expanduser(str(v)))
+                          for k, v in dict(options.get("sources") or {}).items()}
     bounds = {k: (float(a), float(b)) for k, (a, b) in dict(options.pop("bounds", None) or {}).items()}
-    for key in ("trial_bindings", "initial_rungs"):
+    for key in ("trial_bindings", "initial_rungs", "trial_imports"):
         if key in options:
             options[key] = tuple(options[key])
+    options["trial_bindings"] = tuple(expand_macros(b) for b in options.get("trial_bindings", ()))
     known = {f.name for f in dataclasses.fields(ExperimentSpec)}
     unknown = sorted(set(options) - known)
     if unknown:
@@ -117,6 +155,42 @@ def experiment(
     return ExperimentSpec(domains=tuple(domains), objective=objective, rungs=tuple(parsed),
                           target_rung=str(target_rung), budget=float(budget), budget_unit=str(budget_unit),
                           bounds=bounds, **options)
+
+
+def expand_macros(binding: str) -> str:
+    """A trial binding with each `%NAME` that the experiment file defines replaced by its value
+    (trials do not read that file); a value naming an existing relative path becomes absolute,
+    since trials may run in another directory. Other macros (the preset's) are left to the trial."""
+
+    def value(match: re.Match) -> str:
+        try:
+            v = gin.query_parameter(f"%{match.group(1)}")
+        except ValueError:
+            return match.group(0)
+        if isinstance(v, str) and not os.path.isabs(v) and os.path.exists(v):
+            v = os.path.abspath(v)
+        return repr(v)
+
+    return re.sub(r"%([A-Za-z_][A-Za-z0-9_.]*)", value, binding)
+
+
+def _rung(name: str, value: Any) -> Rung:
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(RUNG_KEYS))
+        missing = [k for k in ("preset", "tokens") if k not in value]
+        if unknown or missing:
+            raise SpecError(f"rung {name!r}: keys are {list(RUNG_KEYS)} (preset and tokens required); "
+                            f"unknown {unknown}, missing {missing}")
+        checkpoint = value.get("checkpoint")
+        if checkpoint is not None:
+            checkpoint = os.path.abspath(os.path.expanduser(str(checkpoint)))
+        bindings = tuple(expand_macros(b) for b in value.get("bindings", ()))
+        return Rung(name, str(value["preset"]), int(value["tokens"]), bindings, checkpoint)
+    value = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(value) not in (2, 3):
+        raise SpecError(f"rung {name!r}: expected (preset, tokens[, bindings]), got {value!r}")
+    bindings = tuple(expand_macros(b) for b in value[2]) if len(value) == 3 else ()
+    return Rung(name, str(value[0]), int(value[1]), bindings)
 
 
 def check_spec(spec: ExperimentSpec, scored_domains: Sequence[str], train_domains: Sequence[str],
@@ -127,9 +201,11 @@ def check_spec(spec: ExperimentSpec, scored_domains: Sequence[str], train_domain
     unknown = [d for d in spec.domains if d not in train_domains]
     if unknown:
         raise SpecError(f"unknown training domain(s) {unknown}; known: {list(train_domains)}")
-    unknown = [d for d in spec.objective if d not in scored_domains]
+    unknown = [d for d in spec.loss_domains if d not in scored_domains]
     if unknown:
         raise SpecError(f"objective names unknown domain(s) {unknown}; scored domains: {list(scored_domains)}")
+    if any(not name for name in spec.score_names):
+        raise SpecError(f"objective key {SCORE!r} needs a score name, e.g. '{SCORE}exact_match'")
     if not spec.objective or any(not (w > 0 and math.isfinite(w)) for w in spec.objective.values()):
         raise SpecError(f"objective weights must be positive, got {spec.objective}")
     if not spec.rungs:
@@ -142,6 +218,12 @@ def check_spec(spec: ExperimentSpec, scored_domains: Sequence[str], train_domain
             raise SpecError(f"rung {r.name!r}: unknown preset {r.preset!r}; known presets: {sorted(known_presets)}")
         if r.tokens < 1:
             raise SpecError(f"rung {r.name!r}: tokens must be >= 1, got {r.tokens}")
+        if spec.sources and r.checkpoint is None:
+            raise SpecError(f"rung {r.name!r} has no checkpoint: instruction sources (experiment.sources) are "
+                            f"tokenized with each rung's checkpoint tokenizer and chat template")
+        if r.checkpoint is not None and not spec.sources:
+            raise SpecError(f"rung {r.name!r} starts from a checkpoint, which needs instruction domains "
+                            f"(experiment.sources = {{domain: JSONL}}); the built-in corpus is byte-tokenized")
     if spec.target_rung not in names:
         raise SpecError(f"target_rung {spec.target_rung!r} is not a rung; rungs: {names}")
     if spec.budget_unit not in BUDGET_UNITS:

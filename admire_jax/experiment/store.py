@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS trials (
   finished REAL,
   error TEXT,
   role TEXT NOT NULL DEFAULT 'search',
-  seed INTEGER NOT NULL DEFAULT 0
+  seed INTEGER NOT NULL DEFAULT 0,
+  scores TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -58,6 +59,7 @@ class Trial:
     error: str | None
     role: str = SEARCH  # 'search' (told to the optimiser) or a check role ('recommended', 'uniform')
     seed: int = 0       # training seed of the trial
+    scores: dict[str, float] | None = None  # result.json "scores" (evaluations of the final model)
 
     @property
     def is_finished(self) -> bool:
@@ -75,6 +77,9 @@ class TrialStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(trials)")}
+        if "scores" not in columns:  # a store written before scores were recorded
+            self._db.execute("ALTER TABLE trials ADD COLUMN scores TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -136,17 +141,19 @@ class TrialStore:
         wall_seconds: float | None = None,
         flops: float | None = None,
         error: str | None = None,
+        scores: Mapping[str, float] | None = None,
     ) -> Trial:
         """Finishes a trial once; recording a finished trial again is an error, not an overwrite."""
         if status not in FINISHED:
             raise ValueError(f"status must be one of {FINISHED}, got {status!r}")
         with self._transaction():
             cur = self._db.execute(
-                "UPDATE trials SET status = ?, losses = ?, wall_seconds = ?, flops = ?, error = ?,"
+                "UPDATE trials SET status = ?, losses = ?, scores = ?, wall_seconds = ?, flops = ?, error = ?,"
                 " finished = ? WHERE id = ? AND status IN (?, ?)",
                 (
                     status,
                     None if losses is None else json.dumps(dict(losses)),
+                    None if scores is None else json.dumps(dict(scores)),
                     wall_seconds,
                     flops,
                     error,
@@ -206,4 +213,5 @@ def _trial(row: sqlite3.Row) -> Trial:
         error=row["error"],
         role=row["role"],
         seed=row["seed"],
+        scores=None if row["scores"] is None else json.loads(row["scores"]),
     )

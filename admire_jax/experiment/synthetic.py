@@ -2,8 +2,9 @@
 
 It takes the same arguments as `admire-jax train` (`--preset`, `--mixture`, `--run_dir`,
 `--gin.NAME=VALUE`), writes a result.json of the same shape and returns like it, but its
-validation losses are a fixed smooth function of the mixture and the preset size, and its FLOPs
-are 6 * size * tokens. Use it to dry-run an executor or a cluster set-up
+validation losses are a fixed smooth function of the mixture and the preset size, its score
+"accuracy" (higher is better) rises as the target loss falls, and its FLOPs are
+6 * size * tokens. Use it to dry-run an executor or a cluster set-up
 (`experiment.trainer = 'admire_jax.experiment.synthetic:main'`), and in the tests of the loop.
 
 Extra bindings it reads: SYNTHETIC_SECONDS (sleep, to look like a real run), SYNTHETIC_FAIL_ABOVE
@@ -51,6 +52,11 @@ def losses(mixture: dict[str, float], size: float) -> dict[str, float]:
     return out
 
 
+def accuracy(mixture: dict[str, float], size: float) -> float:
+    """A score to maximise: 1 at the target loss's floor, falling as that loss rises."""
+    return math.exp(-(losses(mixture, size)[TARGET] - 2.0))
+
+
 def main(argv: list[str]) -> int:
     flags, gin = _args(argv)
     started = time.time()
@@ -63,7 +69,8 @@ def main(argv: list[str]) -> int:
     record = make_result(mixture=mixture, preset=flags["preset"], params=int(size), tokens=tokens, steps=1,
                          wall_seconds=time.time() - started, flops=6.0 * size * tokens,
                          val_loss={d: math.nan for d in losses(mixture, size)} if diverged else losses(mixture, size),
-                         status="diverged" if diverged else "ok", error="diverged at step 1" if diverged else None)
+                         status="diverged" if diverged else "ok", error="diverged at step 1" if diverged else None,
+                         scores={"accuracy": None if diverged else accuracy(mixture, size)})
     write_result(flags["run_dir"], record)
     return 1 if diverged else 0
 

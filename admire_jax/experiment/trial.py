@@ -1,10 +1,11 @@
 """One trial's process: holds the trial lock for its whole life and runs the trainer in-process.
 
-    python -m admire_jax.experiment.trial RUN_DIR module:function [TRAINER ARGS...]
+    python -m admire_jax.experiment.trial [--import=MODULE]... RUN_DIR module:function [TRAINER ARGS...]
 
 The lock tells a restarted controller that this trial is alive (it waits for it instead of
-starting it again). A trial that already has a result does not train again. Whatever happens,
-the trial ends with `RUN_DIR/result.json`, unless the process itself is killed.
+starting it again). A trial that already has a result does not train again. `--import` modules
+are imported first (gin registrations its bindings name, e.g. an evaluation function). Whatever
+happens, the trial ends with `RUN_DIR/result.json`, unless the process itself is killed.
 
 On a multi-host slice every worker runs this command; only worker 0 (by $SLURM_PROCID,
 $TPU_WORKER_ID or $CLOUD_TPU_TASK_ID) holds the lock, the others just join the training.
@@ -16,31 +17,39 @@ import os
 import sys
 import time
 import traceback
+from typing import Sequence
 
 from admire_jax.experiment import trial_lock
 
 EXIT_BUSY = 3  # another live process runs this trial
 WORKER_VARIABLES = ("SLURM_PROCID", "TPU_WORKER_ID", "CLOUD_TPU_TASK_ID")
+IMPORT = "--import="
 
 
-def command(run_dir: str, trainer: str, trainer_args: list[str]) -> list[str]:
+def command(run_dir: str, trainer: str, trainer_args: list[str], imports: Sequence[str] = ()) -> list[str]:
     """The command line that runs one trial (what executors are given)."""
-    return [sys.executable, "-m", "admire_jax.experiment.trial", str(run_dir), trainer, *trainer_args]
+    return [sys.executable, "-m", "admire_jax.experiment.trial", *(IMPORT + m for m in imports), str(run_dir),
+            trainer, *trainer_args]
 
 
 def main(argv: list[str]) -> int:
+    imports = []
+    while argv and argv[0].startswith(IMPORT):
+        imports.append(argv[0][len(IMPORT):])
+        argv = argv[1:]
     if len(argv) < 2:
-        print("usage: python -m admire_jax.experiment.trial RUN_DIR module:function [ARGS...]", file=sys.stderr)
+        print("usage: python -m admire_jax.experiment.trial [--import=MODULE]... RUN_DIR module:function [ARGS...]",
+              file=sys.stderr)
         return 2
     run_dir, trainer, args = argv[0], argv[1], argv[2:]
     if worker_index() != 0:
-        return _run(run_dir, trainer, args, write_failures=False)
+        return _run(run_dir, trainer, args, imports, write_failures=False)
     try:
         with trial_lock.hold(run_dir):
             if trial_lock.read_result(run_dir) is not None:
                 print(f"{run_dir} already has a result; not training again")
                 return 0
-            return _run(run_dir, trainer, args)
+            return _run(run_dir, trainer, args, imports)
     except trial_lock.TrialBusy as exc:
         print(f"trial: {exc}; not starting a second copy", file=sys.stderr)
         return EXIT_BUSY
@@ -54,10 +63,13 @@ def worker_index() -> int:
     return 0
 
 
-def _run(run_dir: str, trainer: str, args: list[str], write_failures: bool = True) -> int:
+def _run(run_dir: str, trainer: str, args: list[str], imports: Sequence[str] = (),
+         write_failures: bool = True) -> int:
     started = time.time()
     module_name, _, func_name = trainer.partition(":")
     try:
+        for module in imports:  # a failure is recorded like a trainer's: a failed result.json
+            importlib.import_module(module)
         code = int(getattr(importlib.import_module(module_name), func_name)(args) or 0)
     except BaseException as exc:  # the trainer should write its own result; this is the last resort
         traceback.print_exc()

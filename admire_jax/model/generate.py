@@ -71,11 +71,14 @@ def exact_match_accuracy(model: Transformer, tokenizer, qa_pairs: str | Sequence
   Higher is better: an objective to maximise.
   """
   pairs = read_qa_pairs(qa_pairs) if isinstance(qa_pairs, (str, os.PathLike)) else list(qa_pairs)
-  hits = 0
-  for question, answer in pairs:
+  prompts = []
+  for question, _ in pairs:
     messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
         {"role": "user", "content": question}]
-    prompt = tokenizer.encode(tokenizer.render_chat(messages, add_generation_prompt=True))
-    written = greedy_generate(model, prompt, max_new_tokens, tokenizer.eos_id)
+    prompts.append(tokenizer.encode(tokenizer.render_chat(messages, add_generation_prompt=True)))
+  window = max(len(p) for p in prompts) + max_new_tokens  # one window: decoding compiles once
+  hits = 0
+  for prompt, (_, answer) in zip(prompts, pairs):
+    written = greedy_generate(model, prompt, max_new_tokens, tokenizer.eos_id, window)
     hits += tokenizer.decode(written).strip() == answer.strip()
   return hits / len(pairs)

@@ -99,7 +99,10 @@ class SwiGLU(nnx.Module):
                                ("mlp", "embed"), cfg)
 
   def __call__(self, x_BxLxD: jax.Array) -> jax.Array:
-    gate = jnp.einsum("bld,df->blf", x_BxLxD, self.gate_DxF[...].astype(self.dtype))
-    up = jnp.einsum("bld,df->blf", x_BxLxD, self.up_DxF[...].astype(self.dtype))
+    # gate and up as one [D, 2, F] matmul: one larger product (and one weight-gradient product)
+    # instead of two; ~1.15x on the 10m train step on CPU (docs/model.md). Parameters stay apart.
+    w_Dx2xF = jnp.stack([self.gate_DxF[...], self.up_DxF[...]], axis=1).astype(self.dtype)
+    gate_up_BxLx2xF = jnp.einsum("bld,dtf->bltf", x_BxLxD, w_Dx2xF)
+    gate, up = gate_up_BxLx2xF[:, :, 0], gate_up_BxLx2xF[:, :, 1]
     h_BxLxF = sharding.constrain(jax.nn.silu(gate) * up, ("batch", "length", "act_mlp"))
     return jnp.einsum("blf,fd->bld", h_BxLxF, self.down_FxD[...].astype(self.dtype))

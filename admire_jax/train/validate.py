@@ -4,19 +4,22 @@
                       [--per_device_batch=4] [--seq_len=2048]
 
 No weights are allocated: the state and batch are ShapeDtypeStructs carrying their shardings.
-Targets: a simulated CPU mesh (default, --devices of them) or a TPU topology compiled by libtpu
-(`pip install libtpu`; works without TPUs). Prints per-device memory (arguments, temporaries,
-peak), whether it fits the device, and the model FLOPs per step counted from the config.
+Targets: a simulated CPU mesh (default, --devices of them), a TPU topology compiled by libtpu
+(`pip install libtpu`; works without TPUs) or NVIDIA GPUs such as 8xh100 compiled by jax's CUDA
+plugin (`pip install jax-cuda12-plugin`; works without GPUs, see gpu_targets.py). Prints
+per-device memory (arguments, temporaries, peak), whether it fits the device, and the model
+FLOPs per step counted from the config.
 Exit codes: 0 fits, 1 does not fit (or failed), 2 bad input.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import sys
 
-from admire_jax.train import flags
+from admire_jax.train import flags, gpu_targets
 
 GIB = 1 << 30
 # Accelerator names (as in `gcloud ... --accelerator-type`) -> libtpu topology, chip config.
@@ -45,7 +48,8 @@ class DoesNotFit(Exception):
 
 
 def target_devices(topology: str | None, num_devices: int):
-    """(devices, target name): TPU topology devices from libtpu, or this host's CPU devices."""
+    """(devices, target name): TPU topology devices from libtpu, NVIDIA GPUs described to jax's
+    CUDA plugin, or this host's CPU devices."""
     import jax
 
     if topology is None:
@@ -54,8 +58,14 @@ def target_devices(topology: str | None, num_devices: int):
             raise flags.UsageError(f"{num_devices} CPU devices needed but jax has {len(devices)}; "
                                    "jax was initialised before --devices could take effect")
         return devices[:num_devices], f"cpu x{num_devices}"
+    if gpu_targets.is_gpu_target(topology):
+        try:
+            return gpu_targets.gpu_topology_devices(topology), topology
+        except ValueError as exc:
+            raise flags.UsageError(str(exc)) from None
     if topology not in TPU_TOPOLOGIES:
-        raise flags.UsageError(f"unknown --topology {topology!r}; known: {', '.join(TPU_TOPOLOGIES)}")
+        raise flags.UsageError(f"unknown --topology {topology!r}; known: {', '.join(TPU_TOPOLOGIES)}, "
+                               f"or NxGPU with GPU one of {', '.join(gpu_targets.GPU_SPECS)} (e.g. 8xh100)")
     from jax.experimental import topologies
 
     # compile-only use of libtpu: do not take the one-process-per-host TPU lock
@@ -84,6 +94,10 @@ def validate(args, mesh_sizes: dict[str, int]) -> dict:
     try:
         mesh = sharding.make_mesh(**mesh_sizes, devices=devices)
         model_config = model_config_for(TransformerConfig, ByteTokenizer().vocab_size)
+        if gpu_targets.is_gpu_target(args.topology or "") and model_config.attention == "auto":
+            # 'auto' resolves against the running (CPU) backend; compile what that target runs
+            # without cuDNN loaded: XLA attention (an upper bound on cuDNN flash attention's memory)
+            model_config = dataclasses.replace(model_config, attention="xla")
     except ValueError as exc:
         raise flags.UsageError(str(exc)) from None
     seq_len = args.seq_len or int(flags.macro("SEQ_LEN"))
@@ -157,7 +171,8 @@ def _print_report(r: dict) -> None:
 @flags.clears_gin
 def main(argv: list[str]) -> int:
     p = flags.parser("admire-jax validate", "Compile a config's train step ahead of time; report memory and FLOPs.")
-    p.add_argument("--topology", help=f"TPU target (needs libtpu): {', '.join(TPU_TOPOLOGIES)}")
+    p.add_argument("--topology", help=f"TPU target (needs libtpu): {', '.join(TPU_TOPOLOGIES)}; or NVIDIA "
+                                      f"GPUs (needs jax-cuda12-plugin): e.g. 8xh100, 16xa100")
     p.add_argument("--devices", type=int, default=8, help="simulated CPU devices (CPU target)")
     p.add_argument("--per_device_batch", type=int, help="sequences per data/fsdp replica (default: GLOBAL_BATCH)")
     p.add_argument("--seq_len", type=int, help="default: SEQ_LEN of the preset")

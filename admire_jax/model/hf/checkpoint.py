@@ -110,6 +110,15 @@ def check_tensors(files: CheckpointFiles, specs: list[TensorSpec], cfg_source: s
                      f"the model described by {cfg_source}")
 
 
+def verify_checkpoint(folder: str | os.PathLike, **config_overrides: Any) -> TransformerConfig:
+  """The checkpoint's config, after checking that its tensors match it (headers only, no
+  weights read): the errors `load_hf_checkpoint` would raise, cheaply and before any training."""
+  folder = pathlib.Path(folder)
+  cfg, family = read_config(folder, **config_overrides)
+  check_tensors(CheckpointFiles(folder), tensor_specs(cfg, family), str(folder / CONFIG_FILE))
+  return cfg
+
+
 def load_hf_checkpoint(folder: str | os.PathLike, mesh: Mesh | None = None,
                        **config_overrides: Any) -> Transformer:
   """A Transformer holding the weights of the HF checkpoint in `folder`, sharded over `mesh`
