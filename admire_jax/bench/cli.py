@@ -13,8 +13,8 @@ import time
 
 from tqdm.auto import tqdm
 
-from admire_jax.bench.methods import DEFAULT_METHODS, METHODS
-from admire_jax.bench.replay import BO_METHODS, combine, replay_tasks, summarise_task
+from admire_jax.bench.methods import BO_METHODS, DEFAULT_METHODS, METHODS
+from admire_jax.bench.replay import combine, replay_tasks, summarise_task
 from admire_jax.bench.store import EpisodeStore
 from admire_jax.bench.report import markdown_table, write_outputs
 from admire_jax.bench.table import TableError, TableSpec, load_tasks, parse_fidelity_costs

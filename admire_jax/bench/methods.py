@@ -15,10 +15,9 @@ def _bo_factory(name: str) -> Callable[[], PolicyFactory]:
     return load
 
 
+BO_METHODS = ("mfbo", "bo", "mfbo-nuts")  # the methods that run the BO engine (configured by gin)
 METHODS: dict[str, Callable[[], PolicyFactory]] = {
-    "mfbo": _bo_factory("mfbo"),
-    "bo": _bo_factory("bo"),
-    "mfbo-nuts": _bo_factory("mfbo-nuts"),
+    **{name: _bo_factory(name) for name in BO_METHODS},
     "random": lambda: make_random,
     "regmix": lambda: make_regmix,
 }

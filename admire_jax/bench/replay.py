@@ -13,13 +13,12 @@ from tqdm.auto import tqdm
 
 from admire_jax.bench import metrics
 from admire_jax.bench.episode import Trace, run_episode
-from admire_jax.bench.methods import policy_factory
+from admire_jax.bench.methods import BO_METHODS, policy_factory
 from admire_jax.bench.store import EpisodeStore
 from admire_jax.bench.table import ReplayTask
 
 Episodes = dict[str, list[Trace]]  # method -> one trace per seed
 REDRAW_SECONDS = 1.0
-BO_METHODS = ("mfbo", "mfbo-nuts", "bo")
 SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 SINGLE_THREAD_BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
