@@ -24,6 +24,7 @@ import numpy as np
 
 from admire_jax.bo import Optimizer, Pool
 from admire_jax.bo.fidelity import fidelity_coordinates
+from admire_jax.bo.refit import RefitPolicy
 
 D = 17
 COSTS = {"1M": 0.001, "60M": 0.06, "1B": 1.0}
@@ -94,19 +95,24 @@ def time_ours(n: int, pool_size: int, repeats: int, seed: int, warm_refit_iters:
         fresh.clear_pending()
         state = state or fresh.state_dict()
     times = dict(cold=statistics.median(cold))
-    kinds = dict(reuse=dict(refit_every=10**9), warm=dict(full_refit_every=10**9), full=dict(full_refit_every=1))
+    kinds = dict(reuse=dict(refit_every=10**9), warm=dict(full_refit_every=10**9),
+                 full=dict(full_refit_every=1, full_refit_growth=0.0))
     for kind, policy in kinds.items():  # the same fitted state, continued under each policy
         opt = Optimizer.from_state_dict(dict(state, config=dict(state["config"], **policy)))
         times[kind] = statistics.median(_iteration(opt, pool, W[n + r], F[n + r], y[n + r]) for r in range(repeats))
     return times
 
 
-def steady_state(times: dict, n: int, refit_every: int, refit_growth: float, full_refit_every: int) -> tuple[int, float]:
-    """(k, mean seconds per iteration) of a refit policy at size n: one refit every k iterations,
-    every `full_refit_every`-th of them full, the rest re-conditioning only."""
-    k = max(refit_every, math.ceil(refit_growth * n))
-    refit = ((full_refit_every - 1) * times["warm"] + times["full"]) / full_refit_every
-    return k, ((k - 1) * times["reuse"] + refit) / k
+def steady_state(times: dict, n: int, refit_every: int, refit_growth: float, full_refit_every: int,
+                 full_refit_growth: float) -> tuple[int, int, float]:
+    """(k, m, mean seconds per iteration) of a refit policy at size n: one refit every k
+    iterations, one full refit every m refits (`RefitPolicy.refits_per_full`), the other refits
+    warm, and re-conditioning only in between."""
+    policy = RefitPolicy(refit_every, refit_growth, full_refit_every, 1, full_refit_growth)
+    k = policy.interval(n)
+    m = policy.refits_per_full(n, k)
+    refit = ((m - 1) * times["warm"] + times["full"]) / m
+    return k, m, ((k - 1) * times["reuse"] + refit) / k
 
 
 def time_botorch(n: int, pool: int, repeats: int, seed: int) -> float:
@@ -154,6 +160,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warm-refit-iters", type=int, default=20)
     parser.add_argument("--full-refit-every", type=int, default=10)
+    parser.add_argument("--full-refit-growth", type=float, default=0.1)
     parser.add_argument("--no-botorch", action="store_true")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads for BoTorch (match XLA's thread count, set by XLA_FLAGS)")
@@ -171,20 +178,23 @@ def main() -> None:
         row = dict(n=n, load_start=load, load_end=os.getloadavg()[0], botorch_s=bt,
                    **{f"ours_{k}_s": v for k, v in ours.items()})
         for name, (every, growth) in POLICIES.items():
-            k, mean = steady_state(ours, n, every, growth, args.full_refit_every)
-            row[f"policy_{name}"] = dict(refit_every=every, refit_growth=growth, k=k, mean_s=mean, speedup=bt / mean)
+            k, m, mean = steady_state(ours, n, every, growth, args.full_refit_every, args.full_refit_growth)
+            row[f"policy_{name}"] = dict(refit_every=every, refit_growth=growth, k=k, refits_per_full=m, mean_s=mean,
+                                         speedup=bt / mean)
         row["speedup_cold"] = bt / ours["cold"]
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(f"\nwarm_refit_iters={args.warm_refit_iters}, full_refit_every={args.full_refit_every}; medians of "
+    print(f"\nwarm_refit_iters={args.warm_refit_iters}, full_refit_every={args.full_refit_every}, "
+          f"full_refit_growth={args.full_refit_growth}; medians of "
           f"{args.repeats} repeat(s); seconds per BO iteration")
-    print("| N | load | reuse | warm refit | full refit | cold | every obs. (k=1) | growth 5% (k) | BoTorch | "
+    print("| N | load | reuse | warm refit | full refit | cold | every obs. (k=1; m) | growth 5% (k; m) | BoTorch | "
           "speed-up k=1 | speed-up 5% | speed-up cold |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         e, g = r["policy_every"], r["policy_growth5"]
         print(f"| {r['n']} | {r['load_start']:.0f}-{r['load_end']:.0f} | {r['ours_reuse_s']:.2f} | {r['ours_warm_s']:.2f} | "
-              f"{r['ours_full_s']:.2f} | {r['ours_cold_s']:.2f} | {e['mean_s']:.2f} | {g['mean_s']:.2f} ({g['k']}) | "
+              f"{r['ours_full_s']:.2f} | {r['ours_cold_s']:.2f} | {e['mean_s']:.2f} ({e['refits_per_full']}) | "
+              f"{g['mean_s']:.2f} ({g['k']}; {g['refits_per_full']}) | "
               f"{r['botorch_s']:.2f} | {e['speedup']:.1f}x | {g['speedup']:.1f}x | {r['speedup_cold']:.1f}x |")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

@@ -7,14 +7,19 @@ through the trainer's own entry point (`admire-jax train`, called in-process), a
 run's validation loss and the Spearman rank correlation of every pair of presets over the mixtures.
 
 Two objectives are ranked: the mean loss over the six training domains, and the loss on the
-held-out target domain (`python_reference`, never trained on).
+held-out target domain (`python_reference`, never trained on). The mixtures' unigram models (their
+byte frequencies, no context) are ranked alongside as a reference: a preset whose losses sit near
+the unigram losses has not yet learnt anything a mixture could teach beyond byte frequencies.
 
 Reduced budget (a CPU-sized check, not the presets' default budgets): every preset trains on the
-same number of tokens (`--tokens`, default 24,576) at one shared reduced batch shape (`--batch` x
-`--seq_len`, default 8 x 128) instead of its own batch and sequence length, and validates on
-`--validation_sequences` fixed windows per domain. The presets' learning rates, warm-up fraction
-and cosine decay are unchanged. Runs are resumable: a run directory holding an "ok" result.json
-for the same budget is reused, so an interrupted script picks up where it stopped.
+same number of tokens (`--tokens`, default 32,768) at one shared reduced batch shape (`--batch` x
+`--seq_len`, default 4 x 128, so 64 optimiser steps and the same batches for every preset) instead
+of its own batch and sequence length, and validates on `--validation_sequences` fixed windows per
+domain. Each preset keeps its own peak learning rate and cosine decay; the warm-up is `--warmup`
+of the run (the presets' 5% is 1-3 steps at these lengths; after a 1-step warm-up 60m's loss
+jumped from 6.4 to 11.2 at step 3). Runs are
+resumable: a run directory holding an "ok" result.json for the same budget is reused, so an
+interrupted script picks up where it stopped, and a finished one only rebuilds its tables.
 
   python benchmarks/rung_agreement.py --out_dir /tmp/rung_agreement --json rung.json --markdown rung.md
 """
@@ -44,11 +49,7 @@ def _tilted(heavy: Mapping[str, float]) -> dict[str, float]:
 # Every domain keeps some weight, so each mixture is a plausible search candidate, not a one-hot.
 MIXTURES: dict[str, dict[str, float]] = {
     "uniform": _tilted({}),
-    "python_code_heavy": _tilted({"python_code": 0.6}),
-    "python_tests_heavy": _tilted({"python_tests": 0.6}),
-    "c_code_heavy": _tilted({"c_code": 0.6}),
-    "prose_heavy": _tilted({"docstrings": 0.35, "markdown": 0.35}),
-    "licenses_heavy": _tilted({"licenses": 0.6}),
+    **{f"{d}_heavy": _tilted({d: 0.6}) for d in TRAIN_DOMAINS},
 }
 OBJECTIVES = ("mean_train_domains", TARGET)
 
@@ -59,6 +60,37 @@ def objectives(val_loss: Mapping[str, float | None]) -> dict[str, float]:
     if any(v is None for v in train) or val_loss.get(TARGET) is None:
         raise ValueError(f"run lacks a finite validation loss: {dict(val_loss)}")
     return {"mean_train_domains": float(np.mean(train)), TARGET: float(val_loss[TARGET])}
+
+
+def unigram_losses(mixture: Mapping[str, float], frequencies: Mapping[str, np.ndarray],
+                   windows: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, float]:
+    """Validation loss per domain of the mixture's unigram model (no context at all).
+
+    `frequencies` maps each training domain to its token distribution [V]; the model predicts
+    every token from the mixture-weighted sum of them. `windows` are validation sets (targets and
+    loss_mask [N, L]). A trained model near these losses has learnt little beyond byte frequencies.
+    """
+    log_p_V = np.log(sum(w * frequencies[d] for d, w in mixture.items()))
+    return {d: float(-(log_p_V[v["targets"]] * v["loss_mask"]).sum() / v["loss_mask"].sum())
+            for d, v in windows.items()}
+
+
+def unigram_objectives(validation_sequences: int, seq_len: int) -> dict[str, dict[str, float]]:
+    """Both objectives of every mixture under its unigram model, on the runs' validation windows
+    (token frequencies of each built-in training split, add-one smoothed)."""
+    from admire_jax.data import ByteTokenizer, builtin_domains, builtin_target, validation_set
+    from admire_jax.data.stream import token_stream
+
+    tokenizer = ByteTokenizer()
+    domains = builtin_domains()
+    frequencies = {}
+    for d in domains:
+        counts_V = np.bincount(token_stream(d, "train", tokenizer), minlength=tokenizer.vocab_size) + 1.0
+        frequencies[d.name] = counts_V / counts_V.sum()
+    windows = {d.name: validation_set(d, tokenizer, seq_len, validation_sequences)
+               for d in domains + [builtin_target()]}
+    return {name: objectives(unigram_losses(mixture, frequencies, windows))
+            for name, mixture in MIXTURES.items()}
 
 
 def rank_agreement(losses: Mapping[str, Mapping[str, float]]) -> list[dict]:
@@ -125,6 +157,7 @@ def train_one(preset: str, mixture_name: str, args: argparse.Namespace) -> dict:
         f"--preset={preset}", f"--mixture={mixture_file}", f"--run_dir={run_dir}",
         f"--gin.TrainConfig.steps={steps}", f"--gin.GLOBAL_BATCH={args.batch}",
         f"--gin.SEQ_LEN={args.seq_len}", f"--gin.TrainConfig.seed={args.seed}",
+        f"--gin.learning_rate_schedule.warmup_steps={args.warmup}",
         f"--gin.proxy_data.validation_sequences={args.validation_sequences}",
         "--gin.TrainConfig.checkpoint_every=100000", "--gin.TrainConfig.progress_bar=False",
     ])
@@ -139,11 +172,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--presets", nargs="+", default=["1m", "10m", "60m"])
     p.add_argument("--mixtures", nargs="+", default=list(MIXTURES), choices=list(MIXTURES))
-    p.add_argument("--tokens", type=int, default=24_576, help="training tokens per run, every preset")
-    p.add_argument("--batch", type=int, default=8, help="sequences per step (reduced, shared)")
+    p.add_argument("--tokens", type=int, default=32_768, help="training tokens per run, every preset")
+    p.add_argument("--batch", type=int, default=4, help="sequences per step (reduced, shared)")
     p.add_argument("--seq_len", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warmup", type=float, default=0.125,
+                   help="warm-up steps, or a fraction of the run if < 1 "
+                        "(the presets' 5%% is 1-3 steps at these lengths)")
     p.add_argument("--validation_sequences", type=int, default=16, help="fixed windows per domain")
+    p.add_argument("--unigram", action=argparse.BooleanOptionalAction, default=True,
+                   help="also rank the mixtures by their unigram (byte-frequency) models' losses")
     p.add_argument("--out_dir", default="runs/rung_agreement")
     p.add_argument("--json", help="write runs and correlations here")
     p.add_argument("--markdown", help="write the Markdown tables here")
@@ -160,10 +198,17 @@ def main() -> None:
             runs.append(run)
             print(json.dumps({k: run[k] for k in ("preset", "mixture_name", "wall_seconds", "objectives")}),
                   flush=True)
+    presets = list(args.presets)
+    if args.unigram:  # the no-context reference, ranked like one more preset
+        baseline = unigram_objectives(args.validation_sequences, args.seq_len)
+        runs += [{"preset": "unigram", "mixture_name": m, "mixture": MIXTURES[m],
+                  "objectives": baseline[m]} for m in args.mixtures]
+        presets.append("unigram")
     agreement = {o: rank_agreement({pr: {r["mixture_name"]: r["objectives"][o] for r in runs
-                                         if r["preset"] == pr} for pr in args.presets})
+                                         if r["preset"] == pr} for pr in presets})
                  for o in OBJECTIVES}
-    settings = {k: getattr(args, k) for k in ("tokens", "batch", "seq_len", "seed", "validation_sequences")}
+    settings = {k: getattr(args, k)
+                for k in ("tokens", "batch", "seq_len", "seed", "warmup", "validation_sequences")}
     table = markdown(runs, agreement)
     print(table)
     if args.json:

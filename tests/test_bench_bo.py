@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from admire_jax.bench import cli
-from admire_jax.bench.bo_policy import RunningMeanCost, make_bo, make_mfbo
+from admire_jax.bench.bo_policy import BOPolicy, RunningMeanCost, make_bo, make_mfbo
 from admire_jax.bench.episode import run_episode
 from admire_jax.bench.table import TableSpec, load_tasks
 
@@ -97,3 +97,27 @@ def test_mfbo_nuts_averages_over_hyperparameter_samples(table):
     assert policies[0].optimizer.config["fit"] == "nuts"
     params = policies[0].optimizer._params()
     assert jax.tree_util.tree_leaves(params)[0].shape[0] == 4  # four posterior samples, not one MAP point
+
+
+def test_first_rows_of_a_rung_trigger_a_refit_between_scheduled_refits(table):
+    """With refits due only every 100 observations, the first `new_rung_refits` rows of a rung
+    still refit, so that rung's mean is fitted instead of staying at the prior's centre."""
+    (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))
+    policy = BOPolicy(task, np.random.default_rng(0), (0, 1), new_rung_refits=1, refit_every=100)
+    opt = policy.optimizer
+    cheap, target = np.flatnonzero(task.fidelity_of_R == 0), task.target_rows
+    for row in cheap[:4]:
+        policy.observe(int(row), float(task.value_R[row]), float(task.cost_R[row]))
+    policy.recommend()
+    fits = opt.num_fits
+    policy.observe(int(cheap[4]), float(task.value_R[cheap[4]]), float(task.cost_R[cheap[4]]))
+    policy.recommend()
+    assert opt.num_fits == fits  # scheduled: only re-conditioned
+    policy.observe(int(target[0]), float(task.value_R[target[0]]), float(task.cost_R[target[0]]))
+    policy.recommend()
+    assert opt.num_fits == fits + 1  # first target row: refitted
+    mean_fitted = float(opt._params().mean[0, 1])
+    assert mean_fitted != 0.0
+    policy.observe(int(target[1]), float(task.value_R[target[1]]), float(task.cost_R[target[1]]))
+    policy.recommend()
+    assert opt.num_fits == fits + 1  # only the first `new_rung_refits` rows of a rung

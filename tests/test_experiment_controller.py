@@ -18,9 +18,11 @@ class _CountingExecutor(LocalExecutor):
     def __init__(self):
         super().__init__(slots=1, cpus_per_trial=1)
         self.submitted = []
+        self.commands = []
 
     def submit(self, command, run_dir, slot):
         self.submitted.append(run_dir)
+        self.commands.append(command)
         return super().submit(command, run_dir, slot)
 
 
@@ -155,3 +157,15 @@ def test_check_trains_recommended_and_uniform_per_seed_and_adds_only_missing_see
     values = check_values(trials, more.spec)
     assert values["recommended"]["values"] == [pytest.approx(values["recommended"]["mean"])] * 2
     assert values["uniform"]["mean"] != pytest.approx(values["recommended"]["mean"])
+
+
+def test_search_trials_train_with_their_own_recorded_seeds(tmp_path):
+    exp = config.load(SMOKE, SYNTHETIC + ["experiment.seed_per_trial = True", "experiment.max_trials = 3",
+                                     "experiment.budget = 1e12"])
+    exp.runtime.executor = _CountingExecutor()
+    controller = Controller(exp, tmp_path / "exp", log=lambda line: None)
+    controller.search()
+    trials = controller.store.trials()
+    assert [t.seed for t in trials] == [exp.spec.search_seed(n) for n in range(3)] and len({t.seed for t in trials}) == 3
+    for t, command in zip(trials, exp.runtime.executor.commands):  # each trains with the seed recorded for it
+        assert f"--gin.TrainConfig.seed={t.seed}" in command

@@ -110,7 +110,8 @@ def test_verdict_reads_the_direction():
 def test_the_optimiser_maximises_a_score_objective(tmp_path):
     """The stand-in trainer's 'accuracy' peaks at a known mixture: the experiment's proposals and
     recommendation maximise it, and the same trials read as a minimisation point the other way."""
-    exp = config.load(SMOKE, SCORED + ["BUDGET = 1e15", "experiment.initial_trials = 4", "experiment.max_trials = 7"])
+    exp = config.load(SMOKE, SCORED + ["BUDGET = 1e15", "experiment.initial_trials = 4", "experiment.max_trials = 7",
+                                       "experiment.recommend_from = 'anywhere'"])  # the demo's is 'target_trials'
     assert exp.spec.maximize
     controller = Controller(exp, tmp_path / "exp", log=lambda line: None)
     controller.search()

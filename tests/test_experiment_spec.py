@@ -1,6 +1,7 @@
 """The experiment spec: the demo configs load, rungs are priced, bad input is exit 2 before training."""
 import math
 
+import numpy as np
 import pytest
 
 from admire_jax.experiment import cli, config, spec as spec_lib
@@ -132,3 +133,43 @@ def test_bo_engine_is_configured_by_the_experiment_gin_file():
     assert opt.config["acquisition"] == "gibbon" and opt.config["fidelity_map"] == "rank"
     assert opt.config["raw_samples"] == 64  # from smoke.gin
     assert opt.seed == proposals.round_seed(exp.spec.seed, 5) and opt.target == "m"
+
+
+def test_search_seeds_are_per_trial_only_when_asked_and_never_check_seeds():
+    fixed = config.load(SMOKE, []).spec
+    assert [fixed.search_seed(n) for n in range(3)] == [fixed.seed] * 3
+    spec = config.load(SMOKE, ["experiment.seed_per_trial = True"]).spec
+    seeds = [spec.search_seed(n) for n in range(50)]
+    assert len(set(seeds)) == 50 and min(seeds) >= 1000  # the check trains with seeds 0, 1, ...
+    assert seeds == [spec.search_seed(n) for n in range(50)]  # a function of (seed, n) only
+    other = config.load(SMOKE, ["experiment.seed_per_trial = True", "experiment.seed = 1"]).spec
+    assert other.search_seed(0) != spec.search_seed(0)
+    # both options change what is proposed or recommended, so they are part of the experiment's identity
+    assert spec.fingerprint() != fixed.fingerprint()
+    anywhere = config.load(SMOKE, ["experiment.recommend_from = 'anywhere'"]).spec  # the demo's is 'target_trials'
+    assert anywhere.fingerprint() != fixed.fingerprint()
+
+
+def test_recommend_from_target_trials_picks_a_mixture_trained_at_the_target():
+    from admire_jax.experiment import proposals
+    from admire_jax.experiment.proposals import Observation
+
+    exp = config.load(SMOKE, ["experiment.recommend_from = 'target_trials'"])
+    domains = exp.spec.domains
+    rng = np.random.default_rng(0)
+    mixtures = [dict(zip(domains, w)) for w in rng.dirichlet(np.ones(len(domains)), size=6)]
+    # loss falls towards python_code; the best mixture at the target rung is the one heaviest in it
+    told = [Observation(m, rung, 3.0 - m["python_code"] + (0.2 if rung == "xs" else 0.0), 1e9)
+            for m, rung in zip(mixtures, ["xs", "xs", "xs", "m", "m", "m"])]
+    _, rec = proposals.recommend(exp, told, [])
+    at_target = [proposals.as_vector(m, domains) for m in mixtures[3:]]
+    best = max(at_target, key=lambda w: w[0])
+    assert np.allclose(rec.mixture, best)
+    anywhere = config.load(SMOKE, ["experiment.recommend_from = 'anywhere'"])
+    _, free = proposals.recommend(anywhere, told, [])
+    assert not any(np.allclose(free.mixture, w) for w in at_target)  # the default extrapolates
+
+
+def test_bad_recommend_from_is_a_spec_error():
+    with pytest.raises(SpecError, match="recommend_from must be one of"):
+        config.load(SMOKE, ["experiment.recommend_from = 'best'"])

@@ -45,3 +45,14 @@ def test_a_run_without_finite_losses_is_refused():
         rung_agreement.objectives(val_loss)
     val_loss["python_reference"] = 2.5
     assert rung_agreement.objectives(val_loss) == {"mean_train_domains": 3.0, "python_reference": 2.5}
+
+
+def test_unigram_losses_score_the_mixtures_byte_frequencies():
+    import numpy as np
+
+    frequencies = {"a": np.array([0.5, 0.5, 0.0, 0.0]), "b": np.array([0.0, 0.0, 0.5, 0.5])}
+    windows = {"a": {"targets": np.array([[0, 1, 0]]), "loss_mask": np.array([[1.0, 1.0, 0.0]])},
+               "b": {"targets": np.array([[3, 2]]), "loss_mask": np.array([[1.0, 1.0]])}}
+    losses = rung_agreement.unigram_losses({"a": 0.8, "b": 0.2}, frequencies, windows)
+    assert losses["a"] == pytest.approx(-np.log(0.4))  # masked position ignored
+    assert losses["b"] == pytest.approx(-np.log(0.1))

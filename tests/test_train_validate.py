@@ -72,3 +72,20 @@ def test_gpu_target_config_describes_the_device():
     assert "core_count: 108" in text and "major: 8 minor: 0" in text
     assert 'device_description_str: "NVIDIA A100-SXM4-80GB"' in text
     assert gpu_targets.is_gpu_target("16xa100") and not gpu_targets.is_gpu_target("v5p-8")
+
+
+def test_accelerator_targets_compile_xla_attention_not_the_cpu_blocked_one():
+    """'auto' attention resolves against the running CPU backend (query-blocked attention);
+    an accelerator target (TPU topology or GPU) must be compiled as that target runs it."""
+    from admire_jax.model import TransformerConfig
+    from admire_jax.model.attention import attention_query_block
+
+    auto = TransformerConfig(vocab_size=256, d_model=64, num_layers=1, num_heads=2, num_kv_heads=2, d_ff=128)
+    assert attention_query_block(auto.attention) is not None  # on this CPU 'auto' blocks queries
+    for topology in ("v5p-8", "8xh100"):
+        target = validate.config_for_target(auto, topology)
+        assert target.attention == "xla" and attention_query_block(target.attention) is None
+    assert validate.config_for_target(auto, None).attention == "auto"  # the simulated CPU mesh
+    forced = TransformerConfig(vocab_size=256, d_model=64, num_layers=1, num_heads=2, num_kv_heads=2, d_ff=128,
+                               attention="cudnn")
+    assert validate.config_for_target(forced, "8xh100").attention == "cudnn"

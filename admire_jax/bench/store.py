@@ -40,6 +40,15 @@ class EpisodeStore:
         self.settings = json.dumps(settings, sort_keys=True)
         self.engine_config = engine_config
         self.engine_methods = engine_methods
+        self._fingerprints: dict[int, tuple[ReplayTask, str]] = {}  # id -> (task kept alive, hash)
+
+    def _fingerprint(self, task: ReplayTask) -> str:
+        """`task_fingerprint`, computed once per task (hashing a large table for every episode
+        loaded or saved was needless work)."""
+        cached = self._fingerprints.get(id(task))
+        if cached is None or cached[0] is not task:
+            cached = self._fingerprints[id(task)] = (task, task_fingerprint(task))
+        return cached[1]
 
     def _path(self, task: ReplayTask, method: str, seed: int) -> str:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{task.objective}__{method}__seed{seed}")
@@ -47,7 +56,7 @@ class EpisodeStore:
 
     def _key(self, task: ReplayTask, method: str, seed: int, cap: int | None) -> str:
         engine = self.engine_config if method in self.engine_methods else ""
-        return json.dumps([task_fingerprint(task), method, seed, cap, self.settings, engine])
+        return json.dumps([self._fingerprint(task), method, seed, cap, self.settings, engine])
 
     def load(self, task: ReplayTask, method: str, seed: int, cap: int | None) -> Trace | None:
         """The stored episode, or None if there is none for exactly these settings."""

@@ -4,6 +4,12 @@ f_0 = delta_0, f_t = rho_{t-1} f_{t-1} + delta_t with independent GPs delta_t ~ 
 Written as one kernel on (w, rung) pairs, i.e. the full joint covariance, so rungs need not
 share mixtures:  Cov(f_i(w), f_j(w')) = sum_{l <= min(i, j)} A[i, l] A[j, l] k_l(w, w'),
 with A[i, l] = rho_l * ... * rho_{i-1} (the empty product is 1).
+
+rho is constrained positive, with a LogNormal prior of median 1 (see `params.rho_prior`). Why:
+before any row of rung t+1 is seen, rho_t gets no gradient from the data, and with a free sign a
+random restart or a poorly identified fit can land on rho_t < 0, which turns the cheap rungs'
+ranking upside down at the target. "A bigger model ranks mixtures like a smaller one" is the
+premise of using cheap rungs at all, so a negative factor is excluded a priori.
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ import jax.numpy as jnp
 
 from admire_jax.bo.fidelity import split
 from admire_jax.bo.kernels import Kernel
-from admire_jax.bo.params import REAL, child, module, param
+from admire_jax.bo.params import POSITIVE, child, module, param, rho_prior
 
 
 def propagation_matrix(rho: jax.Array) -> jax.Array:
@@ -27,11 +33,13 @@ def propagation_matrix(rho: jax.Array) -> jax.Array:
 
 @module
 class AR1(Kernel):
-    """Kennedy-O'Hagan kernel; `kernels[t]` is the (scaled) kernel of the discrepancy delta_t."""
+    """Kennedy-O'Hagan kernel; `kernels[t]` is the (scaled) kernel of the discrepancy delta_t.
+    `priors` may override the prior of rho, e.g. (("rho", LogNormalPrior(1.0, 0.3)),)."""
 
     kernels: tuple = child()
-    rho: jax.Array = param(REAL)
+    rho: jax.Array = param(POSITIVE, rho_prior)
     num_domains: int = 0
+    priors: tuple = ()
 
     def evaluate(self, x1: jax.Array, x2: jax.Array) -> jax.Array:
         w1, _, r1 = split(x1, self.num_domains)

@@ -35,8 +35,10 @@ class Optimizer(Persistent):
     1 and 0: on every change); in between, the GP is only re-conditioned on the new data with the
     last hyperparameters (one Cholesky). A refit runs at most `warm_refit_iters` L-BFGS steps from
     the previous fit, and every `full_refit_every`-th refit is a full one from
-    `fit_map.num_restarts` further starts. E.g. refit_growth=0.05 refits every ~10 observations at
-    N = 200 and every ~50 at N = 1000.
+    `fit_map.num_restarts` further starts, provided the data grew by the fraction
+    `full_refit_growth` since the last full fit (else it is a warm one; 0: always full). E.g.
+    refit_growth=0.05 refits every ~10 observations at N = 200 and every ~50 at N = 1000; the
+    default full_refit_growth=0.1 makes every 10th refit full up to N = 100, every 100th at N = 1000.
 
     `blas_threads` caps the threads of the BLAS under jax's CPU linear algebra while the
     Optimizer computes (1 by default: on shared, loaded machines multi-threaded OpenBLAS made the
@@ -50,7 +52,7 @@ class Optimizer(Persistent):
                  cost_model: Any = None, q: int = 1, num_restarts: int = 4, raw_samples: int = 512,
                  refine_steps: int = 40, fidelity_map: str = "log_cost", full_refit_every: int = 10,
                  warm_refit_iters: int = 20, refit_every: int = 1, refit_growth: float = 0.0,
-                 blas_threads: int | None = 1):
+                 full_refit_growth: float = 0.1, blas_threads: int | None = 1):
         self.domains = [str(d) for d in domains]
         if len(set(self.domains)) != len(self.domains) or not self.domains:
             raise ValueError(f"domains must be distinct and non-empty, got {self.domains}")
@@ -68,8 +70,10 @@ class Optimizer(Persistent):
                            raw_samples=int(raw_samples), refine_steps=int(refine_steps), fidelity_map=fidelity_map,
                            full_refit_every=int(full_refit_every), warm_refit_iters=int(warm_refit_iters),
                            refit_every=int(refit_every), refit_growth=float(refit_growth),
+                           full_refit_growth=float(full_refit_growth),
                            blas_threads=None if blas_threads is None else int(blas_threads))
-        self.refit = RefitPolicy(int(refit_every), float(refit_growth), int(full_refit_every), int(warm_refit_iters))
+        self.refit = RefitPolicy(int(refit_every), float(refit_growth), int(full_refit_every), int(warm_refit_iters),
+                                 float(full_refit_growth))
         self.acq = AcquisitionConfig(acquisition, max_value_sampler, int(num_max_values))
         self._kernel, self.cost_model = kernel, cost_model or FixedCost()
         self.observations: list[dict] = []
@@ -81,6 +85,7 @@ class Optimizer(Persistent):
         self._warm: GPParams | None = None
         self._fitted: tuple[int, GPParams] | None = None
         self._fit_size = 0  # successful observations at the last refit
+        self._full_size = 0  # ... and at the last full (multi-start) refit
 
     def _numerics(self):
         """float64 for the GP code, and the BLAS thread limit (`blas_threads`, None = default)."""
@@ -151,6 +156,8 @@ class Optimizer(Persistent):
         if not num_successes:
             raise ValueError("no successful observations yet: tell() at least one finite value first")
         kind = self.refit.decide(num_successes, self._fit_size, self.num_fits if self._fitted else 0)
+        if kind == "full" and self._fitted is not None and not self.refit.full_is_due(num_successes, self._full_size):
+            kind = "warm"
         if kind == "reuse":
             self._fitted = (version, self._fitted[1])  # the GP is re-conditioned on the new data
             return self._fitted[1]
@@ -163,6 +170,7 @@ class Optimizer(Persistent):
                              max_iters=self.refit.warm_iters)  # a few steps from the last fit
         else:
             params = fit_map(self._init, X, y, mask, key, warm=self._warm)
+            self._full_size = num_successes
         self.num_fits += 1
         self._fit_size = num_successes
         self._warm = jax.tree_util.tree_map(lambda a: a[0], params)

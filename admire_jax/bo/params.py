@@ -6,6 +6,7 @@ samplers work on the unconstrained ("raw") tree; kernels always see constrained 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable
 
 import jax
@@ -147,3 +148,41 @@ def noise_prior() -> dist.Distribution:
 
 def power_prior() -> dist.Distribution:
     return dist.Gamma(3.0, 3.0)
+
+
+def rho_prior() -> dist.Distribution:
+    """AR1 rung-to-rung factor: median 1 (the next rung repeats this one), rarely below 0.2 or above 5."""
+    return dist.LogNormal(0.0, 0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class LogNormalPrior:
+    """A configurable LogNormal(log(median), log_sd) prior factory (hashable, so jit can key on it)."""
+
+    median: float
+    log_sd: float
+
+    def __call__(self) -> dist.Distribution:
+        return dist.LogNormal(math.log(self.median), self.log_sd)
+
+
+@dataclasses.dataclass(frozen=True)
+class GammaPrior:
+    """A configurable Gamma(concentration, rate) prior factory (hashable, so jit can key on it)."""
+
+    concentration: float
+    rate: float
+
+    def __call__(self) -> dist.Distribution:
+        return dist.Gamma(self.concentration, self.rate)
+
+
+@dataclasses.dataclass(frozen=True)
+class NormalPrior:
+    """A configurable Normal(loc, scale) prior factory (hashable, so jit can key on it)."""
+
+    loc: float
+    scale: float
+
+    def __call__(self) -> dist.Distribution:
+        return dist.Normal(self.loc, self.scale)

@@ -25,7 +25,7 @@ class Persistent:
         return dict(version=1, domains=self.domains, fidelities=self.costs, target=self.target,
                     maximize=self.maximize, seed=self.seed, bounds=self.bounds, config=self.config,
                     observations=obs, pending=self.pending, num_asks=self.num_asks, num_fits=self.num_fits,
-                    fit_size=self._fit_size, warm=leaves(self._warm),
+                    fit_size=self._fit_size, full_size=self._full_size, warm=leaves(self._warm),
                     fitted=fitted)
 
     def save(self, path: str) -> None:
@@ -45,6 +45,7 @@ class Persistent:
         opt.observations = [dict(o, value=float(o["value"])) for o in state["observations"]]
         opt.pending, opt.num_asks = [dict(p) for p in state["pending"]], int(state["num_asks"])
         opt.num_fits, opt._fit_size = int(state["num_fits"]), int(state.get("fit_size", 0))
+        opt._full_size = int(state.get("full_size", 0))
         with x64():
             treedef = jax.tree_util.tree_structure(opt._init)
             tree = lambda leaves: jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, jnp.float64) for a in leaves])

@@ -64,9 +64,11 @@ class Controller:
             items = proposals.next_round(self.exp, self.warm, trials)
             if self.spec.max_trials is not None:
                 items = items[: self.spec.max_trials - sum(t.role == SEARCH for t in trials)]
-            added = self.store.add_many(items, self.runs_root, seed=self.spec.seed)
+            done = sum(t.role == SEARCH for t in trials)
+            seeds = [self.spec.search_seed(done + i) for i in range(len(items))]
+            added = self.store.add_many(items, self.runs_root, seed=seeds)
             for t in added:
-                self.log(f"trial {t.id} proposed: rung {t.rung}, mixture {_short(t.mixture)}")
+                self.log(f"trial {t.id} proposed: rung {t.rung}, seed {t.seed}, mixture {_short(t.mixture)}")
             self.queue += [t.id for t in added]
 
     def check(self, mixture: dict[str, float]) -> None:

@@ -96,11 +96,19 @@ def next_round(exp: LoadedExperiment, warm: Sequence[Observation], trials: Seque
 
 
 def recommend(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]) -> tuple[Optimizer, Recommendation] | None:
-    """The best (lowest, or highest when maximising) posterior-mean mixture at the target rung;
-    None before any successful trial."""
+    """The best (lowest, or highest when maximising) posterior-mean mixture at the target rung:
+    anywhere within the bounds, or with `recommend_from='target_trials'` among the mixtures that
+    were trained at the target rung (when there are any), so the recommendation never rests on an
+    extrapolation into a corner of the simplex the target rung has not seen. None before any
+    successful trial."""
     searched = [t for t in trials if t.role == SEARCH]
     told = list(warm) + observations(exp, searched)
     if not any(math.isfinite(o.value) for o in told):
         return None
     opt = build_optimizer(exp, told, num_recorded=len(searched))
+    if exp.spec.recommend_from == "target_trials":
+        at_target = [as_vector(o.mixture, exp.spec.domains) for o in told
+                     if o.rung == exp.spec.target_rung and math.isfinite(o.value)]
+        if at_target:
+            return opt, opt.recommend(candidates=np.unique(np.array(at_target), axis=0))
     return opt, opt.recommend()

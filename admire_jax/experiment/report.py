@@ -102,7 +102,10 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
              "## Recommendation", "",
              "| domain | recommended | uniform |", "|---|---|---|"]
     lines += [f"| {d} | {recommendation['mixture'][d]:.4f} | {uniform[d]:.4f} |" for d in spec.domains]
-    lines += ["", f"Predicted target objective: {rec.mean:.4f} ± {rec.std:.4f} (posterior mean ± sd).", "",
+    at_target = sum(t.rung == spec.target_rung and t.status == OK for t in searched)
+    rule = (f"the best posterior mean among the mixtures of the {at_target} search trials at the target rung"
+            if spec.recommend_from == "target_trials" and at_target else "the best posterior mean within the bounds")
+    lines += ["", f"Predicted target objective: {rec.mean:.4f} ± {rec.std:.4f} (posterior mean ± sd; {rule}).", "",
               "## Check at the target rung", ""]
     for role in ("recommended", "uniform"):
         c = check.get(role)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from admire_jax.experiment.config import LoadedExperiment, measured_cost
 from admire_jax.experiment.proposals import Observation
-from admire_jax.experiment.spec import SCORE, SpecError
+from admire_jax.experiment.spec import SCORE, SpecError, split_objective_key
 from admire_jax.experiment.store import OK, SEARCH, Trial
 
 
@@ -47,7 +47,8 @@ def objective_column(spec) -> str:
 
 def _column(key: str) -> str:
     """The table column of an objective key: 'score:NAME' as is, a domain as 'loss:DOMAIN'."""
-    return key if key.startswith(SCORE) else f"loss:{key}"
+    is_score, name = split_objective_key(key)
+    return f"{SCORE}{name}" if is_score else f"loss:{name}"
 
 
 def export_csv(exp: LoadedExperiment, trials: Sequence[Trial], path: str | Path) -> int:

@@ -21,9 +21,12 @@ SCORE = "score:"  # objective keys with this prefix name result.json "scores"; o
 RUNG_KEYS = ("preset", "tokens", "bindings", "checkpoint")
 # may change when an experiment is continued (they decide when to stop, not what is proposed)
 RESUMABLE = ("budget", "max_trials", "check_seeds")
-# fields added after experiments were first stored: left out of the fingerprint while unset, so
-# those experiments can still be continued
-LATER_FIELDS = ("maximize", "sources", "trial_imports", "checkpoint")
+# fields added after experiments were first stored, with their defaults: left out of the
+# fingerprint while at the default, so those experiments can still be continued
+LATER_FIELDS = {"maximize": False, "sources": {}, "trial_imports": (), "checkpoint": None,
+                "seed_per_trial": False, "recommend_from": "anywhere"}
+RECOMMEND_FROM = ("anywhere", "target_trials")
+SEARCH_SEED_OFFSET = 1000  # search-trial seeds start here, apart from the check's seeds 0, 1, ...
 
 
 class SpecError(ValueError):
@@ -70,6 +73,8 @@ class ExperimentSpec:
     maximize: bool = False                 # True: higher objective is better (scores such as accuracy)
     sources: dict[str, str] = dataclasses.field(default_factory=dict)  # instruction JSONL per domain
     trial_imports: tuple[str, ...] = ()    # modules each trial imports first (gin registrations)
+    seed_per_trial: bool = False           # True: search trial n trains with search_seed(seed, n), else with seed
+    recommend_from: str = "anywhere"       # 'anywhere' in the bounds, or among 'target_trials' mixtures
 
     def rung(self, name: str) -> Rung:
         for r in self.rungs:
@@ -92,12 +97,20 @@ class ExperimentSpec:
         """Weighted sum of validation losses and scores; NaN when any part is missing or not finite."""
         total = 0.0
         for key, w in self.objective.items():
-            source = scores if key.startswith(SCORE) else losses
-            v = (source or {}).get(key[len(SCORE):] if key.startswith(SCORE) else key)
+            is_score, name = split_objective_key(key)
+            v = ((scores if is_score else losses) or {}).get(name)
             if v is None or not math.isfinite(v):
                 return math.nan
             total += w * float(v)
         return total
+
+    def search_seed(self, n: int) -> int:
+        """Training seed of the search trial recorded after `n` others: `seed` itself, or with
+        seed_per_trial a seed of its own (>= SEARCH_SEED_OFFSET, so never a check seed), so that
+        seed-to-seed variation reaches the optimiser as noise, not as a bias shared by all trials."""
+        if not self.seed_per_trial:
+            return self.seed
+        return SEARCH_SEED_OFFSET + (int(self.seed) * 1_000_003 + int(n)) % (2**31 - 1 - SEARCH_SEED_OFFSET)
 
     def describe_objective(self) -> str:
         """E.g. 'score:exact_match (maximised)' or '0.5 × a + 0.5 × b (minimised)'."""
@@ -107,11 +120,16 @@ class ExperimentSpec:
     def fingerprint(self) -> str:
         """Hash of everything that decides proposals (stored in the experiment directory)."""
         identity = {k: v for k, v in dataclasses.asdict(self).items()
-                    if k not in RESUMABLE and not (k in LATER_FIELDS and not v)}
-        identity["rungs"] = [{k: v for k, v in r.items() if not (k in LATER_FIELDS and v is None)}
+                    if k not in RESUMABLE and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
+        identity["rungs"] = [{k: v for k, v in r.items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
                              for r in identity["rungs"]]
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def split_objective_key(key: str) -> tuple[bool, str]:
+    """(is it a score, its name): 'score:NAME' -> (True, NAME), a domain -> (False, domain)."""
+    return (True, key[len(SCORE):]) if key.startswith(SCORE) else (False, key)
 
 
 @gin.configurable
@@ -240,6 +258,8 @@ def check_spec(spec: ExperimentSpec, scored_domains: Sequence[str], train_domain
     unknown = [r for r in spec.initial_rungs if r not in names]
     if unknown:
         raise SpecError(f"initial_rungs names unknown rung(s) {unknown}; rungs: {names}")
+    if spec.recommend_from not in RECOMMEND_FROM:
+        raise SpecError(f"recommend_from must be one of {RECOMMEND_FROM}, got {spec.recommend_from!r}")
     if ":" not in spec.trainer:
         raise SpecError(f"trainer must be 'module:function', got {spec.trainer!r}")
 

@@ -78,6 +78,15 @@ def target_devices(topology: str | None, num_devices: int):
     return list(desc.devices), topology
 
 
+def config_for_target(model_config, topology: str | None):
+    """The model config as the target would run it. 'auto' attention would resolve against the
+    running (CPU) backend, i.e. CPU query-blocked attention; an accelerator target runs XLA
+    attention (on TPU; on GPU without cuDNN loaded, an upper bound on cuDNN flash attention's memory)."""
+    if topology is not None and model_config.attention == "auto":
+        return dataclasses.replace(model_config, attention="xla")
+    return model_config
+
+
 def _host_memory_per_device(num_devices: int) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // num_devices
 
@@ -94,10 +103,7 @@ def validate(args, mesh_sizes: dict[str, int]) -> dict:
     try:
         mesh = sharding.make_mesh(**mesh_sizes, devices=devices)
         model_config = model_config_for(TransformerConfig, ByteTokenizer().vocab_size)
-        if gpu_targets.is_gpu_target(args.topology or "") and model_config.attention == "auto":
-            # 'auto' resolves against the running (CPU) backend; compile what that target runs
-            # without cuDNN loaded: XLA attention (an upper bound on cuDNN flash attention's memory)
-            model_config = dataclasses.replace(model_config, attention="xla")
+        model_config = config_for_target(model_config, args.topology)
     except ValueError as exc:
         raise flags.UsageError(str(exc)) from None
     seq_len = args.seq_len or int(flags.macro("SEQ_LEN"))

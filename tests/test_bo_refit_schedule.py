@@ -1,0 +1,77 @@
+"""The growth-gated schedule of full (multi-start) refits: how often they run, and that the
+rarer full refits leave the fitted hyperparameters as good as refitting from restarts every
+few observations (same MAP objective within a small tolerance, known lengthscales recovered)."""
+import jax
+import numpy as np
+import pytest
+
+from admire_jax.bo import Optimizer
+from admire_jax.bo import optimizer as optimizer_module
+from admire_jax.bo.fit import fit_map, log_posterior
+from admire_jax.bo.params import unconstrain
+from admire_jax.bo.refit import RefitPolicy
+
+
+def _simulate(policy: RefitPolicy, start: int, steps: int) -> list[str]:
+    """Kinds of fit along a run that adds one observation per step, after a first fit at `start`."""
+    fit_size, full_size, num_fits, kinds = start, start, 1, []
+    for n in range(start + 1, start + steps + 1):
+        kind = policy.decide(n, fit_size, num_fits)
+        kind = "warm" if kind == "full" and not policy.full_is_due(n, full_size) else kind
+        kinds.append(kind)
+        if kind != "reuse":
+            num_fits, fit_size = num_fits + 1, n
+        if kind == "full":
+            full_size = n
+    return kinds
+
+
+def test_full_refits_are_gated_by_growth_and_the_benchmark_count_agrees():
+    policy = RefitPolicy(every=1, growth=0.0, full_every=10, warm_iters=20, full_growth=0.1)
+    small = _simulate(policy, 50, 100)
+    assert [i for i, k in enumerate(small) if k == "full"][:3] == [9, 19, 29]  # every 10th refit
+    large = _simulate(policy, 1000, 300)
+    assert large.count("full") == 2 and large.count("reuse") == 0  # every 100th refit at N ~ 1000
+    assert policy.refits_per_full(1000, 1) == 100 and policy.refits_per_full(50, 1) == 10
+    assert RefitPolicy(full_growth=0.0).refits_per_full(1000, 1) == 10  # 0: the old every-10th rule
+    sparse = RefitPolicy(every=1, growth=0.05, full_every=10, full_growth=0.1)
+    assert sparse.interval(1000) == 50 and sparse.refits_per_full(1000, 50) == 10
+    with pytest.raises(ValueError, match="full_refit_growth"):
+        Optimizer(["a", "b"], {"big": 1.0}, target="big", full_refit_growth=-0.1)
+
+
+def _map_objective(opt: Optimizer) -> float:
+    """Negative log posterior per observation of the Optimizer's current hyperparameters."""
+    with opt._numerics():
+        params = jax.tree_util.tree_map(lambda a: a[0], opt._params())
+        X, y, mask, _ = opt._data()
+        return float(-log_posterior(unconstrain(params), X, y, mask, jacobian=False) / mask.sum())
+
+
+def _run(full_refit_growth: float, monkeypatch, restarts: list) -> Optimizer:
+    """Sequential tells on a 3-domain problem where only domain 0 matters, refitting each time."""
+    def counting_fit_map(*args, **kwargs):
+        restarts.append(kwargs.get("num_restarts", "default"))
+        return fit_map(*args, **kwargs)
+
+    monkeypatch.setattr(optimizer_module, "fit_map", counting_fit_map)
+    opt = Optimizer(["a", "b", "c"], {"big": 1.0}, target="big", seed=0, full_refit_every=2,
+                    full_refit_growth=full_refit_growth)
+    rng = np.random.default_rng(5)
+    for i in range(36):
+        w = rng.dirichlet(np.ones(3))
+        opt.tell(w, "big", float(np.sin(6.0 * w[0]) + 0.01 * rng.normal()))
+        if i >= 11:
+            opt.predict(w[None], "big")  # refits per the policy
+    return opt
+
+
+@pytest.mark.slow
+def test_growth_gated_full_refits_fit_as_well_as_frequent_ones(monkeypatch):
+    every, gated = [], []
+    frequent = _run(0.0, monkeypatch, every)
+    rare = _run(0.5, monkeypatch, gated)
+    assert every.count("default") == 13 and gated.count("default") == 3  # full fits: far fewer
+    assert _map_objective(rare) <= _map_objective(frequent) + 0.005  # nats per observation
+    ls = np.asarray(rare._params().kernel.kernel.kernel.kernel.lengthscale)[0]  # Scale(MixtureOnly(Transformed(.)))
+    assert ls[0] * 5 < min(ls[1], ls[2])  # only domain 0 matters
