@@ -34,7 +34,7 @@ def propagation_matrix(rho: jax.Array) -> jax.Array:
 @module
 class AR1(Kernel):
     """Kennedy-O'Hagan kernel; `kernels[t]` is the (scaled) kernel of the discrepancy delta_t.
-    `priors` may override the prior of rho, e.g. (("rho", LogNormalPrior(1.0, 0.3)),)."""
+    `priors` may override the prior of rho, e.g. (("rho", Prior("LogNormal", (0.0, 0.3))),)."""
 
     kernels: tuple = child()
     rho: jax.Array = param(POSITIVE, rho_prior)

@@ -82,13 +82,15 @@ def _cholesky_jvp(primals, tangents):
 
 @module
 class GPParams:
-    """Hyperparameters: kernel, per-rung observation noise above a floor, per-rung constant mean."""
+    """Hyperparameters: kernel, per-rung observation noise above a floor, per-rung constant mean.
+    `priors` may override or add priors, e.g. (("mean", Prior("Normal", (0.0, 25.0))),)."""
 
     kernel: Kernel = child()
     noise: jax.Array = param(POSITIVE, noise_prior)  # [R], added to noise_floor
     mean: jax.Array = param(REAL)  # [R]
     num_domains: int = 0
     noise_floor: float = 1e-6
+    priors: tuple = ()
 
     def rung(self, X_NxF: jax.Array) -> jax.Array:
         return jax.vmap(lambda x: split(x, self.num_domains)[2])(X_NxF).astype(jnp.int32)

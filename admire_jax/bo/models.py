@@ -17,7 +17,7 @@ from admire_jax.bo.ar1 import AR1
 from admire_jax.bo.fidelity import LinearTruncatedFidelity, MixtureOnly
 from admire_jax.bo.gp import GPParams
 from admire_jax.bo.kernels import RBF, Kernel, Matern12, Matern32, Matern52, Scale, Transformed
-from admire_jax.bo.params import GammaPrior, LogNormalPrior, NormalPrior, module
+from admire_jax.bo.params import Prior
 from admire_jax.bo.transforms import Identity, LogRatio, SqrtSimplex
 
 KernelFactory = Callable[[int], Kernel]
@@ -75,27 +75,6 @@ def _mixture_kernel(factory: KernelFactory, num_domains: int, transform) -> Kern
     return Transformed(transform, factory(num_domains))
 
 
-@module
-class GPParamsWithPriors(GPParams):
-    """GPParams with prior overrides: a weak Normal prior on the per-rung constant means
-    (standardised units), and optionally another noise prior.
-
-    Why a prior and not per-rung standardisation of the outcomes: the Optimizer standardises all
-    rungs together, and a rung that has no observations yet (typically the target) has no
-    statistics of its own to standardise with, so per-rung standardisation would still need a
-    rule for unobserved rungs, and it would change the meaning of every fitted hyperparameter
-    (rho becomes a correlation) for all users. The ranking of target rows does not depend on an
-    unobserved rung's mean, but without a prior that mean has no gradient, stays wherever a random
-    restart put it, and makes the posterior improper for NUTS. The prior must be much wider than
-    the rung offsets seen in practice: pooled over rungs, the target's level can lie 5-10 pooled
-    sd from the cheap rungs' (RegMix Pile table), and a tighter prior would shrink the target mean
-    fitted from its first few rows towards the cheap level, so that unseen target rows look worse
-    than the seen ones and a seen, mediocre row gets recommended.
-    """
-
-    priors: tuple = ()
-
-
 @gin.configurable
 def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated",
                 kernel: KernelFactory = matern52, transform=None, noise_floor: float = 1e-6,
@@ -108,7 +87,15 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
     reduces to a single-fidelity GP on the mixture.
     rho_median, rho_log_sd: LogNormal prior of the AR1 factors (positive; median 1: the next rung
     ranks like this one). mean_prior_sd: sd of a Normal(0, sd) prior on each rung's mean in
-    standardised units (None: no prior); applied to multi-rung models only.
+    standardised units (None: no prior); applied to multi-rung models only. Why a prior and not
+    per-rung standardisation: the Optimizer standardises all rungs together, and a rung without
+    observations (typically the target) has no statistics of its own; per-rung standardisation
+    would still need a rule for it and would change the meaning of every fitted hyperparameter.
+    The target ranking does not depend on an unobserved rung's mean, but without a prior that mean
+    gets no gradient, stays wherever a random restart put it, and makes the posterior improper for
+    NUTS. The prior must be much wider than real rung offsets (the target's level can lie 5-10
+    pooled sd from the cheap rungs' on the RegMix Pile table), or it would shrink the target mean
+    fitted from its first rows towards the cheap level.
     noise_prior: (concentration, rate) of a Gamma prior on the per-rung noise variances instead of
     the default Gamma(1.1, 20), e.g. (1.1, 2000) where outcomes are (nearly) noise-free and the
     target rung spans a small fraction of the pooled sd (replays of finished runs).
@@ -126,7 +113,7 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
             raise ValueError(f"rho_median and rho_log_sd must be > 0, got {rho_median} and {rho_log_sd}")
         parts = tuple(Scale(_mixture_kernel(kernel, num_domains, transform), one) for _ in range(num_rungs))
         k = AR1(parts, rho=jnp.full((num_rungs - 1,), float(rho_median)), num_domains=num_domains,
-                priors=(("rho", LogNormalPrior(float(rho_median), float(rho_log_sd))),))
+                priors=(("rho", Prior("LogNormal", (math.log(rho_median), float(rho_log_sd)))),))
     else:
         raise ValueError(f"unknown model kind {kind!r}; use 'linear_truncated' or 'ar1'")
     fields = dict(kernel=k, noise=jnp.full((num_rungs,), initial_noise), mean=jnp.zeros((num_rungs,)),
@@ -135,10 +122,10 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
     if num_rungs > 1 and mean_prior_sd is not None:
         if not mean_prior_sd > 0:
             raise ValueError(f"mean_prior_sd must be > 0 or None, got {mean_prior_sd}")
-        priors.append(("mean", NormalPrior(0.0, float(mean_prior_sd))))
+        priors.append(("mean", Prior("Normal", (0.0, float(mean_prior_sd)))))
     if noise_prior is not None:
         concentration, rate = (float(v) for v in noise_prior)
         if not (concentration > 0 and rate > 0):
             raise ValueError(f"noise_prior must be (concentration > 0, rate > 0), got {noise_prior}")
-        priors.append(("noise", GammaPrior(concentration, rate)))
-    return GPParamsWithPriors(**fields, priors=tuple(priors)) if priors else GPParams(**fields)
+        priors.append(("noise", Prior("Gamma", (concentration, rate))))
+    return GPParams(**fields, priors=tuple(priors))

@@ -6,7 +6,6 @@ samplers work on the unconstrained ("raw") tree; kernels always see constrained 
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Callable
 
 import jax
@@ -156,33 +155,12 @@ def rho_prior() -> dist.Distribution:
 
 
 @dataclasses.dataclass(frozen=True)
-class LogNormalPrior:
-    """A configurable LogNormal(log(median), log_sd) prior factory (hashable, so jit can key on it)."""
+class Prior:
+    """A configurable prior factory: the numpyro distribution `family` with positional `args`,
+    e.g. Prior("Gamma", (1.1, 2000.0)) (hashable, so jit can key on it)."""
 
-    median: float
-    log_sd: float
-
-    def __call__(self) -> dist.Distribution:
-        return dist.LogNormal(math.log(self.median), self.log_sd)
-
-
-@dataclasses.dataclass(frozen=True)
-class GammaPrior:
-    """A configurable Gamma(concentration, rate) prior factory (hashable, so jit can key on it)."""
-
-    concentration: float
-    rate: float
+    family: str
+    args: tuple[float, ...]
 
     def __call__(self) -> dist.Distribution:
-        return dist.Gamma(self.concentration, self.rate)
-
-
-@dataclasses.dataclass(frozen=True)
-class NormalPrior:
-    """A configurable Normal(loc, scale) prior factory (hashable, so jit can key on it)."""
-
-    loc: float
-    scale: float
-
-    def __call__(self) -> dist.Distribution:
-        return dist.Normal(self.loc, self.scale)
+        return getattr(dist, self.family)(*self.args)
