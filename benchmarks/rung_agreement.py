@@ -78,7 +78,7 @@ def unigram_losses(mixture: Mapping[str, float], frequencies: Mapping[str, np.nd
 def unigram_objectives(validation_sequences: int, seq_len: int) -> dict[str, dict[str, float]]:
     """Both objectives of every mixture under its unigram model, on the runs' validation windows
     (token frequencies of each built-in training split, add-one smoothed)."""
-    from admire_jax.data import ByteTokenizer, builtin_domains, builtin_target, validation_set
+    from admire_jax.data import ByteTokenizer, builtin_domains, builtin_targets, validation_set
     from admire_jax.data.stream import token_stream
 
     tokenizer = ByteTokenizer()
@@ -88,7 +88,7 @@ def unigram_objectives(validation_sequences: int, seq_len: int) -> dict[str, dic
         counts_V = np.bincount(token_stream(d, "train", tokenizer), minlength=tokenizer.vocab_size) + 1.0
         frequencies[d.name] = counts_V / counts_V.sum()
     windows = {d.name: validation_set(d, tokenizer, seq_len, validation_sequences)
-               for d in domains + [builtin_target()]}
+               for d in domains + builtin_targets([TARGET])}
     return {name: objectives(unigram_losses(mixture, frequencies, windows))
             for name, mixture in MIXTURES.items()}
 

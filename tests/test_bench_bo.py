@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from admire_jax.bench import cli
-from admire_jax.bench.bo_policy import BOPolicy, RunningMeanCost, make_bo, make_mfbo
+from admire_jax.bench.bo_policy import BOPolicy, RunningMeanCost, make_bo, make_mfbo, stratified_pool
 from admire_jax.bench.episode import run_episode
 from admire_jax.bench.table import TableSpec, load_tasks
 
@@ -16,6 +16,25 @@ from admire_jax.bench.table import TableSpec, load_tasks
 def test_running_mean_cost_uses_paid_costs_then_the_prior():
     model = RunningMeanCost()
     assert model({"a": 0.01, "b": 1.0}, {"a": [0.02, 0.04], "b": []}) == {"a": pytest.approx(0.03), "b": 1.0}
+
+
+def test_the_pool_holds_up_to_pool_size_rows_of_every_rung():
+    """A rung with few rows is fully represented however many rows the cheap rungs hold; a
+    single subset over all rows would hold ~1 of its 4 rows."""
+    rung_of_R = np.repeat([0, 1, 2], [300, 30, 4])
+    available = np.flatnonzero(np.arange(rung_of_R.size) % 7 != 3)  # some rows already run
+    rng = np.random.default_rng(0)
+    seen_cheap = set()
+    for _ in range(20):
+        pool = stratified_pool(available, rung_of_R, 8, rng)
+        assert np.all(np.diff(pool) > 0) and np.all(np.isin(pool, available))
+        assert np.bincount(rung_of_R[pool], minlength=3).tolist() == [8, 8, 3]  # rung 2: 3 rows left
+        assert set(available[rung_of_R[available] == 2]) <= set(pool.tolist())  # every target row
+        seen_cheap |= set(pool[rung_of_R[pool] == 0].tolist())
+    assert len(seen_cheap) > 8 * 5  # a fresh random subset of the big rung each step
+    assert np.array_equal(stratified_pool(available, rung_of_R, None, rng), available)
+    with pytest.raises(ValueError, match="pool_size"):
+        stratified_pool(available, rung_of_R, 0, rng)
 
 
 @pytest.fixture
@@ -121,3 +140,18 @@ def test_first_rows_of_a_rung_trigger_a_refit_between_scheduled_refits(table):
     policy.observe(int(target[1]), float(task.value_R[target[1]]), float(task.cost_R[target[1]]))
     policy.recommend()
     assert opt.num_fits == fits + 1  # only the first `new_rung_refits` rows of a rung
+
+
+def test_mfbo_scores_every_target_row_when_the_cheap_rung_fills_the_pool(table):
+    (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))
+    policy = BOPolicy(task, np.random.default_rng(0), (0, 1), pool_size=5)
+    scored = []
+
+    class Spy:
+        def ask(self, n, pool):
+            scored.append(list(pool.fidelities))
+            return [type("P", (), {"index": 0})()]
+
+    policy.optimizer = Spy()
+    policy.pick(np.arange(task.value_R.size), {0: 0.01, 1: 1.0})
+    assert sorted(scored[0]) == ["full"] * 5 + ["tiny"] * 5  # 12 tiny rows, 5 full: all 5 full ones

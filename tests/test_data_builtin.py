@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from admire_jax.data import (ByteTokenizer, MixtureLoader, builtin_domains, builtin_manifest,
-                             builtin_target, validation_set)
+                             builtin_targets, validation_set)
 from admire_jax.data import stream as stream_module
-from admire_jax.data.builtin_sources import TARGET_DOMAIN, TRAIN_DOMAINS, BuiltinSources
+from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS, BuiltinSources
 
 MAX_BYTES = 600_000  # the acceptance size (>= 500 KB per domain), still built in ~2 s
 STDLIB = pathlib.Path(sys.base_prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
@@ -21,7 +21,7 @@ STDLIB = pathlib.Path(sys.base_prefix) / "lib" / f"python{sys.version_info[0]}.{
 def corpus(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("builtin")
     domains = builtin_domains(max_bytes=MAX_BYTES, data_dir=data_dir)
-    target = builtin_target(max_bytes=MAX_BYTES, data_dir=data_dir)
+    (target,) = builtin_targets(["python_reference"], max_bytes=MAX_BYTES, data_dir=data_dir)
     return data_dir, domains, target
 
 
@@ -37,10 +37,15 @@ def test_at_least_four_domains_of_500_kb_from_the_installation(corpus):
         stored = manifest["domains"][d.name]["bytes"]
         held = sum(len(t) for split in ("train", "validation") for t in _texts(d, split))
         assert held == stored >= 500_000, d.name
-    assert target.name == TARGET_DOMAIN and target.name not in {d.name for d in domains}
+    stubs = builtin_targets(["numpy_stubs"], max_bytes=MAX_BYTES, data_dir=data_dir)[0]
+    assert (target.name, stubs.name) == TARGET_DOMAINS == ("python_reference", "numpy_stubs")
+    assert not set(TARGET_DOMAINS) & {d.name for d in domains}
     paths = {e["domain"]: e["path"] for e in manifest["files"]}
     assert paths["python_code"].endswith(".py") and paths["c_code"].endswith((".h", ".c"))
-    assert "pydoc_data" in paths[TARGET_DOMAIN]
+    assert "pydoc_data" in paths["python_reference"]
+    stub_paths = [e["path"] for e in manifest["files"] if e["domain"] == "numpy_stubs"]
+    assert len(stub_paths) >= 50 and all(p.endswith(".pyi") and "/numpy/" in p for p in stub_paths)
+    assert sum(b"def " in doc for doc in _texts(stubs, "train")) >= 0.5 * len(_texts(stubs, "train"))
     markers = {"python_code": (b"def ", b"import "), "python_tests": (b"def ", b"import "),
                "c_code": (b"#include", b"#define", b"#if"), "licenses": (b"licen", b"copyright")}
     for d in domains:
@@ -129,6 +134,10 @@ def _fake_installation(root: pathlib.Path) -> BuiltinSources:
     shutil.copytree(dist, site / dist.name)
     (site / "gin" / "NOTES.md").write_text("# Notes\n\n" + "Some markdown text. " * 20)
     (site / f"{dist.name}" / "LICENSE").write_text("Permission is hereby granted. " * 20)
+    import numpy  # the numpy_stubs target: a few of its real type stubs
+    for stub in sorted(pathlib.Path(numpy.__file__).parent.glob("*.pyi"))[:3]:
+        (site / "numpy").mkdir(exist_ok=True)
+        shutil.copy(stub, site / "numpy" / stub.name)
     return BuiltinSources(str(stdlib), str(include), (str(site),))
 
 
@@ -153,8 +162,10 @@ def test_a_changed_source_is_detected_and_rebuilt(tmp_path):
 
 
 def test_unknown_builtin_domain_is_a_value_error(tmp_path):
-    with pytest.raises(ValueError, match=r"unknown built-in domain\(s\) \['wikipedia'\]"):
+    with pytest.raises(ValueError, match=r"unknown built-in training domain\(s\) \['wikipedia'\]"):
         builtin_domains(["python_code", "wikipedia"], data_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"unknown built-in target\(s\) \['python_code'\].*numpy_stubs"):
+        builtin_targets(["python_code"], data_dir=tmp_path)
     with pytest.raises(ValueError, match="max_bytes must be a positive integer"):
         builtin_domains(max_bytes=0, data_dir=tmp_path)
 
@@ -164,9 +175,9 @@ def test_prepare_command_prints_the_corpus(corpus, capsys):
     data_dir, domains, _ = corpus
     assert main(["--max_bytes", str(MAX_BYTES), "--data_dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    for name in [*TRAIN_DOMAINS, TARGET_DOMAIN]:
+    for name in [*TRAIN_DOMAINS, *TARGET_DOMAINS]:
         assert name in out
-    assert "(target)" in out and "manifest" in out
+    assert out.count("(target)") == 2 and "manifest" in out
     assert main(["--seq_len", "0", "--data_dir", str(data_dir)]) == 2
 
 

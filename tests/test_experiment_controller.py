@@ -169,3 +169,39 @@ def test_search_trials_train_with_their_own_recorded_seeds(tmp_path):
     assert [t.seed for t in trials] == [exp.spec.search_seed(n) for n in range(3)] and len({t.seed for t in trials}) == 3
     for t, command in zip(trials, exp.runtime.executor.commands):  # each trains with the seed recorded for it
         assert f"--gin.TrainConfig.seed={t.seed}" in command
+
+
+def test_the_search_ends_by_retraining_its_best_target_mixtures_with_new_seeds(tmp_path):
+    from admire_jax.experiment import proposals
+
+    # smoke rungs: a synthetic m trial measures 3.07e9 FLOPs, the 4 confirmations reserve 4 x 8.3e8 declared,
+    # so the 3 initial m trials (9.2e9) reach budget - reserve and the phase begins after them
+    exp = config.load(SMOKE, SYNTHETIC + ["experiment.seed_per_trial = True", "experiment.initial_rungs = ['m']",
+                                          "experiment.initial_trials = 3", "experiment.max_trials = None",
+                                          "experiment.confirm_top = 2", "experiment.confirm_seeds = 2",
+                                          "experiment.budget = 1.1e10"])
+    controller = Controller(exp, tmp_path / "exp", log=lambda line: None)
+    reason = controller.search()
+    trials = controller.store.trials()
+    assert controller.store.meta("confirm_from") == "3" and len(trials) == 3 + 4
+    assert "the last 4 trials confirming the best target mixtures" in reason
+    best_two = sorted(trials[:3], key=lambda t: exp.spec.objective_value(t.losses, t.scores))[:2]
+    confirmed = [t.mixture for t in trials[3:]]
+    assert [t.rung for t in trials[3:]] == ["m"] * 4
+    for t in best_two:  # the two best of three, each trained twice more
+        assert sum(all(abs(m[d] - t.mixture[d]) < 1e-9 for d in m) for m in confirmed) == 2
+    assert len({t.seed for t in trials}) == 7  # every confirmation with a seed of its own
+    planned = proposals.confirmations(exp, [], trials[:3])
+    assert [(round(m["c_code"], 9), r) for m, r in planned] == [(round(t.mixture["c_code"], 9), t.rung) for t in trials[3:]]
+    again = Controller(exp, tmp_path / "exp", log=lambda line: None)  # continuing adds nothing
+    assert "confirming" in again.search() and len(again.store.trials()) == 7
+
+
+def test_confirmations_need_a_seed_per_trial_and_room_in_the_budget():
+    from admire_jax.experiment.spec import SpecError
+
+    with pytest.raises(SpecError, match="set experiment.seed_per_trial = True"):
+        config.load(SMOKE, SYNTHETIC + ["experiment.confirm_top = 2", "experiment.seed_per_trial = False"])
+    with pytest.raises(SpecError, match="leaves nothing to search after the 6 confirmation trials"):
+        config.load(SMOKE, SYNTHETIC + ["experiment.confirm_top = 3", "experiment.confirm_seeds = 2",
+                                        "experiment.seed_per_trial = True", "experiment.budget = 4e9"])

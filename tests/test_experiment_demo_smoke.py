@@ -23,7 +23,7 @@ def test_smoke_demo_trains_recommends_checks_and_reports(tmp_path):
 
     rec = json.loads((exp_dir / "recommendation.json").read_text())
     assert {"mixture", "target_rung", "predicted", "check"} <= set(rec) and rec["target_rung"] == "m"
-    assert rec["maximize"] is False and rec["objective"] == {"python_reference": 1.0}
+    assert rec["maximize"] is False and rec["objective"] == {"numpy_stubs": 1.0}
     assert sum(rec["mixture"].values()) == pytest.approx(1.0) and set(rec["mixture"]) == set(
         config.load(SMOKE, []).spec.domains)
     assert math.isfinite(rec["predicted"])
@@ -35,7 +35,7 @@ def test_smoke_demo_trains_recommends_checks_and_reports(tmp_path):
     assert len(results) == 2 + 2  # the 2 initial trials, then recommended and uniform at the target, 1 seed each
     for path in results:
         result = json.loads(path.read_text())
-        assert result["status"] == "ok" and "python_reference" in result["val_loss"]
+        assert result["status"] == "ok" and "numpy_stubs" in result["val_loss"]
         rung = next(r.name for r in exp.spec.rungs if r.tokens == result["tokens"])
         assert result["flops"] == pytest.approx(exp.rung_flops[rung])
 

@@ -14,7 +14,7 @@ SMOKE = DEMO + ["configs/experiments/smoke.gin"]
 def test_smoke_config_loads_with_rungs_priced_cheapest_first():
     exp = config.load(SMOKE, [])
     assert [r.name for r in exp.spec.rungs] == ["xs", "s", "m"]
-    assert exp.spec.target_rung == "m" and exp.spec.objective == {"python_reference": 1.0}
+    assert exp.spec.target_rung == "m" and exp.spec.objective == {"numpy_stubs": 1.0}
     flops = exp.rung_flops
     assert 0 < flops["xs"] < flops["s"] < flops["m"]
     # 1-layer 1m model, 4 x 32 tokens per step, 2 / 3 / 4 steps: FLOPs grow with the steps
@@ -125,6 +125,33 @@ def test_max_epochs_bounds_come_from_the_corpus_token_counts():
         assert rung == "xs" and all(mixture[d] <= exp.bounds[d][1] + 1e-9 for d in mixture)
 
 
+def test_leave_one_out_start_screens_each_domain_then_draws_at_random():
+    from admire_jax.experiment.proposals import initial_design
+
+    exp = config.load(SMOKE, ["experiment.initial_mixtures = 'leave_one_out'", "experiment.initial_trials = 9",
+                              "experiment.initial_rungs = ['xs', 'm']"])
+    domains = exp.spec.domains
+    design = initial_design(exp)
+    assert [rung for _, rung in design] == ["xs"] * 9 + ["m"] * 9
+    weights = np.array([[mixture[d] for d in domains] for mixture, _ in design[:9]])
+    assert np.allclose(weights[0], 1 / 6)
+    assert np.allclose(weights[1:7], (1 - np.eye(6)) / 5)  # domain i left out, the rest even
+    assert np.all(weights[7:] > 0) and np.allclose(weights[7:].sum(1), 1) and not np.allclose(weights[7], weights[8])
+    assert [m for m, _ in design[9:]] == [m for m, _ in design[:9]]  # the same mixtures at the target rung
+    kept = config.load(SMOKE, ["experiment.initial_mixtures = 'leave_one_out'", "experiment.initial_trials = 7",
+                               "experiment.bounds = {'licenses': (0.1, 1.0)}"])
+    mixtures = [m for m, _ in initial_design(kept)]  # a left-out domain with a lower bound cannot be left out
+    assert len(mixtures) == 7 and all(m["licenses"] >= 0.1 - 1e-9 for m in mixtures)
+    assert sum(np.isclose(m["python_code"], 0.0) for m in mixtures) == 1
+
+
+def test_leave_one_out_needs_room_for_every_domain():
+    with pytest.raises(SpecError, match=r"initial_trials must be >= 7, got 4"):
+        config.load(SMOKE, ["experiment.initial_mixtures = 'leave_one_out'", "experiment.initial_trials = 4"])
+    with pytest.raises(SpecError, match="initial_mixtures must be one of"):
+        config.load(SMOKE, ["experiment.initial_mixtures = 'sobol'"])
+
+
 def test_bo_engine_is_configured_by_the_experiment_gin_file():
     from admire_jax.experiment import proposals
 
@@ -136,7 +163,7 @@ def test_bo_engine_is_configured_by_the_experiment_gin_file():
 
 
 def test_search_seeds_are_per_trial_only_when_asked_and_never_check_seeds():
-    fixed = config.load(SMOKE, []).spec
+    fixed = config.load(SMOKE, ["experiment.seed_per_trial = False"]).spec  # the demo sets True
     assert [fixed.search_seed(n) for n in range(3)] == [fixed.seed] * 3
     spec = config.load(SMOKE, ["experiment.seed_per_trial = True"]).spec
     seeds = [spec.search_seed(n) for n in range(50)]

@@ -12,7 +12,7 @@ from admire_jax.train import cli
 
 CONTRACT_KEYS = {"mixture", "preset", "params", "tokens", "steps", "wall_seconds", "flops", "val_loss",
                  "status", "error"}
-SMALL_DATA = ["--gin.builtin_domains.max_bytes=200000", "--gin.builtin_target.max_bytes=200000"]
+SMALL_DATA = ["--gin.builtin_domains.max_bytes=200000", "--gin.builtin_targets.max_bytes=200000"]
 SHORT_RUN = ["--preset=1m", "--gin.TrainConfig.steps=3", "--gin.GLOBAL_BATCH=4", "--gin.SEQ_LEN=32",
              "--gin.TransformerConfig.num_layers=1", "--gin.TrainConfig.checkpoint_every=2",
              "--gin.proxy_data.validation_sequences=4", "--gin.enable_compilation_cache.directory=None",
@@ -49,7 +49,7 @@ def test_train_writes_contract_result_and_reuses_compilation_cache(tmp_path, dat
     assert result["steps"] == 3 and result["tokens"] == 3 * 4 * 32
     assert result["flops"] > 6 * result["params"] * result["tokens"]
     assert set(result["val_loss"]) == {"python_code", "python_tests", "c_code", "docstrings", "markdown",
-                                       "licenses", "python_reference"}
+                                       "licenses", "python_reference", "numpy_stubs"}
     assert all(2.0 < v < 7.0 for v in result["val_loss"].values())
     assert sorted(os.listdir(tmp_path / "a" / "checkpoints")) == ["2", "3"]
     assert os.listdir(cache), "compiled programs must be written to the persistent cache"

@@ -2,9 +2,10 @@
 
 `mfbo` may run any rung and plans with the per-rung costs; `bo` runs the target rung only. Both
 pick by the Optimizer's acquisition over the rows not yet run (or, with `pool_size`, over a fresh
-random subset of them each step, which bounds the cost of the acquisition on large tables), and
-recommend the target row with the best posterior mean over all target rows (seen or not), ties
-broken at random. With per-row costs the Optimizer plans with the running mean cost of each rung.
+random subset of at most `pool_size` of them per rung each step, which bounds the cost of the
+acquisition on large tables; see `stratified_pool`), and recommend the target row with the best
+posterior mean over all target rows (seen or not), ties broken at random. With per-row costs the
+Optimizer plans with the running mean cost of each rung.
 """
 from __future__ import annotations
 
@@ -42,6 +43,28 @@ class NewRungRefit:
         return kind
 
 
+def stratified_pool(available_rows: np.ndarray, rung_of_R: np.ndarray, pool_size: int | None,
+                    rng: np.random.Generator) -> np.ndarray:
+    """The rows the acquisition scores this step: from each rung, all of its `available_rows` or, if
+    it has more than `pool_size`, a random `pool_size` of them (sorted; None = every available row).
+
+    Why per rung: a single random subset over all rungs represents each rung by its share of the
+    rows, and cheap rungs hold most rows (RegMix Pile table: 768 1M, 256 60M, 64 1B rows, so a pool of
+    64 held ~4 random 1B rows). Whenever the acquisition judged a target run worth its cost, it could
+    only choose among those few, and the best target row was rarely a candidate; single-fidelity BO,
+    whose pool is the target rung alone, had no such handicap."""
+    if pool_size is None:
+        return available_rows
+    if pool_size < 1:
+        raise ValueError(f"pool_size must be >= 1 or None, got {pool_size}")
+    rung_A = rung_of_R[available_rows]
+    parts = []
+    for rung in np.unique(rung_A):
+        rows = available_rows[rung_A == rung]
+        parts.append(rng.choice(rows, pool_size, replace=False) if rows.size > pool_size else rows)
+    return np.sort(np.concatenate(parts))
+
+
 class RunningMeanCost:
     """Cost model: the mean of the costs paid so far on a rung; its declared (prior) cost before."""
 
@@ -51,8 +74,9 @@ class RunningMeanCost:
 
 @gin.configurable
 class BOPolicy(Policy):
-    """One Optimizer per episode, seeded from the episode's generator. `new_rung_refits`: each of
-    the first N rows of a rung triggers a refit (see `NewRungRefit`; 0 = the engine's schedule only)."""
+    """One Optimizer per episode, seeded from the episode's generator. `pool_size`: unseen rows of
+    each rung scored per step (see `stratified_pool`; None = all). `new_rung_refits`: each of the
+    first N rows of a rung triggers a refit (see `NewRungRefit`; 0 = the engine's schedule only)."""
 
     def __init__(self, task: ReplayTask, rng: np.random.Generator, allowed_rungs: tuple[int, ...],
                  pool_size: int | None = None, new_rung_refits: int = 3, **optimizer_kwargs):
@@ -77,8 +101,7 @@ class BOPolicy(Policy):
             self.optimizer.refit.due = True
 
     def pick(self, available_rows: np.ndarray, planning_costs: Mapping[int, float]) -> int:
-        if self.pool_size is not None and available_rows.size > self.pool_size:
-            available_rows = np.sort(self.rng.choice(available_rows, self.pool_size, replace=False))
+        available_rows = stratified_pool(available_rows, self.task.fidelity_of_R, self.pool_size, self.rng)
         pool = Pool(mixtures=self.task.mixtures_RxD[available_rows],
                     fidelities=[self.task.rungs[i] for i in self.task.fidelity_of_R[available_rows]])
         (proposal,) = self.optimizer.ask(1, pool=pool)

@@ -2,7 +2,7 @@
 
     from admire_jax.data import ByteTokenizer, builtin_domains, MixtureLoader, validation_set
 """
-from admire_jax.data.builtin import builtin_domains, builtin_manifest, builtin_target
+from admire_jax.data.builtin import builtin_domains, builtin_manifest, builtin_targets
 from admire_jax.data.configured import configured_domains
 from admire_jax.data.domain import Domain, memory_domain
 from admire_jax.data.hf_tokenizer import HFTokenizer
@@ -24,6 +24,6 @@ __all__ = [
     "MixtureLoader", "instruct_domain", "instruct_validation_set", "instruction_data",
     "pack_conversations",
     "SentencePieceTokenizer", "block_counts", "builtin_domains", "builtin_manifest",
-    "builtin_target", "configured_domains", "data_root", "local_domain", "memory_domain", "padded_vocab_size",
+    "builtin_targets", "configured_domains", "data_root", "local_domain", "memory_domain", "padded_vocab_size",
     "parse_weights", "tfds_domain", "train_sentencepiece", "validation_set",
 ]

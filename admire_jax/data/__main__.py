@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from admire_jax.data.builtin import (DEFAULT_MAX_BYTES, builtin_domains, builtin_manifest,
-                                     builtin_target)
+                                     builtin_targets)
 from admire_jax.data.stream import token_stream
 from admire_jax.data.tokenizer import ByteTokenizer
 
@@ -27,16 +27,16 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     domains = builtin_domains(max_bytes=args.max_bytes, data_dir=args.data_dir)
-    domains.append(builtin_target(max_bytes=args.max_bytes, data_dir=args.data_dir))
+    targets = builtin_targets(max_bytes=args.max_bytes, data_dir=args.data_dir)
     manifest = builtin_manifest(max_bytes=args.max_bytes, data_dir=args.data_dir)
     tok = ByteTokenizer()
     print(f"built-in corpus, manifest {manifest['hash'][:16]}, {len(manifest['files'])} files")
     print(f"{'domain':<18}{'docs':>7}{'bytes':>11}{'train seqs':>12}{'val seqs':>10}")
-    for d in domains:
+    for d in domains + targets:
         info = manifest["domains"][d.name]
         train, val = (len(token_stream(d, s, tok, args.data_dir)) // args.seq_len
                       for s in ("train", "validation"))
-        role = "  (target)" if d is domains[-1] else ""
+        role = "  (target)" if d in targets else ""
         print(f"{d.name:<18}{info['documents']:>7}{info['bytes']:>11}{train:>12}{val:>10}{role}")
     return 0
 

@@ -1,4 +1,4 @@
-"""The built-in corpus: training domains and a target that need no download.
+"""The built-in corpus: training domains and held-out targets that need no download.
 
 Built once per data root from text the installation carries (see `builtin_sources.py`),
 de-duplicated by content hash across all domains, written as .jsonl and prepared through the
@@ -18,16 +18,16 @@ from typing import Sequence
 import gin
 
 from admire_jax.data import paths
-from admire_jax.data.builtin_sources import (TARGET_DOMAIN, TRAIN_DOMAINS, BuiltinSources,
+from admire_jax.data.builtin_sources import (TARGET_DOMAINS, TRAIN_DOMAINS, BuiltinSources,
                                              collect)
 from admire_jax.data.domain import Domain
 from admire_jax.data.local_corpus import local_domain
 
 _LOG = logging.getLogger(__name__)
 
-BUILD_VERSION = "3"  # bump whenever collection or splitting changes what gets built
+BUILD_VERSION = "4"  # bump whenever collection or splitting changes what gets built
 DEFAULT_MAX_BYTES = 4_000_000
-VALIDATION_FRACTION = {TARGET_DOMAIN: 0.25}  # the target is scored, rarely trained on
+VALIDATION_FRACTION = {name: 0.25 for name in TARGET_DOMAINS}  # targets are scored, never trained
 DEFAULT_VALIDATION_FRACTION = 0.05
 
 
@@ -39,19 +39,25 @@ def builtin_domains(names: Sequence[str] | None = None, max_bytes: int = DEFAULT
 
     `max_bytes` caps each domain's text (smaller values build faster, e.g. in tests).
     """
-    names = list(TRAIN_DOMAINS if names is None else names)
-    unknown = [n for n in names if n not in TRAIN_DOMAINS]
-    if unknown:
-        raise ValueError(f"unknown built-in domain(s) {unknown}; built-in training domains "
-                         f"are {list(TRAIN_DOMAINS)} (the target is {TARGET_DOMAIN!r})")
-    return _domains(names, max_bytes, data_dir, sources)
+    return _domains(_known(names, TRAIN_DOMAINS, "training domain"), max_bytes, data_dir, sources)
 
 
 @gin.configurable
-def builtin_target(max_bytes: int = DEFAULT_MAX_BYTES, data_dir: str | os.PathLike | None = None,
-                   sources: BuiltinSources | None = None) -> Domain:
-    """The target domain (Python language reference prose), not among the training domains."""
-    return _domains([TARGET_DOMAIN], max_bytes, data_dir, sources)[0]
+def builtin_targets(names: Sequence[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                    data_dir: str | os.PathLike | None = None,
+                    sources: BuiltinSources | None = None) -> list[Domain]:
+    """The held-out targets (all when `names` is None): text that no training domain holds, so
+    the loss on it is an objective whose best mixture is not obvious."""
+    return _domains(_known(names, TARGET_DOMAINS, "target"), max_bytes, data_dir, sources)
+
+
+def _known(names: Sequence[str] | None, known: tuple[str, ...], kind: str) -> list[str]:
+    names = list(known if names is None else names)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown built-in {kind}(s) {unknown}; built-in training domains are "
+                         f"{list(TRAIN_DOMAINS)}, held-out targets {list(TARGET_DOMAINS)}")
+    return names
 
 
 def builtin_manifest(max_bytes: int = DEFAULT_MAX_BYTES, data_dir: str | os.PathLike | None = None,
@@ -104,7 +110,7 @@ def _build(folder: pathlib.Path, max_bytes: int, sources: BuiltinSources, settin
     (folder / "sources").mkdir(exist_ok=True)
     seen: set[str] = set()
     entries, domains, hashes = [], {}, {}
-    for name in (*TRAIN_DOMAINS, TARGET_DOMAIN):
+    for name in (*TRAIN_DOMAINS, *TARGET_DOMAINS):
         lines, size = [], 0
         for path, doc in collect(name, sources):
             if size >= max_bytes:

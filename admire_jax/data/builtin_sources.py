@@ -9,7 +9,9 @@ installation therefore always yields the same documents in the same order.
   docstrings        docstrings of installed packages, extracted with `ast`: technical English
   markdown          package READMEs (long descriptions in installed metadata) and .md files
   licenses          licence texts of the installed distributions and of Python itself
-  python_reference  the language reference topics of `pydoc_data` (the target, not trained on)
+Held-out targets (scored, never trained on):
+  python_reference  the language reference topics of `pydoc_data`: English prose about Python
+  numpy_stubs       numpy's type stubs (.pyi): typed API signatures, the demo's objective
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import sysconfig
 from typing import Callable, Iterator
 
 TRAIN_DOMAINS = ("python_code", "python_tests", "c_code", "docstrings", "markdown", "licenses")
-TARGET_DOMAIN = "python_reference"
+TARGET_DOMAINS = ("python_reference", "numpy_stubs")
 MAX_FILE_BYTES = 1 << 20  # larger files are generated code or data, not prose or code
 MIN_DOC_BYTES = 200
 _LICENCE_NAMES = ("LICEN", "COPYING", "NOTICE")
@@ -111,10 +113,15 @@ def _python_reference(src: BuiltinSources) -> Iterator[Document]:
         yield path.with_name(f"topics.py#{name}"), topics[name].encode("utf-8")
 
 
+def _numpy_stubs(src: BuiltinSources) -> Iterator[Document]:
+    for p in _files([pathlib.Path(root) / "numpy" for root in src.site_packages], "*.pyi"):
+        yield p, p.read_bytes()
+
+
 COLLECTORS: dict[str, Callable[[BuiltinSources], Iterator[Document]]] = {
     "python_code": _python_code, "python_tests": _python_tests, "c_code": _c_code,
     "docstrings": _docstrings, "markdown": _markdown, "licenses": _licenses,
-    "python_reference": _python_reference,
+    "python_reference": _python_reference, "numpy_stubs": _numpy_stubs,
 }
 
 

@@ -81,6 +81,11 @@ def load(files: Sequence[str], bindings: Sequence[str]) -> LoadedExperiment:
     if spec.budget < cheapest:
         raise SpecError(f"budget {spec.budget:.4g} {spec.budget_unit} is smaller than one trial of the cheapest "
                         f"rung {ordered[0].name!r} ({cheapest:.4g} {spec.budget_unit})")
+    confirming = spec.confirmation_trials() * rung_costs[spec.target_rung]
+    if confirming and spec.budget < cheapest + confirming:
+        raise SpecError(f"budget {spec.budget:.4g} {spec.budget_unit} leaves nothing to search after the "
+                        f"{spec.confirmation_trials()} confirmation trials at {spec.target_rung!r} "
+                        f"({confirming:.4g} {spec.budget_unit}); raise the budget or lower confirm_top / confirm_seeds")
     tokens = prices[spec.target_rung].domain_tokens
     if not spec.sources and spec.max_epochs is not None:
         tokens = domain_tokens(spec)
@@ -103,9 +108,9 @@ def _domain_names(spec: ExperimentSpec) -> tuple[list[str], list[str]]:
     set, or the instruction sources (a source left out of `domains` is scored, never trained)."""
     if spec.sources:
         return sorted(spec.sources), sorted(spec.sources)
-    from admire_jax.data.builtin_sources import TARGET_DOMAIN, TRAIN_DOMAINS
+    from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS
 
-    return list(TRAIN_DOMAINS), [*TRAIN_DOMAINS, TARGET_DOMAIN]
+    return list(TRAIN_DOMAINS), [*TRAIN_DOMAINS, *TARGET_DOMAINS]
 
 
 def _import_trial_modules(spec: ExperimentSpec) -> None:
@@ -143,7 +148,7 @@ def trial_bindings(spec: ExperimentSpec, rung_name: str, seed: int = 0) -> list[
                 f"instruction_data.checkpoint = {rung.checkpoint!r}",
                 f"TrainConfig.init_checkpoint = {rung.checkpoint!r}"]
     else:
-        data = [f"builtin_domains.max_bytes = {spec.max_bytes}", f"builtin_target.max_bytes = {spec.max_bytes}"]
+        data = [f"builtin_domains.max_bytes = {spec.max_bytes}", f"builtin_targets.max_bytes = {spec.max_bytes}"]
     return [*data, *spec.trial_bindings, *rung.bindings, f"TRAIN_TOKENS = {rung.tokens}", f"TrainConfig.seed = {seed}"]
 
 

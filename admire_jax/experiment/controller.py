@@ -61,7 +61,7 @@ class Controller:
             if reason:
                 self.log(f"search stopped: {reason}")
                 return reason
-            items = proposals.next_round(self.exp, self.warm, trials)
+            items = proposals.next_round(self.exp, self.warm, trials, self._confirm_from(trials))
             if self.spec.max_trials is not None:
                 items = items[: self.spec.max_trials - sum(t.role == SEARCH for t in trials)]
             done = sum(t.role == SEARCH for t in trials)
@@ -87,7 +87,13 @@ class Controller:
     def stop_reason(self, trials: Sequence[Trial]) -> str | None:
         searched = [t for t in trials if t.role == SEARCH]
         spent = self.spent(searched)
-        if spent >= self.spec.budget:
+        confirm_from = self._confirm_from(trials)
+        if confirm_from is not None:
+            planned = len(proposals.confirmations(self.exp, self.warm, searched[:confirm_from]))
+            if len(searched) - confirm_from >= planned:
+                return (f"budget spent ({spent:.4g} of {self.spec.budget:.4g} {self.spec.budget_unit}, "
+                        f"the last {planned} trials confirming the best target mixtures)")
+        elif spent >= self.spec.budget:
             return f"budget spent ({spent:.4g} of {self.spec.budget:.4g} {self.spec.budget_unit})"
         if self.spec.max_trials is not None and len(searched) >= self.spec.max_trials:
             return f"max_trials={self.spec.max_trials} reached"
@@ -95,6 +101,22 @@ class Controller:
         if len(searched) >= streak and all(t.status in (FAILED, DIVERGED) for t in searched[-streak:]):
             return f"the last {streak} trials all failed; see their errors with `admire-jax status {self.exp_dir}`"
         return None
+
+    def _confirm_from(self, trials: Sequence[Trial]) -> int | None:
+        """With `confirm_top`: the number of search trials before the confirmation phase, once the
+        search has spent all but the confirmations' share of the budget (stored, so that a resumed
+        controller confirms the same mixtures); else None."""
+        if not self.spec.confirm_top:
+            return None
+        stored = self.store.meta("confirm_from")
+        if stored is not None:
+            return int(stored)
+        searched = [t for t in trials if t.role == SEARCH]
+        reserve = self.spec.confirmation_trials() * self.exp.rung_costs[self.spec.target_rung]
+        if self.spent(searched) < self.spec.budget - reserve or any(not t.is_finished for t in searched):
+            return None
+        self.store.check_meta("confirm_from", str(len(searched)))
+        return len(searched)
 
     def spent(self, trials: Sequence[Trial]) -> float:
         costs = [measured_cost(self.spec, t.flops, t.wall_seconds) for t in trials if t.is_finished]

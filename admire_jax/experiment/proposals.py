@@ -66,9 +66,12 @@ def as_mixture(w: np.ndarray, domains: Sequence[str]) -> dict[str, float]:
 
 
 def initial_design(exp: LoadedExperiment) -> list[tuple[dict[str, float], str]]:
-    """The first trials: `initial_trials` mixtures (uniform first, when inside the bounds, then
-    random draws within the bounds), each at every `initial_rungs` rung (default: the cheapest),
-    cheapest rung first. A function of the seed only."""
+    """The first trials: `initial_trials` mixtures, each at every `initial_rungs` rung (default:
+    the cheapest), cheapest rung first. A function of the seed only. Uniform comes first (when
+    inside the bounds); with `initial_mixtures='leave_one_out'` then, for each domain, uniform over
+    the others (those inside the bounds): the simplex-centroid screen of mixture experiments, which
+    measures what each domain adds to an even mix before the GP has to guess it from scattered
+    random draws; random draws within the bounds fill the rest."""
     spec = exp.spec
     if spec.initial_trials == 0:
         return []
@@ -76,7 +79,12 @@ def initial_design(exp: LoadedExperiment) -> list[tuple[dict[str, float], str]]:
     uniform = np.full(len(domains), 1.0 / len(domains))
     lo = np.array([exp.bounds.get(d, (0.0, 1.0))[0] for d in domains])
     hi = np.array([exp.bounds.get(d, (0.0, 1.0))[1] for d in domains])
-    mixtures = [uniform] if np.all(uniform >= lo - 1e-12) and np.all(uniform <= hi + 1e-12) else []
+    inside = lambda w: np.all(w >= lo - 1e-12) and np.all(w <= hi + 1e-12)
+    candidates = [uniform]
+    if spec.initial_mixtures == "leave_one_out":
+        candidates += [np.where(np.arange(len(domains)) == i, 0.0, 1.0 / (len(domains) - 1))
+                       for i in range(len(domains))]
+    mixtures = [w for w in candidates if inside(w)][:spec.initial_trials]
     if len(mixtures) < spec.initial_trials:
         empty = build_optimizer(exp, [], num_recorded=0)  # no observations: ask() draws at random
         mixtures += [p.mixture for p in empty.ask(spec.initial_trials - len(mixtures))]
@@ -84,15 +92,39 @@ def initial_design(exp: LoadedExperiment) -> list[tuple[dict[str, float], str]]:
     return [(as_mixture(w, domains), rung) for rung in rungs for w in mixtures]
 
 
-def next_round(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]) -> list[tuple[dict, str]]:
-    """The next q trials (mixture, rung) after the recorded `trials` (all of them finished)."""
+def next_round(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial],
+               confirm_from: int | None = None) -> list[tuple[dict, str]]:
+    """The next q trials (mixture, rung) after the recorded `trials` (all of them finished); from
+    search trial number `confirm_from` on, the confirmation trials (see `confirmations`)."""
     searched = [t for t in trials if t.role == SEARCH]
+    if confirm_from is not None:
+        done = len(searched) - confirm_from
+        return confirmations(exp, warm, searched[:confirm_from])[done: done + exp.spec.q]
     design = initial_design(exp) if not warm else []
     if len(searched) < len(design):
         return design[len(searched): len(searched) + exp.spec.q]
     told = list(warm) + observations(exp, searched)
     opt = build_optimizer(exp, told, num_recorded=len(searched))
     return [(as_mixture(p.mixture, exp.spec.domains), p.fidelity) for p in opt.ask(exp.spec.q)]
+
+
+def confirmations(exp: LoadedExperiment, warm: Sequence[Observation],
+                  searched: Sequence[Trial]) -> list[tuple[dict, str]]:
+    """The confirmation phase that ends a search with `confirm_top` > 0: the `confirm_top`
+    mixtures trained at the target rung with the best posterior means, each trained
+    `confirm_seeds` more times (fresh seeds), before the recommendation. Why: where one trial's
+    seed moves the objective as much as the mixture does, the best of many single-seed trials is
+    mostly the luckiest draw (the winner's curse); repeats of the few contenders let the GP
+    separate their means from their luck. A function of the search trials before the phase."""
+    spec = exp.spec
+    told = list(warm) + observations(exp, searched)
+    candidates = target_mixtures(exp, told)
+    if spec.confirm_top == 0 or candidates is None:
+        return []
+    mean, _ = build_optimizer(exp, told, num_recorded=len(searched)).predict(candidates, spec.target_rung)
+    order = np.argsort(-np.asarray(mean) if spec.maximize else np.asarray(mean), kind="stable")
+    top = [as_mixture(candidates[i], spec.domains) for i in order[:spec.confirm_top]]
+    return [(mixture, spec.target_rung) for _ in range(spec.confirm_seeds) for mixture in top]
 
 
 def recommend(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]) -> tuple[Optimizer, Recommendation] | None:
@@ -106,9 +138,14 @@ def recommend(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequen
     if not any(math.isfinite(o.value) for o in told):
         return None
     opt = build_optimizer(exp, told, num_recorded=len(searched))
-    if exp.spec.recommend_from == "target_trials":
-        at_target = [as_vector(o.mixture, exp.spec.domains) for o in told
-                     if o.rung == exp.spec.target_rung and math.isfinite(o.value)]
-        if at_target:
-            return opt, opt.recommend(candidates=np.unique(np.array(at_target), axis=0))
+    candidates = target_mixtures(exp, told)
+    if exp.spec.recommend_from == "target_trials" and candidates is not None:
+        return opt, opt.recommend(candidates=candidates)
     return opt, opt.recommend()
+
+
+def target_mixtures(exp: LoadedExperiment, told: Sequence[Observation]) -> np.ndarray | None:
+    """The distinct mixtures with a finite objective at the target rung (rows), or None."""
+    at_target = [as_vector(o.mixture, exp.spec.domains) for o in told
+                 if o.rung == exp.spec.target_rung and math.isfinite(o.value)]
+    return np.unique(np.array(at_target), axis=0) if at_target else None

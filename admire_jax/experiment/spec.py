@@ -24,8 +24,10 @@ RESUMABLE = ("budget", "max_trials", "check_seeds")
 # fields added after experiments were first stored, with their defaults: left out of the
 # fingerprint while at the default, so those experiments can still be continued
 LATER_FIELDS = {"maximize": False, "sources": {}, "trial_imports": (), "checkpoint": None,
-                "seed_per_trial": False, "recommend_from": "anywhere"}
+                "seed_per_trial": False, "recommend_from": "anywhere", "initial_mixtures": "random",
+                "confirm_top": 0, "confirm_seeds": 1}
 RECOMMEND_FROM = ("anywhere", "target_trials")
+INITIAL_MIXTURES = ("random", "leave_one_out")
 SEARCH_SEED_OFFSET = 1000  # search-trial seeds start here, apart from the check's seeds 0, 1, ...
 
 
@@ -60,6 +62,7 @@ class ExperimentSpec:
     seed: int = 0
     initial_trials: int = 3
     initial_rungs: tuple[str, ...] = ()    # rungs of the initial design (default: the cheapest)
+    initial_mixtures: str = "random"       # after uniform: 'random' draws, or 'leave_one_out' (see proposals)
     max_trials: int | None = None
     bounds: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     max_epochs: float | None = None
@@ -75,6 +78,12 @@ class ExperimentSpec:
     trial_imports: tuple[str, ...] = ()    # modules each trial imports first (gin registrations)
     seed_per_trial: bool = False           # True: search trial n trains with search_seed(seed, n), else with seed
     recommend_from: str = "anywhere"       # 'anywhere' in the bounds, or among 'target_trials' mixtures
+    confirm_top: int = 0                   # >0: the search ends by re-training its best target mixtures (see proposals)
+    confirm_seeds: int = 1                 # ... each with this many more seeds
+
+    def confirmation_trials(self) -> int:
+        """How many trials the confirmation phase adds at most (they are paid from the budget)."""
+        return self.confirm_top * self.confirm_seeds
 
     def rung(self, name: str) -> Rung:
         for r in self.rungs:
@@ -258,6 +267,16 @@ def check_spec(spec: ExperimentSpec, scored_domains: Sequence[str], train_domain
     unknown = [r for r in spec.initial_rungs if r not in names]
     if unknown:
         raise SpecError(f"initial_rungs names unknown rung(s) {unknown}; rungs: {names}")
+    if spec.initial_mixtures not in INITIAL_MIXTURES:
+        raise SpecError(f"initial_mixtures must be one of {INITIAL_MIXTURES}, got {spec.initial_mixtures!r}")
+    if spec.initial_mixtures == "leave_one_out" and spec.initial_trials < len(spec.domains) + 1:
+        raise SpecError(f"initial_mixtures='leave_one_out' trains uniform and one mixture per left-out domain: "
+                        f"initial_trials must be >= {len(spec.domains) + 1}, got {spec.initial_trials}")
+    if spec.confirm_top < 0 or spec.confirm_seeds < 1:
+        raise SpecError(f"confirm_top must be >= 0 and confirm_seeds >= 1, got {spec.confirm_top} and {spec.confirm_seeds}")
+    if spec.confirm_top and not spec.seed_per_trial:
+        raise SpecError("confirm_top re-trains mixtures with new seeds: set experiment.seed_per_trial = True "
+                        "(with one seed for every trial a confirmation would repeat the same run)")
     if spec.recommend_from not in RECOMMEND_FROM:
         raise SpecError(f"recommend_from must be one of {RECOMMEND_FROM}, got {spec.recommend_from!r}")
     if ":" not in spec.trainer:

@@ -1,6 +1,6 @@
 """The trainer's data: a mixture loader over the training domains and fixed validation sets.
 
-Validation covers every training domain plus the target domain (the optimiser's usual objective),
+Validation covers every training domain plus the held-out targets (the optimiser's usual objectives),
 so one run reports the loss of each, whatever the mixture.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import gin
 import jax
 import numpy as np
 
-from admire_jax.data import ByteTokenizer, MixtureLoader, builtin_domains, builtin_target, validation_set
+from admire_jax.data import ByteTokenizer, MixtureLoader, builtin_domains, builtin_targets, validation_set
 
 
 @dataclasses.dataclass
@@ -44,7 +44,7 @@ def proxy_data(
     global_batch: int,
     seed: int,
     validation_sequences: int = 32,
-    evaluate_target: bool = True,
+    evaluate_targets: bool = True,
     process_index: int | None = None,
     process_count: int | None = None,
 ) -> ProxyData:
@@ -57,7 +57,7 @@ def proxy_data(
         process_index=jax.process_index() if process_index is None else process_index,
         process_count=jax.process_count() if process_count is None else process_count,
     )
-    scored = domains + ([builtin_target()] if evaluate_target else [])
+    scored = domains + (builtin_targets() if evaluate_targets else [])
     validation = {}
     for domain in scored:
         full = validation_set(domain, tokenizer, seq_len)
