@@ -16,8 +16,7 @@ def _simulate(policy: RefitPolicy, start: int, steps: int) -> list[str]:
     """Kinds of fit along a run that adds one observation per step, after a first fit at `start`."""
     fit_size, full_size, num_fits, kinds = start, start, 1, []
     for n in range(start + 1, start + steps + 1):
-        kind = policy.decide(n, fit_size, num_fits)
-        kind = "warm" if kind == "full" and not policy.full_is_due(n, full_size) else kind
+        kind = policy.decide(n, fit_size, num_fits, full_size)
         kinds.append(kind)
         if kind != "reuse":
             num_fits, fit_size = num_fits + 1, n

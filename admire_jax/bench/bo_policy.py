@@ -35,8 +35,8 @@ class NewRungRefit:
     def __getattr__(self, name):  # every other setting (warm_iters, ...) is the base policy's
         return getattr(self.base, name)
 
-    def decide(self, num_successes: int, fit_size: int, num_fits: int) -> str:
-        kind = self.base.decide(num_successes, fit_size, num_fits)
+    def decide(self, num_successes: int, fit_size: int, num_fits: int, full_size: int) -> str:
+        kind = self.base.decide(num_successes, fit_size, num_fits, full_size)
         if kind == "reuse" and self.due:
             kind = "warm"
         self.due = False

@@ -155,9 +155,8 @@ class Optimizer(Persistent):
         num_successes = len(self._successes())
         if not num_successes:
             raise ValueError("no successful observations yet: tell() at least one finite value first")
-        kind = self.refit.decide(num_successes, self._fit_size, self.num_fits if self._fitted else 0)
-        if kind == "full" and self._fitted is not None and not self.refit.full_is_due(num_successes, self._full_size):
-            kind = "warm"
+        kind = self.refit.decide(num_successes, self._fit_size, self.num_fits if self._fitted else 0,
+                                 self._full_size)
         if kind == "reuse":
             self._fitted = (version, self._fitted[1])  # the GP is re-conditioned on the new data
             return self._fitted[1]

@@ -45,19 +45,17 @@ class RefitPolicy:
         """New observations needed before the next refit, after a fit on `fit_size` of them."""
         return max(self.every, math.ceil(self.growth * fit_size))
 
-    def decide(self, num_successes: int, fit_size: int, num_fits: int) -> str:
-        """'full' (first fit or every full_every-th), 'warm', or 'reuse' the last hyperparameters;
-        a 'full' becomes 'warm' where `full_is_due` says the data has not grown enough."""
+    def decide(self, num_successes: int, fit_size: int, num_fits: int, full_size: int) -> str:
+        """'full' (first fit, or every full_every-th refit once the data grew by the fraction
+        full_growth since the last full fit, on `full_size` observations), 'warm', or 'reuse'
+        the last hyperparameters."""
         if num_fits == 0:
             return "full"
         if num_successes - fit_size < self.interval(fit_size):
             return "reuse"
-        return "warm" if num_fits % self.full_every else "full"
-
-    def full_is_due(self, num_successes: int, full_size: int) -> bool:
-        """Whether the data grew by the fraction full_growth since the last full fit (on
-        `full_size` observations)."""
-        return num_successes - full_size >= self.full_growth * full_size
+        if num_fits % self.full_every or num_successes - full_size < self.full_growth * full_size:
+            return "warm"
+        return "full"
 
     def refits_per_full(self, size: int, interval: int) -> int:
         """Refits per full refit in a steady run at `size` observations, refitting every
