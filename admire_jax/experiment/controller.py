@@ -89,7 +89,8 @@ class Controller:
         spent = self.spent(searched)
         confirm_from = self._confirm_from(trials)
         if confirm_from is not None:
-            planned = len(proposals.confirmations(self.exp, self.warm, searched[:confirm_from]))
+            told = list(self.warm) + proposals.observations(self.exp, searched[:confirm_from])
+            planned = proposals.num_confirmations(self.exp, proposals.target_mixtures(self.exp, told))
             if len(searched) - confirm_from >= planned:
                 return (f"budget spent ({spent:.4g} of {self.spec.budget:.4g} {self.spec.budget_unit}, "
                         f"the last {planned} trials confirming the best target mixtures)")

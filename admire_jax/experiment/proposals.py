@@ -119,12 +119,17 @@ def confirmations(exp: LoadedExperiment, warm: Sequence[Observation],
     spec = exp.spec
     told = list(warm) + observations(exp, searched)
     candidates = target_mixtures(exp, told)
-    if spec.confirm_top == 0 or candidates is None:
+    if not num_confirmations(exp, candidates):
         return []
     mean, _ = build_optimizer(exp, told, num_recorded=len(searched)).predict(candidates, spec.target_rung)
     order = np.argsort(-np.asarray(mean) if spec.maximize else np.asarray(mean), kind="stable")
     top = [as_mixture(candidates[i], spec.domains) for i in order[:spec.confirm_top]]
     return [(mixture, spec.target_rung) for _ in range(spec.confirm_seeds) for mixture in top]
+
+
+def num_confirmations(exp: LoadedExperiment, candidates: np.ndarray | None) -> int:
+    """How many trials `confirmations` returns, given the `target_mixtures` (no GP fit needed)."""
+    return 0 if candidates is None else min(exp.spec.confirm_top, len(candidates)) * exp.spec.confirm_seeds
 
 
 def recommend(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]) -> tuple[Optimizer, Recommendation] | None:
