@@ -118,28 +118,23 @@ def test_mfbo_nuts_averages_over_hyperparameter_samples(table):
     assert jax.tree_util.tree_leaves(params)[0].shape[0] == 4  # four posterior samples, not one MAP point
 
 
-def test_first_rows_of_a_rung_trigger_a_refit_between_scheduled_refits(table):
-    """With refits due only every 100 observations, the first `new_rung_refits` rows of a rung
-    still refit, so that rung's mean is fitted instead of staying at the prior's centre."""
+def test_the_replay_config_sets_the_engines_new_rung_refits(table):
+    """The replay's BO methods get the new-rung refit from the engine's own refit policy, set in
+    configs/replay/bo_fast.gin (the engine's behaviour is tested in test_bo_refit_schedule.py)."""
+    import gin
+
     (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))
-    policy = BOPolicy(task, np.random.default_rng(0), (0, 1), new_rung_refits=1, refit_every=100)
-    opt = policy.optimizer
-    cheap, target = np.flatnonzero(task.fidelity_of_R == 0), task.target_rows
-    for row in cheap[:4]:
-        policy.observe(int(row), float(task.value_R[row]), float(task.cost_R[row]))
-    policy.recommend()
-    fits = opt.num_fits
-    policy.observe(int(cheap[4]), float(task.value_R[cheap[4]]), float(task.cost_R[cheap[4]]))
-    policy.recommend()
-    assert opt.num_fits == fits  # scheduled: only re-conditioned
-    policy.observe(int(target[0]), float(task.value_R[target[0]]), float(task.cost_R[target[0]]))
-    policy.recommend()
-    assert opt.num_fits == fits + 1  # first target row: refitted
-    mean_fitted = float(opt._params().mean[0, 1])
-    assert mean_fitted != 0.0
-    policy.observe(int(target[1]), float(task.value_R[target[1]]), float(task.cost_R[target[1]]))
-    policy.recommend()
-    assert opt.num_fits == fits + 1  # only the first `new_rung_refits` rows of a rung
+    rows = []
+    for bindings in ([], ["NEW_RUNG_REFITS = 1"]):
+        with gin.unlock_config():
+            gin.parse_config_files_and_bindings(["configs/replay/bo_fast.gin"], bindings)
+        try:
+            replay = make_mfbo(task, np.random.default_rng(0)).optimizer
+        finally:
+            gin.clear_config()
+        rows.append(replay.refit.new_rung_rows)
+    assert rows == [3, 1]
+    assert replay.refit.growth == 0.05  # refits are spaced out, so the rule matters
 
 
 def test_mfbo_scores_every_target_row_when_the_cheap_rung_fills_the_pool(table):

@@ -55,7 +55,8 @@ def _noise(opt):
 
 
 def test_refit_every_reuses_hyperparameters_between_refits_and_survives_json():
-    opt = Optimizer(DOMAINS, RUNGS, target="big", refit_every=3, **FAST)
+    # new_rung_refits=0: the schedule of refit_every alone (the rule's own tests: test_bo_refit_schedule.py)
+    opt = Optimizer(DOMAINS, RUNGS, target="big", refit_every=3, new_rung_refits=0, **FAST)
     rng = np.random.default_rng(0)
     _tell(opt, rng, 5)
     noises = [_noise(opt)]

@@ -39,6 +39,59 @@ def test_full_refits_are_gated_by_growth_and_the_benchmark_count_agrees():
         Optimizer(["a", "b"], {"big": 1.0}, target="big", full_refit_growth=-0.1)
 
 
+def test_new_rung_rule_refits_on_each_of_a_rungs_first_rows_only():
+    """Between scheduled refits ('reuse'), a rung that had fewer than new_rung_rows rows at the
+    last fit and gained rows since is refitted (warm); later rows, one rung, or 0 do not."""
+    policy = RefitPolicy(every=100, new_rung_rows=3)
+    decide = lambda now, then: policy.decide(sum(now), sum(then), 1, sum(then), now, then)
+    assert decide([10, 0], [9, 0]) == "reuse"         # only the established rung grew
+    assert decide([10, 1], [10, 0]) == "warm"         # a new rung's first row
+    assert decide([10, 3], [10, 2]) == "warm"         # ... and its third
+    assert decide([10, 4], [10, 3]) == "reuse"        # the rung had 3 rows at the last fit
+    assert decide([10, 5, 1], [10, 5, 0]) == "warm"   # any rung, not only the last
+    assert decide([2], [1]) == "reuse"                # a single rung: every fit saw its rows
+    assert RefitPolicy(every=100, new_rung_rows=0).decide(11, 10, 1, 10, [10, 1], [10, 0]) == "reuse"
+    assert policy.decide(11, 10, 1, 10) == "reuse"    # no rung information
+    assert RefitPolicy(new_rung_rows=3).decide(11, 10, 1, 10, [10, 1], [10, 0]) == "warm"  # base decision kept
+    assert policy.decide(11, 10, 0, 0, [10, 1], [0, 0]) == "full"  # first fit
+    with pytest.raises(ValueError, match="rung_counts"):
+        policy.decide(11, 10, 1, 10, [10, 1], [10])
+    with pytest.raises(ValueError, match="new_rung_refits"):
+        Optimizer(["a", "b"], {"big": 1.0}, target="big", new_rung_refits=-1)
+
+
+def test_optimizer_refits_when_the_first_rows_of_a_new_rung_arrive():
+    """With refits due only every 100 observations, each of the first `new_rung_refits` target rows
+    still refits (so the target's mean leaves the prior's centre). After a reload the counts at the
+    last fit come from the data; a state saved before the option existed gets the default (3)."""
+    rng = np.random.default_rng(0)
+    W = rng.dirichlet(np.ones(3), 8)
+    value = lambda w, k: float(w[0] - (w[1] - 0.3) ** 2) + (1.0 if k == "big" else 0.0)
+    fits, moved, states = [], [], []
+    for n in (2, 0):
+        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", maximize=True,
+                        refit_every=100, new_rung_refits=n)
+        for w in W[:5]:
+            opt.tell(w, "small", value(w, "small"))
+        opt.predict(W[:1], "big")
+        mean_before = float(opt._params().mean[0, 1])
+        for w in W[5:7]:
+            opt.tell(w, "big", value(w, "big"))
+            opt.predict(w[None], "big")
+        fits.append(opt.num_fits)
+        moved.append(float(opt._params().mean[0, 1]) != mean_before)
+        states.append(opt.state_dict())
+    assert fits == [3, 1] and moved == [True, False]  # a fit per target row with the rule; none without
+    state = states[0]  # rule on (2), last fit on 2 target rows
+    same = Optimizer.from_state_dict(state)
+    del state["config"]["new_rung_refits"]  # as saved before the option existed: the default (3)
+    old = Optimizer.from_state_dict(state)
+    for o in (same, old):
+        o.tell(W[7], "big", value(W[7], "big"))
+        o.predict(W[7:], "big")
+    assert (same.num_fits, old.num_fits) == (3, 4)  # the third target row: refit only with 3
+
+
 def _map_objective(opt: Optimizer) -> float:
     """Negative log posterior per observation of the Optimizer's current hyperparameters."""
     with opt._numerics():

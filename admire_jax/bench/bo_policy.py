@@ -5,7 +5,8 @@ pick by the Optimizer's acquisition over the rows not yet run (or, with `pool_si
 random subset of at most `pool_size` of them per rung each step, which bounds the cost of the
 acquisition on large tables; see `stratified_pool`), and recommend the target row with the best
 posterior mean over all target rows (seen or not), ties broken at random. With per-row costs the
-Optimizer plans with the running mean cost of each rung.
+Optimizer plans with the running mean cost of each rung. The Optimizer's own refit policy refits on
+each of a rung's first rows (`Optimizer.new_rung_refits`).
 """
 from __future__ import annotations
 
@@ -17,30 +18,6 @@ import numpy as np
 from admire_jax.bench.policy import Policy, argbest
 from admire_jax.bench.table import ReplayTask
 from admire_jax.bo import Optimizer, Pool
-
-
-class NewRungRefit:
-    """The Optimizer's refit policy, plus a refit (warm) after each of the first `rows` rows of a
-    rung. Why: between refits the GP is only re-conditioned with the last hyperparameters, and a
-    rung that had no rows at the last fit still has its mean at the prior's centre (the cheap
-    rungs' level); its first rows then look like huge positive deviations, which lifts their own
-    mixtures far above the unseen target rows, so the seen row is recommended until the next refit
-    (RegMix Pile table: a 1B row of rank 6 recommended right after it was run, back to the best
-    row some steps later). It wraps the engine's policy from outside until the engine's own
-    refit policy knows about rungs."""
-
-    def __init__(self, base, rows: int):
-        self.base, self.rows, self.due = base, rows, False
-
-    def __getattr__(self, name):  # every other setting (warm_iters, ...) is the base policy's
-        return getattr(self.base, name)
-
-    def decide(self, num_successes: int, fit_size: int, num_fits: int, full_size: int) -> str:
-        kind = self.base.decide(num_successes, fit_size, num_fits, full_size)
-        if kind == "reuse" and self.due:
-            kind = "warm"
-        self.due = False
-        return kind
 
 
 def stratified_pool(available_rows: np.ndarray, rung_of_R: np.ndarray, pool_size: int | None,
@@ -75,11 +52,11 @@ class RunningMeanCost:
 @gin.configurable
 class BOPolicy(Policy):
     """One Optimizer per episode, seeded from the episode's generator. `pool_size`: unseen rows of
-    each rung scored per step (see `stratified_pool`; None = all). `new_rung_refits`: each of the
-    first N rows of a rung triggers a refit (see `NewRungRefit`; 0 = the engine's schedule only)."""
+    each rung scored per step (see `stratified_pool`; None = all). `optimizer_kwargs` go to the
+    Optimizer (gin-configured too)."""
 
     def __init__(self, task: ReplayTask, rng: np.random.Generator, allowed_rungs: tuple[int, ...],
-                 pool_size: int | None = None, new_rung_refits: int = 3, **optimizer_kwargs):
+                 pool_size: int | None = None, **optimizer_kwargs):
         super().__init__(task, allowed_rungs, rng)
         self.pool_size = pool_size
         prior_costs = task.declared_costs or task.median_costs
@@ -88,17 +65,11 @@ class BOPolicy(Policy):
             domains=list(task.domains), fidelities={label: prior_costs[label] for label in labels},
             target=task.target, maximize=task.maximize, seed=int(rng.integers(2**31 - 1)),
             cost_model=None if task.declared_costs else RunningMeanCost(), **optimizer_kwargs)
-        self.rung_rows = {label: 0 for label in labels}
-        if new_rung_refits > 0 and len(labels) > 1:
-            self.optimizer.refit = NewRungRefit(self.optimizer.refit, new_rung_refits)
 
     def observe(self, row: int, value: float, cost: float) -> None:
         super().observe(row, value, cost)
         label = self.task.rungs[self.task.fidelity_of_R[row]]
         self.optimizer.tell(self.task.mixtures_RxD[row], label, value, cost=cost)
-        self.rung_rows[label] += 1
-        if isinstance(self.optimizer.refit, NewRungRefit) and self.rung_rows[label] <= self.optimizer.refit.rows:
-            self.optimizer.refit.due = True
 
     def pick(self, available_rows: np.ndarray, planning_costs: Mapping[int, float]) -> int:
         available_rows = stratified_pool(available_rows, self.task.fidelity_of_R, self.pool_size, self.rng)

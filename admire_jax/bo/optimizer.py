@@ -39,6 +39,9 @@ class Optimizer(Persistent):
     `full_refit_growth` since the last full fit (else it is a warm one; 0: always full). E.g.
     refit_growth=0.05 refits every ~10 observations at N = 200 and every ~50 at N = 1000; the
     default full_refit_growth=0.1 makes every 10th refit full up to N = 100, every 100th at N = 1000.
+    Between scheduled refits, each of the first `new_rung_refits` rows of a rung still triggers a
+    warm refit (0 = off): a rung without rows at the last fit has its mean at the prior's centre,
+    so its first rows would otherwise look like huge deviations until the next refit (see `refit`).
 
     `blas_threads` caps the threads of the BLAS under jax's CPU linear algebra while the
     Optimizer computes (1 by default: on shared, loaded machines multi-threaded OpenBLAS made the
@@ -52,7 +55,7 @@ class Optimizer(Persistent):
                  cost_model: Any = None, q: int = 1, num_restarts: int = 4, raw_samples: int = 512,
                  refine_steps: int = 40, fidelity_map: str = "log_cost", full_refit_every: int = 10,
                  warm_refit_iters: int = 20, refit_every: int = 1, refit_growth: float = 0.0,
-                 full_refit_growth: float = 0.1, blas_threads: int | None = 1):
+                 full_refit_growth: float = 0.1, new_rung_refits: int = 3, blas_threads: int | None = 1):
         self.domains = [str(d) for d in domains]
         if len(set(self.domains)) != len(self.domains) or not self.domains:
             raise ValueError(f"domains must be distinct and non-empty, got {self.domains}")
@@ -70,10 +73,10 @@ class Optimizer(Persistent):
                            raw_samples=int(raw_samples), refine_steps=int(refine_steps), fidelity_map=fidelity_map,
                            full_refit_every=int(full_refit_every), warm_refit_iters=int(warm_refit_iters),
                            refit_every=int(refit_every), refit_growth=float(refit_growth),
-                           full_refit_growth=float(full_refit_growth),
+                           full_refit_growth=float(full_refit_growth), new_rung_refits=int(new_rung_refits),
                            blas_threads=None if blas_threads is None else int(blas_threads))
         self.refit = RefitPolicy(int(refit_every), float(refit_growth), int(full_refit_every), int(warm_refit_iters),
-                                 float(full_refit_growth))
+                                 float(full_refit_growth), int(new_rung_refits))
         self.acq = AcquisitionConfig(acquisition, max_value_sampler, int(num_max_values))
         self._kernel, self.cost_model = kernel, cost_model or FixedCost()
         self.observations: list[dict] = []
@@ -122,6 +125,10 @@ class Optimizer(Persistent):
     def _successes(self) -> list[dict]:
         return [o for o in self.observations if not o["failed"]]
 
+    def _rung_counts(self, observations: Sequence[dict]) -> list[int]:
+        """How many of `observations` each rung holds, in the order of `self.rungs`."""
+        return [sum(o["fidelity"] == k for o in observations) for k in self.rungs]
+
     def _standardisation(self) -> tuple[float, float]:
         y = np.array([o["value"] for o in self._successes()]) * (1.0 if self.maximize else -1.0)
         sd = float(y.std()) if y.size > 1 else 0.0
@@ -152,11 +159,14 @@ class Optimizer(Persistent):
         version = len(self.observations)
         if self._fitted is not None and self._fitted[0] == version:
             return self._fitted[1]
-        num_successes = len(self._successes())
+        successes = self._successes()
+        num_successes = len(successes)
         if not num_successes:
             raise ValueError("no successful observations yet: tell() at least one finite value first")
+        # observations are only appended, so the last fit saw the first `_fit_size` successes
         kind = self.refit.decide(num_successes, self._fit_size, self.num_fits if self._fitted else 0,
-                                 self._full_size)
+                                 self._full_size, self._rung_counts(successes),
+                                 self._rung_counts(successes[: self._fit_size]))
         if kind == "reuse":
             self._fitted = (version, self._fitted[1])  # the GP is re-conditioned on the new data
             return self._fitted[1]

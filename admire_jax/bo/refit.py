@@ -9,11 +9,18 @@ by data growth too: one new observation among a thousand rarely moves the optimu
 basin, a full refit at N = 1000 costs ~15 warm refits (BENCHMARKS.md), and a warm
 refit tracks the basin it is in (at N = 1000, 20 warm steps from the previous multi-start optimum
 reached a MAP objective of 0.1670 nats per observation, a 4-start full refit 0.1677).
+
+Spaced-out refits have one blind spot, which the new-rung rule closes: a rung that had no rows at
+the last fit still has its mean at the prior's centre (the level of the rungs that had rows), so
+re-conditioning alone turns its first rows into huge deviations from that level, which lifts their
+own mixtures far above that rung's unseen rows until the next refit (RegMix Pile replay: a 1B row of
+rank 6 recommended right after it was run, back to the best row some steps later).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,13 +30,20 @@ class RefitPolicy:
     L-BFGS steps from the last fit, and every `full_every`-th refit is a full multi-start fit
     if the successful observations grew by at least the fraction `full_growth` since the last
     full fit (else a warm one): with the defaults, every 10th refit up to N = 100, every ~N/10-th
-    beyond (every 100th at N = 1000)."""
+    beyond (every 100th at N = 1000).
+
+    New-rung rule: with more than one rung, a 'reuse' becomes 'warm' when a rung that had fewer
+    than `new_rung_rows` successful rows at the last fit has gained rows since, so each of a
+    rung's first `new_rung_rows` rows is fitted as it arrives (0 = off; with a single rung every
+    fit already sees its rows). It only matters when refits are spaced out: with every=1 and
+    growth=0 nothing is ever reused."""
 
     every: int = 1
     growth: float = 0.0
     full_every: int = 10
     warm_iters: int = 20
     full_growth: float = 0.1
+    new_rung_rows: int = 3
 
     def __post_init__(self):
         if self.every < 1:
@@ -40,22 +54,33 @@ class RefitPolicy:
         if self.full_every < 1 or self.warm_iters < 1:
             raise ValueError(f"full_refit_every and warm_refit_iters must be >= 1, got "
                              f"{self.full_every} and {self.warm_iters}")
+        if self.new_rung_rows < 0:
+            raise ValueError(f"new_rung_refits must be >= 0, got {self.new_rung_rows}")
 
     def interval(self, fit_size: int) -> int:
         """New observations needed before the next refit, after a fit on `fit_size` of them."""
         return max(self.every, math.ceil(self.growth * fit_size))
 
-    def decide(self, num_successes: int, fit_size: int, num_fits: int, full_size: int) -> str:
+    def decide(self, num_successes: int, fit_size: int, num_fits: int, full_size: int,
+               rung_counts: Sequence[int] = (), rung_counts_at_fit: Sequence[int] = ()) -> str:
         """'full' (first fit, or every full_every-th refit once the data grew by the fraction
         full_growth since the last full fit, on `full_size` observations), 'warm', or 'reuse'
-        the last hyperparameters."""
+        the last hyperparameters. `rung_counts` / `rung_counts_at_fit`: successful observations
+        of each rung now / at the last fit, for the new-rung rule (empty: no rung information)."""
         if num_fits == 0:
             return "full"
         if num_successes - fit_size < self.interval(fit_size):
-            return "reuse"
+            return "warm" if self.new_rung_grew(rung_counts, rung_counts_at_fit) else "reuse"
         if num_fits % self.full_every or num_successes - full_size < self.full_growth * full_size:
             return "warm"
         return "full"
+
+    def new_rung_grew(self, rung_counts: Sequence[int], rung_counts_at_fit: Sequence[int]) -> bool:
+        """Whether a rung with fewer than `new_rung_rows` rows at the last fit has gained rows."""
+        if len(rung_counts) != len(rung_counts_at_fit):
+            raise ValueError(f"rung_counts has {len(rung_counts)} rungs, rung_counts_at_fit {len(rung_counts_at_fit)}")
+        return len(rung_counts) > 1 and any(
+            then < self.new_rung_rows and now > then for now, then in zip(rung_counts, rung_counts_at_fit))
 
     def refits_per_full(self, size: int, interval: int) -> int:
         """Refits per full refit in a steady run at `size` observations, refitting every
