@@ -88,6 +88,12 @@ def additive_plus_matern52(num_dims: int, interaction_variance: float = 0.1) -> 
     return Sum(additive_matern52(num_dims), interaction)
 
 
+BUILTIN_KERNELS: dict[str, KernelFactory] = {
+    f.__name__: f for f in (matern52, matern32, matern12, rbf, additive_matern52, additive_plus_matern52)}
+"""The kernel factories shipped with the engine, by name: a saved Optimizer state names its kernel,
+and one of these is found again on load without being passed."""
+
+
 @gin.configurable
 def input_transform(kind: str = "sqrt", pseudo_count: float = 1e-2):
     """Simplex input map: 'sqrt' (Hellinger), 'log_ratio' (with a pseudo-count) or 'identity'."""

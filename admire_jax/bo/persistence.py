@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from admire_jax.bo.gp import x64
-from admire_jax.bo.models import KernelFactory, matern52
+from admire_jax.bo.models import BUILTIN_KERNELS, KernelFactory
 
 
 class Persistent:
@@ -36,8 +36,8 @@ class Persistent:
     def from_state_dict(cls, state: Mapping, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Persistent":
         config = dict(state["config"])
         kernel_name = config.pop("kernel")
-        kernel = kernel or matern52
-        if getattr(kernel, "__name__", repr(kernel)) != kernel_name:
+        kernel = kernel or BUILTIN_KERNELS.get(kernel_name)
+        if kernel is None or getattr(kernel, "__name__", repr(kernel)) != kernel_name:
             raise ValueError(f"state was saved with kernel {kernel_name!r}; pass that kernel factory to load()")
         opt = cls(state["domains"], state["fidelities"], state["target"], maximize=state["maximize"],
                   seed=state["seed"], bounds={k: tuple(v) for k, v in state["bounds"].items()}, kernel=kernel,
