@@ -98,6 +98,19 @@ def test_inside_the_fidelity_models(kind):
         assert np.linalg.eigvalsh(G).min() > -1e-9
 
 
+def test_discrepancy_kernel_replaces_the_kernel_only_between_rungs():
+    """An additive kernel for the signal every rung shares, an ARD one for what differs between rungs."""
+    with x64():
+        lt = build_model(4, 3, kind="linear_truncated", kernel=additive_matern52, discrepancy_kernel=matern52)
+        ar1 = build_model(4, 3, kind="ar1", kernel=additive_matern52, discrepancy_kernel=matern52)
+        plain = build_model(4, 3, kind="ar1", kernel=additive_matern52)
+    fidelity = lt.kernel.kernel  # Scale(LinearTruncatedFidelity(Transformed(.), Transformed(.)))
+    assert isinstance(fidelity.unbiased.kernel, Additive) and isinstance(fidelity.biased.kernel, Matern52)
+    mixture_kernels = lambda params: [type(part.kernel.kernel) for part in params.kernel.kernels]
+    assert mixture_kernels(ar1) == [Additive, Matern52, Matern52]  # Scale(Transformed(.)) per rung
+    assert mixture_kernels(plain) == [Additive, Additive, Additive]
+
+
 def test_selected_by_gin_runs_a_multi_fidelity_bo_step_and_reloads():
     gin.parse_config("""
         Optimizer.kernel = @additive_matern52

@@ -115,7 +115,8 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
                 kernel: KernelFactory = matern52, transform=None, noise_floor: float = 1e-6,
                 initial_noise: float = 1e-2, rho_median: float = 1.0, rho_log_sd: float = 0.5,
                 mean_prior_sd: float | None = 25.0,
-                noise_prior: tuple[float, float] | None = None) -> GPParams:
+                noise_prior: tuple[float, float] | None = None,
+                discrepancy_kernel: KernelFactory | None = None) -> GPParams:
     """Initial hyperparameters (and priors) of the GP over rows [w, s, r].
 
     kind: 'linear_truncated' (fidelity kernel), 'ar1' (Kennedy-O'Hagan). With one rung either
@@ -134,19 +135,24 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
     noise_prior: (concentration, rate) of a Gamma prior on the per-rung noise variances instead of
     the default Gamma(1.1, 20), e.g. (1.1, 2000) where outcomes are (nearly) noise-free and the
     target rung spans a small fraction of the pooled sd (replays of finished runs).
+    discrepancy_kernel: the mixture kernel of what differs between rungs (the AR1 discrepancies of
+    the rungs above the cheapest, or the linear-truncated model's bias part; default: `kernel`):
+    what is shared across rungs and what differs between them need not have the same structure.
     """
     transform = input_transform() if transform is None else transform
+    discrepancy_kernel = kernel if discrepancy_kernel is None else discrepancy_kernel
     one = jnp.ones(())
     if num_rungs == 1:
         k = Scale(MixtureOnly(_mixture_kernel(kernel, num_domains, transform), num_domains=num_domains), one)
     elif kind == "linear_truncated":
         k = Scale(LinearTruncatedFidelity(_mixture_kernel(kernel, num_domains, transform),
-                                          _mixture_kernel(kernel, num_domains, transform),
+                                          _mixture_kernel(discrepancy_kernel, num_domains, transform),
                                           power=one, num_domains=num_domains), one)
     elif kind == "ar1":
         if not (rho_median > 0 and rho_log_sd > 0):
             raise ValueError(f"rho_median and rho_log_sd must be > 0, got {rho_median} and {rho_log_sd}")
-        parts = tuple(Scale(_mixture_kernel(kernel, num_domains, transform), one) for _ in range(num_rungs))
+        parts = tuple(Scale(_mixture_kernel(kernel if r == 0 else discrepancy_kernel, num_domains, transform), one)
+                      for r in range(num_rungs))
         k = AR1(parts, rho=jnp.full((num_rungs - 1,), float(rho_median)), num_domains=num_domains,
                 priors=(("rho", Prior("LogNormal", (math.log(rho_median), float(rho_log_sd)))),))
     else:
