@@ -36,7 +36,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import stats
 
-from admire_jax.bench.table import ReplayTask, TableError, TableSpec, load_tasks, parse_fidelity_costs
+from admire_jax.bench.cli import add_table_arguments, table_spec
+from admire_jax.bench.table import ReplayTask, TableError, load_tasks
 
 DEFAULT_SIZES = "20:190:10,200:400:25"
 SEED_OFFSET = 1000  # permutation of seed s: np.random.default_rng(SEED_OFFSET + s)
@@ -46,17 +47,7 @@ FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--table", required=True, help="CSV, one row per finished run")
-    p.add_argument("--weights-prefix", required=True, help="prefix of the mixture-weight columns, e.g. 'w:'")
-    p.add_argument("--fidelity-col", required=True, help="column holding the fidelity label of each run")
-    p.add_argument("--objective", required=True, help="objective column")
-    direction = p.add_mutually_exclusive_group()
-    direction.add_argument("--maximize", action="store_true", help="higher objective is better")
-    direction.add_argument("--minimize", action="store_true", help="lower objective is better (default)")
-    p.add_argument("--cost-col", help="per-row cost column (orders the rungs by median cost)")
-    p.add_argument("--fidelity-costs", help="cost per run of each rung, e.g. 1M=0.001,60M=0.06,1B=1")
-    p.add_argument("--fidelity-order", help="rungs cheapest first, comma-separated (default: by median row cost)")
-    p.add_argument("--target-fidelity", required=True, help="fidelity label whose rows are ranked")
+    add_table_arguments(p)  # the replay's table options (one --objective here)
     p.add_argument("--cheap-fidelity", help="fidelity label the models are fitted on (default: the cheapest rung)")
     p.add_argument("--models", default="lightgbm", help="comma-separated non-GP models: 'lightgbm' or '' for none")
     p.add_argument("--kernels", default="", help="comma-separated gin kernel factories, one GP model each")
@@ -92,13 +83,9 @@ def parse_sizes(text: str, num_rows: int) -> list[int]:
 
 def load_task(args: argparse.Namespace) -> ReplayTask:
     """The objective's ReplayTask, read by the replay's own loader (same options, same errors)."""
-    spec = TableSpec(
-        weights_prefix=args.weights_prefix, fidelity_col=args.fidelity_col, objectives=(args.objective,),
-        target_fidelity=args.target_fidelity, maximize=bool(args.maximize), cost_col=args.cost_col,
-        fidelity_costs=None if args.fidelity_costs is None else parse_fidelity_costs(args.fidelity_costs),
-        fidelity_order=None if args.fidelity_order is None else tuple(
-            s.strip() for s in args.fidelity_order.split(",") if s.strip()))
-    return load_tasks(args.table, spec)[0]
+    if len(args.objective) != 1:
+        raise TableError(f"give one --objective per run, got {args.objective}")
+    return load_tasks(args.table, table_spec(args))[0]
 
 
 def lightgbm_model(train_NxD: np.ndarray, train_N: np.ndarray, target_TxD: np.ndarray, seed: int) -> np.ndarray:

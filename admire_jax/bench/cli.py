@@ -20,8 +20,8 @@ from admire_jax.bench.report import markdown_table, write_outputs
 from admire_jax.bench.table import TableError, TableSpec, load_tasks, parse_fidelity_costs
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="admire-jax replay", description=__doc__.split("\n")[0])
+def add_table_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that map a table's columns (shared by the replay and the benchmarks that read its tables)."""
     p.add_argument("--table", required=True, help="CSV, one row per finished run")
     p.add_argument("--weights-prefix", required=True, help="prefix of the mixture-weight columns, e.g. 'w:'")
     p.add_argument("--fidelity-col", required=True, help="column holding the fidelity label of each run")
@@ -34,6 +34,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fidelity-costs", help="declared cost per run of each rung, e.g. 1M=0.001,60M=0.06,1B=1")
     p.add_argument("--target-fidelity", required=True, help="fidelity label whose best row is sought")
     p.add_argument("--fidelity-order", help="rungs cheapest first, comma-separated (default: by median row cost)")
+
+
+def table_spec(args: argparse.Namespace) -> TableSpec:
+    """The TableSpec of the options added by `add_table_arguments`."""
+    return TableSpec(
+        weights_prefix=args.weights_prefix, fidelity_col=args.fidelity_col, objectives=tuple(args.objective),
+        target_fidelity=args.target_fidelity, maximize=bool(args.maximize), cost_col=args.cost_col,
+        fidelity_costs=None if args.fidelity_costs is None else parse_fidelity_costs(args.fidelity_costs),
+        fidelity_order=None if args.fidelity_order is None else tuple(
+            s.strip() for s in args.fidelity_order.split(",") if s.strip()))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="admire-jax replay", description=__doc__.split("\n")[0])
+    add_table_arguments(p)
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                    help=f"comma-separated, first one is compared with the others; known: {','.join(METHODS)}")
     p.add_argument("--seeds", type=int, default=20, help="episodes per method (seeds 0..N-1)")
@@ -77,13 +92,7 @@ def _setup(args: argparse.Namespace) -> tuple[list, list[str], float, dict[str, 
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise TableError(f"--methods: unknown method(s) {unknown}; known: {list(METHODS)}")
-    spec = TableSpec(
-        weights_prefix=args.weights_prefix, fidelity_col=args.fidelity_col, objectives=tuple(args.objective),
-        target_fidelity=args.target_fidelity, maximize=bool(args.maximize), cost_col=args.cost_col,
-        fidelity_costs=None if args.fidelity_costs is None else parse_fidelity_costs(args.fidelity_costs),
-        fidelity_order=None if args.fidelity_order is None else tuple(
-            s.strip() for s in args.fidelity_order.split(",") if s.strip()))
-    tasks = load_tasks(args.table, spec)
+    tasks = load_tasks(args.table, table_spec(args))
     budget = float(tasks[0].cost_R[tasks[0].target_rows].sum()) if args.budget is None else args.budget
     if not budget > 0:
         raise TableError("--budget must be > 0")
