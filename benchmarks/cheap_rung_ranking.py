@@ -37,6 +37,7 @@ import numpy as np
 from scipy import stats
 
 from admire_jax.bench.cli import add_table_arguments, table_spec
+from admire_jax.bench.regmix import lightgbm_predict
 from admire_jax.bench.table import ReplayTask, TableError, load_tasks
 
 DEFAULT_SIZES = "20:190:10,200:400:25"
@@ -86,16 +87,6 @@ def load_task(args: argparse.Namespace) -> ReplayTask:
     if len(args.objective) != 1:
         raise TableError(f"give one --objective per run, got {args.objective}")
     return load_tasks(args.table, table_spec(args))[0]
-
-
-def lightgbm_model(train_NxD: np.ndarray, train_N: np.ndarray, target_TxD: np.ndarray, seed: int) -> np.ndarray:
-    """The replay's RegMix regressor (same LightGBM parameters and rounds)."""
-    import lightgbm
-
-    from admire_jax.bench.regmix import BOOST_ROUNDS, LIGHTGBM_PARAMS
-    params = dict(LIGHTGBM_PARAMS, seed=seed)
-    booster = lightgbm.train(params, lightgbm.Dataset(train_NxD, train_N, params=params), num_boost_round=BOOST_ROUNDS)
-    return booster.predict(target_TxD)
 
 
 def gp_model(kernel_name: str, task: ReplayTask, rung: str) -> FitPredict:
@@ -184,7 +175,7 @@ def _setup(args: argparse.Namespace) -> tuple[ReplayTask, str, list[int], dict[s
     for name in filter(None, (m.strip() for m in args.models.split(","))):
         if name != "lightgbm":
             raise TableError(f"--models: unknown model {name!r}; known: ['lightgbm'] (GPs: --kernels)")
-        models[name] = lightgbm_model
+        models[name] = lightgbm_predict
     kernels = [k.strip() for k in args.kernels.split(",") if k.strip()]
     if kernels:
         import gin

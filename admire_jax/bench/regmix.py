@@ -23,6 +23,14 @@ BOOST_ROUNDS = 200
 MIN_ROWS_TO_FIT = 4
 
 
+def lightgbm_predict(train_NxD: np.ndarray, train_N: np.ndarray, target_TxD: np.ndarray, seed: int) -> np.ndarray:
+    """RegMix's regressor (LIGHTGBM_PARAMS, BOOST_ROUNDS) fitted on the training mixtures and
+    objectives, and its predictions for the target mixtures."""
+    params = dict(LIGHTGBM_PARAMS, seed=seed)
+    booster = lightgbm.train(params, lightgbm.Dataset(train_NxD, train_N, params=params), num_boost_round=BOOST_ROUNDS)
+    return booster.predict(target_TxD)
+
+
 class RegMixPolicy(Policy):
     """Random cheapest-fidelity runs + LightGBM; recommends by the regressor's best target row."""
 
@@ -38,10 +46,8 @@ class RegMixPolicy(Policy):
 
     def _refit(self) -> None:
         rows = np.array(self.observed_rows)
-        params = dict(LIGHTGBM_PARAMS, seed=self._seed)
-        data = lightgbm.Dataset(self.task.mixtures_RxD[rows], self.task.value_R[rows], params=params)
-        booster = lightgbm.train(params, data, num_boost_round=BOOST_ROUNDS)
-        self._prediction_T = booster.predict(self.task.mixtures_RxD[self.task.target_rows])
+        self._prediction_T = lightgbm_predict(self.task.mixtures_RxD[rows], self.task.value_R[rows],
+                                              self.task.mixtures_RxD[self.task.target_rows], self._seed)
         self._fitted_on = len(rows)
 
     def recommend(self) -> int:
