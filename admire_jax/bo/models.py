@@ -123,15 +123,14 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
     reduces to a single-fidelity GP on the mixture.
     rho_median, rho_log_sd: LogNormal prior of the AR1 factors (positive; median 1: the next rung
     ranks like this one). mean_prior_sd: sd of a Normal(0, sd) prior on each rung's mean in
-    standardised units (None: no prior); applied to multi-rung models only. Why a prior and not
-    per-rung standardisation: the Optimizer standardises all rungs together, and a rung without
-    observations (typically the target) has no statistics of its own; per-rung standardisation
-    would still need a rule for it and would change the meaning of every fitted hyperparameter.
-    The target ranking does not depend on an unobserved rung's mean, but without a prior that mean
-    gets no gradient, stays wherever a random restart put it, and makes the posterior improper for
-    NUTS. The prior must be much wider than real rung offsets (the target's level can lie 5-10
-    pooled sd from the cheap rungs' on the RegMix Pile table), or it would shrink the target mean
-    fitted from its first rows towards the cheap level.
+    standardised units (None: no prior); applied to multi-rung models only. Why fitted means and
+    not each rung centred on its own mean: the Optimizer centres all rungs together, and a rung
+    without observations (typically the target) has no mean of its own to centre on. The target
+    ranking does not depend on an unobserved rung's mean, but without a prior that mean gets no
+    gradient, stays wherever a random restart put it, and makes the posterior improper for NUTS.
+    The prior must be much wider than real rung offsets (on the RegMix Pile table the 1B level lies
+    ~10 within-rung sd from the 1M level, ~3 pooled sd), or it would shrink the target mean fitted
+    from its first rows towards the cheap level.
     noise_prior: (concentration, rate) of a Gamma prior on the per-rung noise variances instead of
     the default Gamma(1.1, 20), e.g. (1.1, 2000) where outcomes are (nearly) noise-free and the
     target rung spans a small fraction of the pooled sd (replays of finished runs).

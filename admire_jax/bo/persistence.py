@@ -35,6 +35,7 @@ class Persistent:
     @classmethod
     def from_state_dict(cls, state: Mapping, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Persistent":
         config = dict(state["config"])
+        config.setdefault("standardize", "pooled")  # states saved before the option existed
         kernel_name = config.pop("kernel")
         kernel = kernel or BUILTIN_KERNELS.get(kernel_name)
         if kernel is None or getattr(kernel, "__name__", repr(kernel)) != kernel_name:
