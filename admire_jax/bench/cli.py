@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     add_table_arguments(p)
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                    help=f"comma-separated, first one is compared with the others; known: {','.join(METHODS)}")
-    p.add_argument("--seeds", type=int, default=20, help="episodes per method (seeds 0..N-1)")
+    p.add_argument("--seeds", type=int, default=20, help="episodes per method (seeds FIRST..FIRST+N-1)")
+    p.add_argument("--first-seed", type=int, default=0, help="FIRST: the first seed, e.g. to check a setting "
+                   "on seeds it was not chosen on")
     p.add_argument("--budget", type=float, help="cost budget per episode (default: cost of all target rows)")
     p.add_argument("--n-init", type=int, default=1, help="random initial rows of the cheapest allowed rung")
     p.add_argument("--tol", type=float, default=0.0, help="tolerance of the held_tol cost-to-best")
@@ -82,6 +84,8 @@ def _max_steps(text: str | None, methods: list[str]) -> dict[str, int]:
 def _setup(args: argparse.Namespace) -> tuple[list, list[str], float, dict[str, int]]:
     if args.seeds < 1:
         raise TableError("--seeds must be >= 1")
+    if args.first_seed < 0:
+        raise TableError("--first-seed must be >= 0")
     if args.n_init < 1:
         raise TableError("--n-init must be >= 1")
     if args.tol < 0:
@@ -135,7 +139,7 @@ def main(argv: list[str]) -> int:
     except TableError as error:
         print(f"admire-jax replay: error: {error}", file=sys.stderr)
         return 2
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     start = time.time()
     store = _store(args, budget)
     progress = tqdm(total=len(tasks) * len(methods) * len(seeds), unit="episode", disable=args.no_progress,
