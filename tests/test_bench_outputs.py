@@ -87,3 +87,19 @@ def test_declared_costs_and_fidelity_order_run_unchanged_on_other_labels(table, 
     assert "per_objective" not in summary and "random/regmix" in summary["speedup"]
     assert summary["methods"]["regmix"]["stop_reasons"] == {"max_steps": 2}
     assert summary["methods"]["regmix"]["fidelity_counts"]["Qwen2.5-0.5B"] == 2 * 6
+
+
+def test_first_seed_replays_exactly_those_seeds(table, tmp_path):
+    """--first-seed 2 --seeds 2 gives seeds 2 and 3, episode for episode those of a 4-seed replay."""
+    path, _ = table
+    common = ["--table", str(path), "--weights-prefix", "w:", "--fidelity-col", "fid", "--objective", "loss:x",
+              "--minimize", "--cost-col", "cost", "--target-fidelity", "full", "--methods", "random,regmix",
+              "--budget", "3", "--no-progress"]
+    assert cli.main(common + ["--seeds", "4", "--out", str(tmp_path / "all")]) == 0
+    assert cli.main(common + ["--seeds", "2", "--first-seed", "2", "--out", str(tmp_path / "later")]) == 0
+    every = pd.read_csv(tmp_path / "all" / "curves.csv")
+    later = pd.read_csv(tmp_path / "later" / "curves.csv")
+    assert sorted(later.seed.unique()) == [2, 3]
+    pd.testing.assert_frame_equal(every[every.seed >= 2].reset_index(drop=True), later.reset_index(drop=True))
+    assert json.loads((tmp_path / "later" / "summary.json").read_text())["seeds"] == 2
+    assert cli.main(common + ["--first-seed", "-1", "--out", str(tmp_path / "bad")]) == 2
