@@ -133,7 +133,8 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
     from its first rows towards the cheap level.
     noise_prior: (concentration, rate) of a Gamma prior on the per-rung noise variances instead of
     the default Gamma(1.1, 20), e.g. (1.1, 2000) where outcomes are (nearly) noise-free and the
-    target rung spans a small fraction of the pooled sd (replays of finished runs).
+    target rung varies much less than the cheap rungs that set the outcome unit (replays of
+    finished runs).
     discrepancy_kernel: the mixture kernel of what differs between rungs (the AR1 discrepancies of
     the rungs above the cheapest, or the linear-truncated model's bias part; default: `kernel`):
     what is shared across rungs and what differs between them need not have the same structure.

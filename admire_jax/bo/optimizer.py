@@ -365,7 +365,7 @@ def _within_rung_sd(y: np.ndarray, rung_labels: np.ndarray, fallback: float) -> 
     unit wide, and the unit jumps whenever a new rung's first row arrives. Around the rung means
     the unit is the mixture effect itself, and a rung's first row leaves it nearly unchanged."""
     _, index, counts = np.unique(rung_labels, return_inverse=True, return_counts=True)
-    if counts.max() < 2:
+    if not counts.size or counts.max() < 2:
         return fallback
     residual = y - (np.bincount(index, weights=y) / counts)[index]
     return float(np.sqrt(np.mean(residual**2)))
