@@ -119,8 +119,9 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
                 discrepancy_kernel: KernelFactory | None = None) -> GPParams:
     """Initial hyperparameters (and priors) of the GP over rows [w, s, r].
 
-    kind: 'linear_truncated' (fidelity kernel), 'ar1' (Kennedy-O'Hagan). With one rung either
-    reduces to a single-fidelity GP on the mixture.
+    kind: 'linear_truncated' (fidelity kernel), 'ar1' (Kennedy-O'Hagan chain: each rung regressed on
+    the next cheaper one) or 'ar1_star' (each rung regressed on the cheapest; see `ar1`). With one
+    rung each reduces to a single-fidelity GP on the mixture.
     rho_median, rho_log_sd: LogNormal prior of the AR1 factors (positive; median 1: the next rung
     ranks like this one). mean_prior_sd: sd of a Normal(0, sd) prior on each rung's mean in
     standardised units (None: no prior); applied to multi-rung models only. Why fitted means and
@@ -148,15 +149,16 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
         k = Scale(LinearTruncatedFidelity(_mixture_kernel(kernel, num_domains, transform),
                                           _mixture_kernel(discrepancy_kernel, num_domains, transform),
                                           power=one, num_domains=num_domains), one)
-    elif kind == "ar1":
+    elif kind in ("ar1", "ar1_star"):
         if not (rho_median > 0 and rho_log_sd > 0):
             raise ValueError(f"rho_median and rho_log_sd must be > 0, got {rho_median} and {rho_log_sd}")
         parts = tuple(Scale(_mixture_kernel(kernel if r == 0 else discrepancy_kernel, num_domains, transform), one)
                       for r in range(num_rungs))
         k = AR1(parts, rho=jnp.full((num_rungs - 1,), float(rho_median)), num_domains=num_domains,
+                structure="star" if kind == "ar1_star" else "chain",
                 priors=(("rho", Prior("LogNormal", (math.log(rho_median), float(rho_log_sd)))),))
     else:
-        raise ValueError(f"unknown model kind {kind!r}; use 'linear_truncated' or 'ar1'")
+        raise ValueError(f"unknown model kind {kind!r}; use 'linear_truncated', 'ar1' or 'ar1_star'")
     fields = dict(kernel=k, noise=jnp.full((num_rungs,), initial_noise), mean=jnp.zeros((num_rungs,)),
                   num_domains=num_domains, noise_floor=noise_floor)
     priors = []
