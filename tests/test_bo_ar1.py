@@ -118,6 +118,8 @@ def test_propagation_matrices_of_chain_and_star():
     rho = jnp.array([2.0, 3.0])
     np.testing.assert_allclose(propagation_matrix(rho), [[1, 0, 0], [2, 1, 0], [6, 3, 1]])
     np.testing.assert_allclose(propagation_matrix(rho, "star"), [[1, 0, 0], [2, 1, 0], [3, 0, 1]])
+    with pytest.raises(ValueError, match="structure"):
+        propagation_matrix(rho, "tree")
 
 
 BUMP_CENTRE = np.array([0.55, 0.25, 0.1, 0.1])

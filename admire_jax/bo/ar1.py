@@ -31,6 +31,8 @@ from admire_jax.bo.params import POSITIVE, child, module, param, rho_prior
 
 def propagation_matrix(rho: jax.Array, structure: str = "chain") -> jax.Array:
     """A [R, R]: chain A[i, l] = prod(rho[l:i]) for l <= i, else 0; star A[t, 0] = rho[t - 1], A[t, t] = 1."""
+    if structure not in ("chain", "star"):
+        raise ValueError(f"unknown AR1 structure {structure!r}; use 'chain' or 'star'")
     num_rungs = rho.shape[0] + 1
     if structure == "star":
         return jnp.eye(num_rungs, dtype=rho.dtype).at[1:, 0].set(rho)
