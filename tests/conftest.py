@@ -13,6 +13,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a longer test; still runs in CI")
 
 
+@pytest.fixture(autouse=True)
+def clean_gin():
+    """Every test starts and ends with no gin bindings, so no test depends on another's config."""
+    import gin
+
+    gin.clear_config()
+    yield
+    gin.clear_config()
+
+
 @pytest.fixture
 def fixed_learning_rate():
     """A clean gin config with only the trainer's learning rate bound, cleared afterwards."""

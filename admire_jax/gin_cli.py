@@ -1,0 +1,102 @@
+"""The one command-line convention of every `admire-jax` verb, and the one place gin is parsed.
+
+Every command takes `--gin_file=F` (repeatable), `--gin.NAME=VALUE` (repeatable) and
+`--gin_search_paths=DIR[,DIR]`, as t5x's `gin_utils` does. A command parses gin once, here, then
+builds explicit config objects from it and passes those down; nothing below the command line
+clears or re-parses gin. A gin file (and any `include` inside one) is found as given, else under
+each search path, the working directory and the package's `configs/` folder, in that order.
+
+Bad input raises UsageError: the commands print it as one line and exit with code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Sequence
+
+import gin
+
+CONFIG_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+"""The shipped gin files: models/ (presets), train/, experiments/, bo/, replay/, data/."""
+
+GIN_PREFIX = "--gin."
+_SEARCH_PATHS_ADDED: set[str] = set()  # gin keeps its search paths for the process; add each once
+
+
+class UsageError(ValueError):
+    """Bad command-line input or configuration: one line on stderr and exit code 2, no traceback."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so each command decides how to fail."""
+
+    def error(self, message: str):  # argparse's own error() prints usage and exits
+        raise UsageError(message)
+
+
+def parser(prog: str, description: str) -> ArgumentParser:
+    """A command's parser with the gin options every command shares."""
+    p = ArgumentParser(prog=prog, description=description, allow_abbrev=False,
+                       epilog="--gin.NAME=VALUE binds a gin parameter, e.g. --gin.TrainConfig.steps=100")
+    p.add_argument("--gin_file", action="append", default=[], help="gin file (repeatable)")
+    p.add_argument("--gin_search_paths", action="append", default=[],
+                   help="comma-separated folders where gin files and their includes are looked up")
+    return p
+
+
+def parse_args(p: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """(flags, gin bindings): every `--gin.NAME=VALUE` becomes the binding 'NAME = VALUE'."""
+    args, rest = p.parse_known_args(list(argv))
+    bindings = []
+    for item in rest:
+        if not item.startswith(GIN_PREFIX):
+            raise UsageError(f"unrecognised argument {item!r}")
+        name, eq, value = item[len(GIN_PREFIX):].partition("=")
+        if not eq or not name.strip():
+            raise UsageError(f"{item!r}: gin bindings are written --gin.NAME=VALUE (one argument)")
+        bindings.append(f"{name.strip()} = {value}")
+    return args, bindings
+
+
+def search_paths(args: argparse.Namespace) -> list[str]:
+    """The folders of `--gin_search_paths`, then the working directory and the shipped configs."""
+    given = [p.strip() for item in getattr(args, "gin_search_paths", []) for p in item.split(",") if p.strip()]
+    return [*given, os.getcwd(), CONFIG_ROOT]
+
+
+def resolve(path: str, paths: Sequence[str]) -> str:
+    """`path` as given when it exists, else the first `paths/path` that exists (absolute)."""
+    candidates = [path] if os.path.isabs(path) else [path, *(os.path.join(p, path) for p in paths)]
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            return os.path.abspath(candidate)
+    raise UsageError(f"gin file not found: {path} (looked in: {', '.join(paths)})")
+
+
+def parse_gin(files: Sequence[str], bindings: Sequence[str], paths: Sequence[str] = (CONFIG_ROOT,)) -> list[str]:
+    """Clear gin and parse `files` (resolved against `paths`) then `bindings`; returns the files'
+    absolute paths. Any gin error is a UsageError naming it."""
+    resolved = [resolve(f, paths) for f in files]
+    gin.clear_config()
+    for p in paths:
+        if p not in _SEARCH_PATHS_ADDED:
+            gin.add_config_file_search_path(p)
+            _SEARCH_PATHS_ADDED.add(p)
+    try:
+        gin.parse_config_files_and_bindings(resolved, list(bindings), finalize_config=False)
+    except Exception as exc:  # gin raises ValueError, KeyError, ImportError, SyntaxError...
+        raise UsageError(f"gin configuration error: {exc}") from None
+    return resolved
+
+
+def known_presets() -> list[str]:
+    """The model presets: configs/models/NAME.gin."""
+    folder = os.path.join(CONFIG_ROOT, "models")
+    return sorted(f[:-4] for f in os.listdir(folder) if f.endswith(".gin"))
+
+
+def preset_file(name: str) -> str:
+    """configs/models/NAME.gin, or UsageError listing the presets."""
+    if name not in known_presets():
+        raise UsageError(f"unknown preset {name!r}; known presets: {', '.join(known_presets())}")
+    return os.path.join(CONFIG_ROOT, "models", f"{name}.gin")
