@@ -36,12 +36,7 @@ def fixed_learning_rate():
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints():
-    """`scripts/make_tiny_checkpoints.py` as a module: tiny random Llama / Qwen2 checkpoints."""
-    import importlib.util
-    import pathlib
+    """`scripts/make_tiny_checkpoints.py`: tiny random Llama / Qwen2 checkpoints."""
+    from scripts import make_tiny_checkpoints
 
-    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "make_tiny_checkpoints.py"
-    spec = importlib.util.spec_from_file_location("make_tiny_checkpoints", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return make_tiny_checkpoints

@@ -8,11 +8,12 @@ import pytest
 from flax import nnx
 
 from admire_jax.data import ByteTokenizer
+from admire_jax.gin_cli import CONFIG_ROOT
 from admire_jax.model import Transformer, TransformerConfig
 
 PRESETS = {"1m": 1e6, "10m": 1e7, "60m": 6e7, "150m": 1.5e8, "410m": 4.1e8, "1b": 1e9, "3b": 3e9,
            "7b": 7e9}
-CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs" / "models"
+CONFIG_DIR = pathlib.Path(CONFIG_ROOT) / "models"
 EMBEDDING_PARAMS = ("embedding_VxD", "output_DxV")
 
 

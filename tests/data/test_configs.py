@@ -1,5 +1,6 @@
 """The gin files under configs/data/ parse and name the domains they promise."""
 import json
+import os
 import pathlib
 
 import gin
@@ -7,23 +8,18 @@ import pytest
 
 from admire_jax.data import DatasetNotPreparedError, configured_domains, data_root
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-CONFIGS = ROOT / "configs" / "data"
+from admire_jax import gin_cli
+from admire_jax.gin_cli import CONFIG_ROOT
 
-
-@pytest.fixture
-def clean_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
+CONFIGS = pathlib.Path(CONFIG_ROOT) / "data"
 
 
 def _parse(name: str, bindings: list[str]) -> None:
-    gin.add_config_file_search_path(str(ROOT))  # includes name files from the repository root
-    gin.parse_config_files_and_bindings([str(CONFIGS / name)], bindings)
+    # includes name files from the repository root
+    gin_cli.parse_gin([str(CONFIGS / name)], bindings, [os.path.dirname(CONFIG_ROOT), CONFIG_ROOT])
 
 
-def test_builtin_gin_sets_root_and_sizes(clean_gin, tmp_path):
+def test_builtin_gin_sets_root_and_sizes(tmp_path):
     _parse("builtin.gin", [f"DATA_ROOT = '{tmp_path}'", "MAX_BYTES = 60000",
                            "configured_domains.builtin = ['markdown', 'licenses']"])
     assert data_root() == tmp_path
@@ -33,7 +29,7 @@ def test_builtin_gin_sets_root_and_sizes(clean_gin, tmp_path):
     assert manifest["settings"]["max_bytes"] == 60000
 
 
-def test_local_gin_adds_user_corpora(clean_gin, tmp_path):
+def test_local_gin_adds_user_corpora(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i in range(4):
@@ -54,7 +50,7 @@ def test_local_gin_adds_user_corpora(clean_gin, tmp_path):
     assert list(with_catalogue[2].documents("train")) == list(domains[1].documents("train"))
 
 
-def test_c4_gin_without_prepared_data_names_the_data_dir(clean_gin, tmp_path):
+def test_c4_gin_without_prepared_data_names_the_data_dir(tmp_path):
     _parse("c4.gin", [f"DATA_ROOT = '{tmp_path}'", "MAX_BYTES = 60000",
                       f"TFDS_DATA_DIR = '{tmp_path / 'tfds'}'",
                       "configured_domains.builtin = []"])
@@ -62,12 +58,12 @@ def test_c4_gin_without_prepared_data_names_the_data_dir(clean_gin, tmp_path):
         configured_domains()
 
 
-def test_no_domains_is_a_value_error(clean_gin):
+def test_no_domains_is_a_value_error():
     with pytest.raises(ValueError, match="names no domain"):
         configured_domains(builtin=[])
 
 
-def test_data_root_precedence(clean_gin, tmp_path, monkeypatch):
+def test_data_root_precedence(tmp_path, monkeypatch):
     monkeypatch.setenv("ADMIRE_JAX_DATA_DIR", str(tmp_path / "from_env"))
     assert data_root() == tmp_path / "from_env"
     with gin.unlock_config():
