@@ -9,10 +9,6 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import pytest  # noqa: E402
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: a longer test; still runs in CI")
-
-
 @pytest.fixture(autouse=True)
 def clean_gin():
     """Every test starts and ends with no gin bindings, so no test depends on another's config."""
