@@ -131,15 +131,20 @@ class CommandTemplateExecutor:
     Placeholders: {command}, {run_dir}, {slot}, and any extra `fields` (such as {tpu}, one value
     per slot when given as a list). {command} is `bash RUN_DIR/trial_command.sh`, a script holding
     the trial's command line, so it is safe inside whatever quoting the template puts around it.
+    `python` replaces the command's interpreter (the controller's own) with the one the far side
+    should use, e.g. 'python' from the virtualenv the template activates.
     """
 
-    def __init__(self, template: str, slots: int = 1, fields: dict[str, object] | None = None):
+    def __init__(self, template: str, slots: int = 1, fields: dict[str, object] | None = None,
+                 python: str | None = None):
         if "{command}" not in template:
             raise ValueError(f"the executor template must contain {{command}}: {template!r}")
-        self.template, self.slots, self.fields = template, slots, dict(fields or {})
+        self.template, self.slots, self.fields, self.python = template, slots, dict(fields or {}), python
 
     def submit(self, command: Sequence[str], run_dir: Path, slot: int) -> Job:
         values = {k: (v[slot] if isinstance(v, (list, tuple)) else v) for k, v in self.fields.items()}
+        if self.python:
+            command = [self.python, *command[1:]]
         script = write_command_script(command, Path(run_dir))
         try:
             line = self.template.format(command=f"bash {script}", run_dir=run_dir, slot=slot, **values)

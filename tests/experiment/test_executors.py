@@ -80,26 +80,30 @@ def record_arguments(args):
     return 0
 
 
-@pytest.mark.parametrize("template", [
-    "cd {run_dir} && {command}",
-    "bash -c 'cd {run_dir} && {command}'",
-    "fake-ssh {tpu} --worker=all --command='cd {run_dir} && bash -c \"echo on {tpu} && {command}\"'",
+@pytest.mark.parametrize("template, python", [
+    ("cd {run_dir} && {command}", None),
+    ("bash -c 'cd {run_dir} && {command}'", None),
+    ("fake-ssh {tpu} --worker=all --command='cd {run_dir} && bash -c \"echo on {tpu} && {command}\"'",
+     "remote-python"),
 ], ids=["plain", "nested", "ssh_double_nested"])
-def test_a_trial_keeps_its_arguments_through_nested_quoting(tmp_path, monkeypatch, template):
+def test_a_trial_keeps_its_arguments_through_nested_quoting(tmp_path, monkeypatch, template, python):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "fake-ssh").write_text(FAKE_SSH)
-    (bin_dir / "fake-ssh").chmod(stat.S_IRWXU)
+    for name, text in [("fake-ssh", FAKE_SSH), ("remote-python", f'#!/bin/sh\nexec {sys.executable} "$@"\n')]:
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(stat.S_IRWXU)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     run_dir = tmp_path / "runs" / "trial_00001"
     args = [f"--run_dir={run_dir}", *AWKWARD_ARGUMENTS]
     command = trial.command(str(run_dir), f"{__name__}:record_arguments", args)
-    job = CommandTemplateExecutor(template, fields={"tpu": "pod-a"}).submit(command, run_dir, 0)
+    job = CommandTemplateExecutor(template, fields={"tpu": "pod-a"}, python=python).submit(command, run_dir, 0)
     _wait(job)
     assert job.error() is None
     assert json.loads((run_dir / "arguments.json").read_text()) == args
     assert json.loads((run_dir / "result.json").read_text())["status"] == "ok"
+    script = (run_dir / "trial_command.sh").read_text()
+    assert f"exec {python or sys.executable} -m admire_jax.experiment.trial" in script
 
 
 def test_a_run_directory_a_shell_would_split_is_refused(tmp_path):
