@@ -7,6 +7,7 @@ whether it has ended and how. Executors are gin-configurable, so an experiment f
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -98,25 +99,55 @@ class LocalExecutor:
         return _ProcessJob(list(command), Path(run_dir), env, cores=cores)
 
 
+COMMAND_SCRIPT = "trial_command.sh"  # the trial's command line, written into its run directory
+_SHELL_SAFE = re.compile(r"[\w@%+=:,./-]+")  # needs no quoting in any shell, inside any quotes
+
+
+def write_command_script(command: Sequence[str], run_dir: Path) -> Path:
+    """Writes `command` to `run_dir/trial_command.sh` and returns the script's absolute path.
+
+    A template nests `{command}` in its own quoting (ssh's --command='...', bash -c "..."), so
+    the command line itself would be re-split by every shell on the way; `bash SCRIPT` has no
+    characters that any quoting changes, and the script holds the arguments exactly. The path
+    must therefore be shell-safe, and it must be the same on the machines the template reaches
+    (a shared filesystem, as the trial's result.json already needs).
+    """
+    script = Path(run_dir).absolute() / COMMAND_SCRIPT
+    if not _SHELL_SAFE.fullmatch(str(script)):
+        raise ValueError(f"the run directory {str(script.parent)!r} holds characters a shell would split "
+                         "or unquote; use one of letters, digits and @%+=:,./_- only")
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text("#!/usr/bin/env bash\n# One trial's command, run by the executor's template as "
+                      f"`bash {script}`.\nexec {shlex.join(command)}\n")
+    return script
+
+
 @gin.configurable
 class CommandTemplateExecutor:
-    """Runs each trial through a shell template, e.g. to reach a TPU pod:
+    """Runs each trial through a shell template, e.g. to reach a TPU pod slice:
 
-        gcloud compute tpus tpu-vm ssh {tpu} --worker=all --command='cd repo && {command}'
+        gcloud compute tpus tpu-vm ssh {tpu} --worker=all --command='cd admire-jax && {command}'
 
-    Placeholders: {command} (the trial's command, shell-quoted), {run_dir}, {slot}, and any
-    extra `fields` (such as {tpu}, one value per slot when given as a list).
+    Placeholders: {command}, {run_dir}, {slot}, and any extra `fields` (such as {tpu}, one value
+    per slot when given as a list). {command} is `bash RUN_DIR/trial_command.sh`, a script holding
+    the trial's command line, so it is safe inside whatever quoting the template puts around it.
+    `python` replaces the command's interpreter (the controller's own) with the one the far side
+    should use, e.g. 'python' from the virtualenv the template activates.
     """
 
-    def __init__(self, template: str, slots: int = 1, fields: dict[str, object] | None = None):
+    def __init__(self, template: str, slots: int = 1, fields: dict[str, object] | None = None,
+                 python: str | None = None):
         if "{command}" not in template:
             raise ValueError(f"the executor template must contain {{command}}: {template!r}")
-        self.template, self.slots, self.fields = template, slots, dict(fields or {})
+        self.template, self.slots, self.fields, self.python = template, slots, dict(fields or {}), python
 
     def submit(self, command: Sequence[str], run_dir: Path, slot: int) -> Job:
         values = {k: (v[slot] if isinstance(v, (list, tuple)) else v) for k, v in self.fields.items()}
+        if self.python:
+            command = [self.python, *command[1:]]
+        script = write_command_script(command, Path(run_dir))
         try:
-            line = self.template.format(command=shlex.join(command), run_dir=run_dir, slot=slot, **values)
+            line = self.template.format(command=f"bash {script}", run_dir=run_dir, slot=slot, **values)
         except KeyError as e:
             raise ValueError(f"the executor template names {e} but no such field was given") from None
         return _ProcessJob(line, Path(run_dir), dict(os.environ), shell=True)
