@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import gin
 
@@ -98,6 +99,20 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], paths: Sequence[str
     except Exception as exc:  # gin raises ValueError, KeyError, ImportError, SyntaxError...
         raise UsageError(f"gin configuration error: {exc}") from None
     return resolved
+
+
+def clears_gin(command: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+    """A command's gin bindings belong to it: cleared when it returns, so a process that runs it
+    in-process (the experiment's trial entry point, a test) is left with none."""
+
+    @functools.wraps(command)
+    def run(argv: list[str]) -> int:
+        try:
+            return command(argv)
+        finally:
+            gin.clear_config()
+
+    return run
 
 
 @contextlib.contextmanager

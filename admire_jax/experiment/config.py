@@ -16,6 +16,7 @@ import gin
 from admire_jax import gin_cli
 from admire_jax.experiment.gin_spec import experiment
 from admire_jax.experiment.spec import DEFAULT_TRAINER, ExperimentSpec, Rung, SpecError
+from admire_jax.train.plan import PlanError, TrialPlan, plan
 
 
 @gin.configurable
@@ -134,8 +135,6 @@ def _rung_price(spec: ExperimentSpec, rung: Rung) -> RungPrice:
     """The rung's trial as the trainer plans it (defaults, preset, bindings; a checkpoint rung
     takes its architecture from the checkpoint). Also checks that the default trainer computes
     every score the objective reads (another trainer writes its own scores)."""
-    from admire_jax.train.plan import PlanError, plan
-
     try:
         trial = plan(rung.preset, trial_bindings(spec, rung.name))
         tokens = instruction_tokens(spec, rung, trial) if spec.trials.sources else {}
@@ -152,8 +151,8 @@ def _rung_price(spec: ExperimentSpec, rung: Rung) -> RungPrice:
     return RungPrice(trial.flops, trial.non_embedding_params, tokens)
 
 
-def instruction_tokens(spec: ExperimentSpec, rung: Rung, trial) -> dict[str, int]:
-    """Prepares every instruction source as the rung's trials will (same data_dir and validation
+def instruction_tokens(spec: ExperimentSpec, rung: Rung, trial: TrialPlan) -> dict[str, int]:
+    """Prepares every instruction source as the rung's `trial` will (same data_dir and validation
     split; bad lines fail here, naming file and line, and parallel trials find the datasets
     cached) and returns each domain's training tokens under the rung's tokenizer."""
     from admire_jax.data import HFTokenizer, instruct_domain

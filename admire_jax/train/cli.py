@@ -45,6 +45,7 @@ def _failed(run_dir: str, preset: str, mixture, error: str, started: float) -> N
     ))
 
 
+@gin_cli.clears_gin
 def main(argv: list[str]) -> int:
     started = time.time()
     p = gin_cli.parser("admire-jax train", "Train one model on one data mixture (gin-configured).")

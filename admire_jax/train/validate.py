@@ -175,6 +175,7 @@ def _print_report(r: dict) -> None:
           f"does not fit: needs {r['peak_bytes_per_device'] / GIB:.2f} GiB of {r['device_memory_bytes'] / GIB:.2f} GiB")
 
 
+@gin_cli.clears_gin
 def main(argv: list[str]) -> int:
     p = gin_cli.parser("admire-jax validate", "Compile a config's train step ahead of time; report memory and FLOPs.")
     flags.add_model_arguments(p)

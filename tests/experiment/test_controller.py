@@ -9,9 +9,8 @@ from admire_jax.experiment import config, trial, trial_lock
 from admire_jax.experiment.controller import Controller
 from admire_jax.experiment.executors import CommandTemplateExecutor, LocalExecutor, SlurmExecutor
 from admire_jax.experiment.spec import SpecError
+from tests.experiment.helpers import SMOKE, SYNTHETIC
 
-SMOKE = ["configs/experiments/demo.gin", "configs/experiments/smoke.gin"]
-SYNTHETIC = ["experiment.trainer = 'admire_jax.experiment.synthetic:main'", "Runtime.poll_seconds = 0.05"]
 MIXTURE = {"python_code": 0.5, "python_tests": 0.1, "c_code": 0.1, "docstrings": 0.1, "markdown": 0.1, "licenses": 0.1}
 
 
