@@ -60,7 +60,7 @@ def test_weighted_objective():
     (["experiment.budget = 1000.0"], "smaller than one trial of the cheapest rung 'xs'"),
     (["experiment.target_rung = 'xxl'"], "target_rung 'xxl' is not a rung"),
     (["experiment.budjet = 3"], "unknown experiment option(s) ['budjet'] (a typo?)"),
-    (["Optimizer.acquisiton = 'mes'"], "gin configuration error"),
+    (["OptimizerConfig.acquisiton = 'mes'"], "gin configuration error"),
     (["experiment.budget_unit = 'parsecs'"], "budget_unit must be one of"),
 ])
 def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message):
@@ -155,10 +155,10 @@ def test_leave_one_out_needs_room_for_every_domain():
 def test_bo_engine_is_configured_by_the_experiment_gin_file():
     from admire_jax.experiment import proposals
 
-    exp = config.load(SMOKE, ["Optimizer.acquisition = 'gibbon'", "Optimizer.fidelity_map = 'rank'"])
+    exp = config.load(SMOKE, ["OptimizerConfig.acquisition = 'gibbon'", "OptimizerConfig.fidelity_map = 'rank'"])
     opt = proposals.build_optimizer(exp, [], num_recorded=5)
-    assert opt.config["acquisition"] == "gibbon" and opt.config["fidelity_map"] == "rank"
-    assert opt.config["raw_samples"] == 64  # from smoke.gin
+    assert opt.config.acquisition == "gibbon" and opt.config.fidelity_map == "rank"
+    assert opt.config.raw_samples == 64  # from smoke.gin
     assert opt.seed == proposals.round_seed(exp.spec.seed, 5) and opt.target == "m"
 
 

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from admire_jax.bo import Optimizer, Recommendation
+from admire_jax.bo import Optimizer, OptimizerConfig, Recommendation
 from admire_jax.bo.cost import LearnedCost
 from admire_jax.experiment.config import LoadedExperiment, measured_cost
 from admire_jax.experiment.store import OK, SEARCH, Trial
@@ -50,7 +50,7 @@ def build_optimizer(exp: LoadedExperiment, told: Sequence[Observation], num_reco
     spec = exp.spec
     opt = Optimizer(domains=list(spec.domains), fidelities=exp.rung_costs, target=spec.target_rung,
                     maximize=spec.maximize, seed=round_seed(spec.seed, num_recorded), bounds=exp.bounds or None,
-                    cost_model=LearnedCost())
+                    cost_model=LearnedCost(), config=OptimizerConfig())
     for o in told:
         opt.tell(as_vector(o.mixture, spec.domains), o.rung, o.value, cost=o.cost)
     return opt
