@@ -1,8 +1,8 @@
 """Loading an experiment: its spec from the parsed gin, each rung priced, the runtime picked.
 
 A command parses gin once (`admire_jax.gin_cli.parse_gin`); `load` does that and builds every
-experiment object from it (the spec's records, the Runtime, the optimiser's settings) before it
-prices the rungs through the trainer's public `plan`. Everything that can be wrong with the input
+experiment object from it (the spec's records, the Runtime, the OptimizerConfig) before it prices
+the rungs through the trainer's public `plan`, which parses the trainer's gin in isolation. Everything that can be wrong with the input
 is found here and raised as SpecError, before any training starts. Rung prices are computed the
 way the trainer counts them, so a FLOP budget and the FLOPs in result.json agree exactly.
 """
@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 import gin
 
 from admire_jax import gin_cli
+from admire_jax.bo import OptimizerConfig
 from admire_jax.experiment.gin_spec import experiment
 from admire_jax.experiment.spec import DEFAULT_TRAINER, ExperimentSpec, Rung, SpecError
 from admire_jax.train.plan import PlanError, TrialPlan, plan
@@ -42,6 +43,7 @@ class RungPrice:
 class LoadedExperiment:
     spec: ExperimentSpec                 # rungs ordered cheapest first
     runtime: Runtime
+    optimizer: OptimizerConfig           # the BO engine's settings, for every Optimizer of the search
     rung_flops: dict[str, float]         # FLOPs of one trial per rung (as the trainer counts them)
     rung_costs: dict[str, float]         # declared cost per trial per rung, in budget units
     bounds: dict[str, tuple[float, float]]
@@ -60,6 +62,7 @@ def load(files: Sequence[str], bindings: Sequence[str], search_paths: Sequence[s
     try:
         spec = experiment()
         runtime = Runtime()
+        optimizer = OptimizerConfig()
     except SpecError:
         raise
     except (TypeError, ValueError) as exc:
@@ -68,11 +71,11 @@ def load(files: Sequence[str], bindings: Sequence[str], search_paths: Sequence[s
         from admire_jax.experiment.executors import LocalExecutor
 
         runtime.executor = LocalExecutor(slots=spec.q)
-    return priced(spec, runtime, tuple(resolved), tuple(bindings))
+    return priced(spec, runtime, optimizer, tuple(resolved), tuple(bindings))
 
 
-def priced(spec: ExperimentSpec, runtime: Runtime, files: tuple[str, ...], bindings: tuple[str, ...]
-           ) -> LoadedExperiment:
+def priced(spec: ExperimentSpec, runtime: Runtime, optimizer: OptimizerConfig, files: tuple[str, ...],
+           bindings: tuple[str, ...]) -> LoadedExperiment:
     """The experiment with its rungs priced (and ordered cheapest first) and its bounds."""
     check_domains(spec)
     prices = {r.name: _rung_price(spec, r) for r in spec.ladder.rungs}
@@ -95,8 +98,8 @@ def priced(spec: ExperimentSpec, runtime: Runtime, files: tuple[str, ...], bindi
     tokens = prices[spec.target_rung].domain_tokens
     if not spec.trials.sources and spec.space.max_epochs is not None:
         tokens = domain_tokens(spec)
-    return LoadedExperiment(spec, runtime, rung_flops, rung_costs, epoch_bounds(spec, tokens), files, bindings,
-                            {name: price.params for name, price in prices.items()})
+    return LoadedExperiment(spec, runtime, optimizer, rung_flops, rung_costs, epoch_bounds(spec, tokens), files,
+                            bindings, {name: price.params for name, price in prices.items()})
 
 
 def check_domains(spec: ExperimentSpec) -> None:

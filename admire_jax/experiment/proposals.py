@@ -47,11 +47,11 @@ def round_seed(seed: int, num_recorded: int) -> int:
 
 
 def build_optimizer(exp: LoadedExperiment, told: Sequence[Observation], num_recorded: int) -> Optimizer:
-    """A fresh Optimizer (kernel, acquisition... from the gin config) told `told` in order."""
+    """A fresh Optimizer with the experiment's settings (`exp.optimizer`) told `told` in order."""
     spec = exp.spec
     opt = Optimizer(domains=list(spec.domains), fidelities=exp.rung_costs, target=spec.target_rung,
                     maximize=spec.objective.maximize, seed=round_seed(spec.seed, num_recorded), bounds=exp.bounds or None,
-                    cost_model=LearnedCost())
+                    cost_model=LearnedCost(), config=exp.optimizer)
     for o in told:
         opt.tell(as_vector(o.mixture, spec.domains), o.rung, o.value, cost=o.cost)
     return opt

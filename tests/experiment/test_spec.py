@@ -81,8 +81,9 @@ def test_each_record_checks_itself(make, message):
     (["experiment.budget = 1000.0"], "smaller than one trial of the cheapest rung 'xs'"),
     (["experiment.target_rung = 'xxl'"], "target_rung 'xxl' is not a rung"),
     (["experiment.budjet = 3"], "doesn't have a parameter named 'budjet'"),
-    (["Optimizer.acquisiton = 'mes'"], "gin configuration error"),
+    (["OptimizerConfig.acquisiton = 'mes'"], "gin configuration error"),
     (["experiment.budget_unit = 'parsecs'"], "budget_unit must be one of"),
+    (["OptimizerConfig.acquisition = 'nope'"], "unknown acquisition 'nope'"),
 ])
 def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message):
     argv = [f"--gin_file={f}" for f in SMOKE] + [f"--exp_dir={tmp_path / 'exp'}"]
@@ -180,10 +181,14 @@ def test_leave_one_out_needs_room_for_every_domain():
 def test_bo_engine_is_configured_by_the_experiment_gin_file():
     from admire_jax.experiment import proposals
 
-    exp = config.load(SMOKE, ["Optimizer.acquisition = 'gibbon'", "Optimizer.fidelity_map = 'rank'"])
+    import gin
+
+    exp = config.load(SMOKE, ["OptimizerConfig.acquisition = 'gibbon'", "OptimizerConfig.fidelity_map = 'rank'"])
+    gin.clear_config()  # the settings travel in the loaded experiment, not in gin's state
     opt = proposals.build_optimizer(exp, [], num_recorded=5)
-    assert opt.config["acquisition"] == "gibbon" and opt.config["fidelity_map"] == "rank"
-    assert opt.config["raw_samples"] == 64  # from smoke.gin
+    assert opt.config == exp.optimizer
+    assert opt.config.acquisition == "gibbon" and opt.config.fidelity_map == "rank"
+    assert opt.config.raw_samples == 64  # from smoke.gin
     assert opt.seed == proposals.round_seed(exp.spec.seed, 5) and opt.target == "m"
 
 
