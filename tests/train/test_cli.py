@@ -76,6 +76,7 @@ def test_train_writes_contract_result_and_reuses_compilation_cache(tmp_path, dat
     (["--gin_file=configs/models/nope.gin"], "gin file not found"),
     (["--preset=1m", "--mesh=data=2,fsdp=-1,tensor=-1"], "at most one -1"),
     (["--preset=1m", "--mixture=/no/such/file.json"], "cannot read --mixture"),
+    (["--preset=1m", "--gin.TrainConfig.steps", "3"], "gin bindings are written --gin.NAME=VALUE (one argument)"),
 ])
 def test_bad_input_is_exit_2_without_traceback(capsys, argv, expected):
     assert cli.main(argv) == 2
