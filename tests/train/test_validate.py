@@ -57,7 +57,14 @@ def test_bad_input_is_exit_2_with_a_message(capsys, argv, expected):
     assert expected in err and "Traceback" not in err
 
 
-CUDA_PLUGIN = importlib.util.find_spec("jax_plugins.xla_cuda12") is not None
+def _cuda_plugin_installed() -> bool:
+    try:
+        return importlib.util.find_spec("jax_plugins.xla_cuda12") is not None
+    except ModuleNotFoundError:  # no jax plugin at all
+        return False
+
+
+CUDA_PLUGIN = _cuda_plugin_installed()
 
 
 @pytest.mark.skipif(not CUDA_PLUGIN, reason="jax-cuda12-plugin is not installed (the `test` extra installs it)")
