@@ -96,7 +96,7 @@ def priced(spec: ExperimentSpec, runtime: Runtime, optimizer: OptimizerConfig, f
                         f"{spec.confirmation.trials} confirmation trials at {spec.target_rung!r} "
                         f"({confirming:.4g} {unit}); raise the budget or lower confirm_top / confirm_seeds")
     tokens = prices[spec.target_rung].domain_tokens
-    if not spec.trials.sources and spec.space.max_epochs is not None:
+    if not spec.trial_setup.sources and spec.space.max_epochs is not None:
         tokens = domain_tokens(spec)
     return LoadedExperiment(spec, runtime, optimizer, rung_flops, rung_costs, epoch_bounds(spec, tokens), files,
                             bindings, {name: price.params for name, price in prices.items()})
@@ -106,8 +106,8 @@ def check_domains(spec: ExperimentSpec) -> None:
     """The domains are trainable and the objective's losses are scored: by the built-in corpus and
     its target set, or by the instruction sources (a source left out of `domains` is scored, never
     trained)."""
-    if spec.trials.sources:
-        train_domains = scored_domains = sorted(spec.trials.sources)
+    if spec.trial_setup.sources:
+        train_domains = scored_domains = sorted(spec.trial_setup.sources)
     else:
         from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS
 
@@ -123,15 +123,15 @@ def check_domains(spec: ExperimentSpec) -> None:
 def trial_bindings(spec: ExperimentSpec, rung_name: str, seed: int = 0) -> list[str]:
     """The gin bindings a trial of `rung_name` is trained with (after its preset)."""
     rung = spec.ladder.rung(rung_name)
-    sources = spec.trials.sources
+    sources = spec.trial_setup.sources
     if sources:
         data = ["train.data_factory = @instruction_data", f"instruction_data.sources = {dict(sources)!r}",
                 f"instruction_data.checkpoint = {rung.checkpoint!r}",
                 f"TrainConfig.init_checkpoint = {rung.checkpoint!r}"]
     else:
-        data = [f"builtin_domains.max_bytes = {spec.trials.max_bytes}",
-                f"builtin_targets.max_bytes = {spec.trials.max_bytes}"]
-    return [*data, *spec.trials.bindings, *rung.bindings, f"TRAIN_TOKENS = {rung.tokens}", f"TrainConfig.seed = {seed}"]
+        data = [f"builtin_domains.max_bytes = {spec.trial_setup.max_bytes}",
+                f"builtin_targets.max_bytes = {spec.trial_setup.max_bytes}"]
+    return [*data, *spec.trial_setup.bindings, *rung.bindings, f"TRAIN_TOKENS = {rung.tokens}", f"TrainConfig.seed = {seed}"]
 
 
 def _rung_price(spec: ExperimentSpec, rung: Rung) -> RungPrice:
@@ -140,13 +140,13 @@ def _rung_price(spec: ExperimentSpec, rung: Rung) -> RungPrice:
     every score the objective reads (another trainer writes its own scores)."""
     try:
         trial = plan(rung.preset, trial_bindings(spec, rung.name))
-        tokens = instruction_tokens(spec, rung, trial) if spec.trials.sources else {}
+        tokens = instruction_tokens(spec, rung, trial) if spec.trial_setup.sources else {}
     except (PlanError, gin_cli.UsageError) as exc:
         raise SpecError(f"rung {rung.name!r} (trial_bindings or rung bindings): {exc}") from None
     except (TypeError, ValueError, OSError) as exc:
         raise SpecError(f"rung {rung.name!r}: {exc}") from None
     missing = [name for name in spec.objective.score_names if name not in trial.evaluations]
-    if missing and spec.trials.trainer == DEFAULT_TRAINER:
+    if missing and spec.trial_setup.trainer == DEFAULT_TRAINER:
         raise SpecError(f"the objective reads score(s) {missing}, which rung {rung.name!r} does not compute; its "
                         f"trials compute {list(trial.evaluations)} (bind train.evaluations = {{NAME: @function}} in "
                         f"experiment.trial_bindings, and the module registering the function in "
@@ -163,8 +163,8 @@ def instruction_tokens(spec: ExperimentSpec, rung: Rung, trial: TrialPlan) -> di
 
     tokenizer = HFTokenizer(rung.checkpoint)
     counts = {}
-    for name in sorted(spec.trials.sources):
-        domain = instruct_domain(name, spec.trials.sources[name], data_dir=trial.instruction_data_dir,
+    for name in sorted(spec.trial_setup.sources):
+        domain = instruct_domain(name, spec.trial_setup.sources[name], data_dir=trial.instruction_data_dir,
                                  validation_fraction=trial.instruction_validation_fraction)
         rows = packed_rows(domain, "train", tokenizer, trial.seq_len, trial.instruction_data_dir)
         counts[name] = int((rows["segment_ids"] > 0).sum())
@@ -178,7 +178,7 @@ def domain_tokens(spec: ExperimentSpec) -> dict[str, int]:
 
     tokenizer = ByteTokenizer()
     return {d.name: len(token_stream(d, "train", tokenizer))
-            for d in builtin_domains(list(spec.domains), max_bytes=spec.trials.max_bytes)}
+            for d in builtin_domains(list(spec.domains), max_bytes=spec.trial_setup.max_bytes)}
 
 
 def epoch_bounds(spec: ExperimentSpec, tokens_per_domain: Mapping[str, int]) -> dict[str, tuple[float, float]]:

@@ -171,7 +171,7 @@ class Controller:
             args.append(f"--gin.{name.strip()}={value.strip()}")
         self.store.mark_running(t.id)
         slot = self._free_slot()
-        command = trial.command(str(run_dir), self.spec.trials.trainer, args, self.spec.trials.imports)
+        command = trial.command(str(run_dir), self.spec.trial_setup.trainer, args, self.spec.trial_setup.imports)
         self.jobs[t.id] = (self.executor.submit(command, run_dir, slot), slot)
 
     def _try_finish(self, t: Trial, job_error: str | None) -> bool:

@@ -58,9 +58,9 @@ def experiment(
     space = SearchSpace(tuple(domains), {k: (float(a), float(b)) for k, (a, b) in dict(bounds or {}).items()},
                         None if max_epochs is None else float(max_epochs))
     ladder = RungLadder(tuple(_rung(str(name), value) for name, value in dict(rungs).items()), str(target_rung))
-    trials = TrialSetup(str(trainer), tuple(expand_macros(b) for b in trial_bindings), tuple(trial_imports),
-                        int(max_bytes), {str(k): os.path.abspath(os.path.expanduser(str(v)))
-                                         for k, v in dict(sources or {}).items()})
+    trial_setup = TrialSetup(str(trainer), tuple(expand_macros(b) for b in trial_bindings), tuple(trial_imports),
+                             int(max_bytes), {str(k): os.path.abspath(os.path.expanduser(str(v)))
+                                              for k, v in dict(sources or {}).items()})
     return ExperimentSpec(
         space=space,
         objective=Objective.parse(objective, maximize),
@@ -69,7 +69,7 @@ def experiment(
                       float(assumed_flops_per_second)),
         initial=InitialDesign(int(initial_trials), tuple(initial_rungs), str(initial_mixtures)),
         confirmation=Confirmation(int(confirm_top), int(confirm_seeds), str(recommend_from), int(check_seeds)),
-        trials=trials, q=int(q), seed=int(seed), seed_per_trial=bool(seed_per_trial), warm_start=warm_start)
+        trial_setup=trial_setup, q=int(q), seed=int(seed), seed_per_trial=bool(seed_per_trial), warm_start=warm_start)
 
 
 def expand_macros(binding: str) -> str:

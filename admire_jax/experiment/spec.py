@@ -216,7 +216,7 @@ class ExperimentSpec:
     budget: Budget
     initial: InitialDesign = dataclasses.field(default_factory=InitialDesign)
     confirmation: Confirmation = dataclasses.field(default_factory=Confirmation)
-    trials: TrialSetup = dataclasses.field(default_factory=TrialSetup)
+    trial_setup: TrialSetup = dataclasses.field(default_factory=TrialSetup)
     q: int = 1                      # trials per round
     seed: int = 0                   # the search's seed: proposals are a function of it
     seed_per_trial: bool = False    # True: search trial n trains with search_seed(n), else with seed
@@ -236,10 +236,10 @@ class ExperimentSpec:
             raise SpecError("confirm_top re-trains mixtures with new seeds: set experiment.seed_per_trial = True "
                             "(with one seed for every trial a confirmation would repeat the same run)")
         for r in self.ladder.rungs:
-            if self.trials.sources and r.checkpoint is None:
+            if self.trial_setup.sources and r.checkpoint is None:
                 raise SpecError(f"rung {r.name!r} has no checkpoint: instruction sources (experiment.sources) are "
                                 f"tokenized with each rung's checkpoint tokenizer and chat template")
-            if r.checkpoint is not None and not self.trials.sources:
+            if r.checkpoint is not None and not self.trial_setup.sources:
                 raise SpecError(f"rung {r.name!r} starts from a checkpoint, which needs instruction domains "
                                 f"(experiment.sources = {{domain: JSONL}}); the built-in corpus is byte-tokenized")
 

@@ -58,7 +58,7 @@ def test_rungs_are_priced_from_their_checkpoints(in_workdir):
         assert exp.rung_costs[r.name] == pytest.approx(exp.rung_flops[r.name] / exp.spec.budget.assumed_flops_per_second)
     assert exp.rung_flops["s"] < exp.rung_flops["m"] < exp.rung_flops["l"]
     held = str(in_workdir / "instruct_data" / "heldout.jsonl")
-    assert f"exact_match_accuracy.qa_pairs = {held!r}" in exp.spec.trials.bindings  # %HELDOUT, made absolute
+    assert f"exact_match_accuracy.qa_pairs = {held!r}" in exp.spec.trial_setup.bindings  # %HELDOUT, made absolute
 
 
 def test_max_epochs_bounds_come_from_the_sources_token_counts(in_workdir, capsys):
