@@ -141,9 +141,9 @@ def _rung_price(spec: ExperimentSpec, rung: Rung) -> RungPrice:
     try:
         trial = plan(rung.preset, trial_bindings(spec, rung.name))
         tokens = instruction_tokens(spec, rung, trial) if spec.trial_setup.sources else {}
-    except (PlanError, gin_cli.UsageError) as exc:
+    except gin_cli.UsageError as exc:
         raise SpecError(f"rung {rung.name!r} (trial_bindings or rung bindings): {exc}") from None
-    except (TypeError, ValueError, OSError) as exc:
+    except (PlanError, TypeError, ValueError, OSError) as exc:
         raise SpecError(f"rung {rung.name!r}: {exc}") from None
     missing = [name for name in spec.objective.score_names if name not in trial.evaluations]
     if missing and spec.trial_setup.trainer == DEFAULT_TRAINER:

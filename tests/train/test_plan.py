@@ -4,6 +4,7 @@ from __future__ import annotations
 import gin
 import pytest
 
+from admire_jax.gin_cli import UsageError
 from admire_jax.model import TransformerConfig
 from admire_jax.train.plan import PlanError, plan
 
@@ -32,12 +33,12 @@ def test_plan_leaves_the_callers_gin_as_it_was():
         gin.query_parameter("TrainConfig.global_batch")  # the trainer's bindings stayed inside
 
 
-@pytest.mark.parametrize("bindings, message", [
-    (["TrainConfig.stepz = 3"], "TrainConfig"),
-    ([*SHORT, "TrainConfig.steps = 0"], "steps must be >= 1"),
+@pytest.mark.parametrize("bindings, error, message", [
+    (["TrainConfig.stepz = 3"], UsageError, "gin configuration error"),
+    ([*SHORT, "TrainConfig.steps = 0"], PlanError, "steps must be >= 1"),
 ])
-def test_a_run_that_cannot_train_is_a_plan_error(bindings, message):
+def test_a_run_that_cannot_train_is_an_error_that_says_why(bindings, error, message):
     gin.bind_parameter("%CALLER_MACRO", 7)
-    with pytest.raises(PlanError, match=message):
+    with pytest.raises(error, match=message):
         plan("1m", bindings)
     assert gin.query_parameter("%CALLER_MACRO") == 7
