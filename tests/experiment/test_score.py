@@ -38,10 +38,13 @@ def test_scores_are_maximised_and_losses_minimised_unless_told_otherwise():
 
 
 def test_checkpoint_rungs_as_dicts_and_their_errors():
-    spec = _experiment(objective="score:x", rungs={"s": {"preset": "1m", "tokens": 10, "checkpoint": "ck/s"}})
+    spec = _experiment(objective="score:x", rungs={"s": {"preset": "1m", "tokens": 10, "checkpoint": "ck/s"}},
+                       sources={"a": "a.jsonl", "b": "b.jsonl"})
     assert spec.ladder.rungs[0].checkpoint.endswith("ck/s") and spec.ladder.rungs[0].preset == "1m"
     with pytest.raises(SpecError, match=r"rung 's': keys are .*unknown \['checkpont'\], missing \['tokens'\]"):
         _experiment(objective="x", rungs={"s": {"preset": "1m", "checkpont": "ck/s"}})
+    with pytest.raises(SpecError, match="rung 's' starts from a checkpoint, which needs instruction domains"):
+        _experiment(objective="score:x", rungs={"s": {"preset": "1m", "tokens": 10, "checkpoint": "ck/s"}})
 
 
 def test_store_records_scores_and_opens_a_store_written_before_them(tmp_path):
