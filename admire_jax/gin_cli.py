@@ -3,7 +3,8 @@
 Every command takes `--gin_file=F` (repeatable), `--gin.NAME=VALUE` (repeatable) and
 `--gin_search_paths=DIR[,DIR]`, as t5x's `gin_utils` does. A command parses gin once, here, then
 builds explicit config objects from it and passes those down; nothing below the command line
-clears or re-parses gin. A gin file (and any `include` inside one) is found as given, else under
+clears or re-parses gin (planning a trainer run parses the trainer's files inside `isolated()`,
+which gives the command its own configuration back). A gin file (and any `include` inside one) is found as given, else under
 each search path, the working directory and the package's `configs/` folder, in that order.
 
 Bad input raises UsageError: the commands print it as one line and exit with code 2.
