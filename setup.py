@@ -44,6 +44,8 @@ setup(
             "safetensors>=0.4",
             "tokenizers>=0.20",
             "jinja2>=3.1",
+            # `admire-jax validate --topology=8xh100` compiles for NVIDIA GPUs on CPU-only machines.
+            "jax-cuda12-plugin",
         ],
         # Fine-tuning from Hugging Face checkpoints: tokenizer.json and chat templates.
         "finetune": ["tokenizers>=0.20", "jinja2>=3.1"],

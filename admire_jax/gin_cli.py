@@ -3,7 +3,8 @@
 Every command takes `--gin_file=F` (repeatable), `--gin.NAME=VALUE` (repeatable) and
 `--gin_search_paths=DIR[,DIR]`, as t5x's `gin_utils` does. A command parses gin once, here, then
 builds explicit config objects from it and passes those down; nothing below the command line
-clears or re-parses gin. A gin file (and any `include` inside one) is found as given, else under
+clears or re-parses gin (planning a trainer run parses the trainer's files inside `isolated()`,
+which gives the command its own configuration back). A gin file (and any `include` inside one) is found as given, else under
 each search path, the working directory and the package's `configs/` folder, in that order.
 
 Bad input raises UsageError: the commands print it as one line and exit with code 2.
@@ -11,8 +12,10 @@ Bad input raises UsageError: the commands print it as one line and exit with cod
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import gin
 
@@ -58,10 +61,20 @@ def parse_args(p: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[argpars
     return args, bindings
 
 
+def given_search_paths(args: argparse.Namespace) -> list[str]:
+    """The folders of `--gin_search_paths`, absolute (a command may store them and run elsewhere)."""
+    return [os.path.abspath(p.strip()) for item in getattr(args, "gin_search_paths", [])
+            for p in item.split(",") if p.strip()]
+
+
 def search_paths(args: argparse.Namespace) -> list[str]:
     """The folders of `--gin_search_paths`, then the working directory and the shipped configs."""
-    given = [p.strip() for item in getattr(args, "gin_search_paths", []) for p in item.split(",") if p.strip()]
-    return [*given, os.getcwd(), CONFIG_ROOT]
+    return with_default_search_paths(given_search_paths(args))
+
+
+def with_default_search_paths(paths: Sequence[str]) -> list[str]:
+    """`paths`, then the working directory and the shipped configs."""
+    return [*paths, os.getcwd(), CONFIG_ROOT]
 
 
 def resolve(path: str, paths: Sequence[str]) -> str:
@@ -87,6 +100,42 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], paths: Sequence[str
     except Exception as exc:  # gin raises ValueError, KeyError, ImportError, SyntaxError...
         raise UsageError(f"gin configuration error: {exc}") from None
     return resolved
+
+
+def clears_gin(command: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+    """A command's gin bindings belong to it: cleared when it returns, so a process that runs it
+    in-process (the experiment's trial entry point, a test) is left with none."""
+
+    @functools.wraps(command)
+    def run(argv: list[str]) -> int:
+        try:
+            return command(argv)
+        finally:
+            gin.clear_config()
+
+    return run
+
+
+@contextlib.contextmanager
+def isolated() -> Iterator[None]:
+    """Gin state set inside the block is discarded on exit and the caller's bindings come back.
+
+    The one place where a second configuration is parsed in a process: planning a trainer run
+    (`admire_jax.train.plan`) parses the trainer's own gin files while a command's configuration
+    is loaded. Gin keeps one global configuration, so this saves and restores it: the bindings,
+    the imported modules, the singletons and the operative config (gin has no public API for that)."""
+    from gin import config as gin_config
+
+    saved = ({key: dict(values) for key, values in gin_config._CONFIG.items()},
+             set(gin_config._IMPORTS), dict(gin_config._SINGLETONS), dict(gin_config._OPERATIVE_CONFIG))
+    try:
+        yield
+    finally:
+        gin.clear_config()
+        gin_config._CONFIG.update(saved[0])
+        gin_config._IMPORTS.update(saved[1])
+        gin_config._SINGLETONS.update(saved[2])
+        gin_config._OPERATIVE_CONFIG.update(saved[3])
 
 
 def known_presets() -> list[str]:

@@ -13,6 +13,7 @@ refit policy in POLICIES (see `steady_state`); BoTorch refits from scratch every
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -22,7 +23,7 @@ import time
 import gin
 import numpy as np
 
-from admire_jax.bo import Optimizer, Pool
+from admire_jax.bo import Optimizer, OptimizerConfig, Pool
 from admire_jax.bo.fidelity import fidelity_coordinates
 from admire_jax.bo.refit import RefitPolicy
 
@@ -46,7 +47,8 @@ def make_data(n: int, pool: int, seed: int):
 
 
 def _optimizer(seed: int, **policy) -> Optimizer:
-    return Optimizer([f"d{i}" for i in range(D)], COSTS, target="1B", seed=seed, **policy)
+    return Optimizer([f"d{i}" for i in range(D)], COSTS, target="1B", seed=seed,
+                     config=dataclasses.replace(OptimizerConfig(), **policy))
 
 
 def _compile(n: int, pool: Pool, W, F, y) -> None:

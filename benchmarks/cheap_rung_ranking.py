@@ -26,6 +26,7 @@ lowest row (as in the lead's prototype study, so the figures can be compared).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -93,7 +94,7 @@ def gp_model(kernel_name: str, task: ReplayTask, rung: str) -> FitPredict:
     """A single-rung Optimizer on `rung` with the gin kernel factory `kernel_name`; its posterior mean."""
     import gin
 
-    from admire_jax.bo import Optimizer
+    from admire_jax.bo import Optimizer, OptimizerConfig
     from admire_jax.bo.kernels import Kernel
     try:
         factory = gin.get_configurable(kernel_name)
@@ -108,7 +109,8 @@ def gp_model(kernel_name: str, task: ReplayTask, rung: str) -> FitPredict:
     costs = {rung: task.median_costs[rung]}
 
     def fit_predict(train_NxD: np.ndarray, train_N: np.ndarray, target_TxD: np.ndarray, seed: int) -> np.ndarray:
-        opt = Optimizer(list(task.domains), costs, rung, maximize=task.maximize, seed=seed, kernel=factory)
+        opt = Optimizer(list(task.domains), costs, rung, maximize=task.maximize, seed=seed,
+                        config=dataclasses.replace(OptimizerConfig(), kernel=factory))
         for w_D, value in zip(train_NxD, train_N):
             opt.tell(w_D, rung, float(value))
         return opt.predict(target_TxD, rung)[0]

@@ -6,10 +6,11 @@ random subset of at most `pool_size` of them per rung each step, which bounds th
 acquisition on large tables; see `stratified_pool`), and recommend the target row with the best
 posterior mean over all target rows (seen or not), ties broken at random. With per-row costs the
 Optimizer plans with the running mean cost of each rung. The Optimizer's own refit policy refits on
-each of a rung's first rows (`Optimizer.new_rung_refits`).
+each of a rung's first rows (`OptimizerConfig.new_rung_refits`).
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import gin
@@ -17,7 +18,7 @@ import numpy as np
 
 from admire_jax.bench.policy import Policy, argbest
 from admire_jax.bench.table import ReplayTask
-from admire_jax.bo import Optimizer, Pool
+from admire_jax.bo import Optimizer, OptimizerConfig, Pool
 
 
 def stratified_pool(available_rows: np.ndarray, rung_of_R: np.ndarray, pool_size: int | None,
@@ -52,11 +53,11 @@ class RunningMeanCost:
 @gin.configurable
 class BOPolicy(Policy):
     """One Optimizer per episode, seeded from the episode's generator. `pool_size`: unseen rows of
-    each rung scored per step (see `stratified_pool`; None = all). `optimizer_kwargs` go to the
-    Optimizer (gin-configured too)."""
+    each rung scored per step (see `stratified_pool`; None = all). `config`: the Optimizer's
+    (None: `OptimizerConfig()`)."""
 
     def __init__(self, task: ReplayTask, rng: np.random.Generator, allowed_rungs: tuple[int, ...],
-                 pool_size: int | None = None, **optimizer_kwargs):
+                 pool_size: int | None = None, config: OptimizerConfig | None = None):
         super().__init__(task, allowed_rungs, rng)
         self.pool_size = pool_size
         prior_costs = task.declared_costs or task.median_costs
@@ -64,7 +65,8 @@ class BOPolicy(Policy):
         self.optimizer = Optimizer(
             domains=list(task.domains), fidelities={label: prior_costs[label] for label in labels},
             target=task.target, maximize=task.maximize, seed=int(rng.integers(2**31 - 1)),
-            cost_model=None if task.declared_costs else RunningMeanCost(), **optimizer_kwargs)
+            cost_model=None if task.declared_costs else RunningMeanCost(),
+            config=OptimizerConfig() if config is None else config)
 
     def observe(self, row: int, value: float, cost: float) -> None:
         super().observe(row, value, cost)
@@ -93,7 +95,7 @@ def make_bo(task: ReplayTask, rng: np.random.Generator) -> Policy:
 
 
 def make_mfbo_nuts(task: ReplayTask, rng: np.random.Generator) -> Policy:
-    return BOPolicy(task, rng, tuple(range(len(task.rungs))), fit="nuts")
+    return BOPolicy(task, rng, tuple(range(len(task.rungs))), config=dataclasses.replace(OptimizerConfig(), fit="nuts"))
 
 
 FACTORIES = {"mfbo": make_mfbo, "bo": make_bo, "mfbo-nuts": make_mfbo_nuts}

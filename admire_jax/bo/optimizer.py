@@ -9,7 +9,6 @@ import contextlib
 import math
 from typing import Any, Mapping, Sequence
 
-import gin
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,84 +18,54 @@ from admire_jax.bo.cost import FixedCost
 from admire_jax.bo.fidelity import fidelity_coordinates
 from admire_jax.bo.fit import fit_map, fit_nuts
 from admire_jax.bo.gp import GPParams, blas_threads, condition, predict, x64
-from admire_jax.bo.models import KernelFactory, build_model, matern52
+from admire_jax.bo.config import OptimizerConfig, default_config
+from admire_jax.bo.models import build_model
 from admire_jax.bo.persistence import Persistent
 from admire_jax.bo.records import Pool, Proposal, Recommendation, bucket
 from admire_jax.bo.refit import RefitPolicy
 from admire_jax.bo.propose import (AcquisitionConfig, make_contexts, pool_values, project_rows,
                                    project_to_bounds, refine)
 
-@gin.configurable
 class Optimizer(Persistent):
     """Ask/tell BO over mixtures (simplex of `domains`) x rungs (`fidelities`: label -> cost).
 
-    Refit policy: the hyperparameters are refitted once the successful observations grew, since
-    the last fit, by at least `refit_every` and by at least the fraction `refit_growth` (defaults
-    1 and 0: on every change); in between, the GP is only re-conditioned on the new data with the
-    last hyperparameters (one Cholesky). A refit runs at most `warm_refit_iters` L-BFGS steps from
-    the previous fit, and every `full_refit_every`-th refit is a full one from
-    `fit_map.num_restarts` further starts, provided the data grew by the fraction
-    `full_refit_growth` since the last full fit (else it is a warm one; 0: always full). E.g.
-    refit_growth=0.05 refits every ~10 observations at N = 200 and every ~50 at N = 1000; the
-    default full_refit_growth=0.1 makes every 10th refit full up to N = 100, every 100th at N = 1000.
-    Between scheduled refits, each of the first `new_rung_refits` rows of a rung still triggers a
-    warm refit (0 = off): a rung without rows at the last fit has its mean at the prior's centre,
-    so its first rows would otherwise look like huge deviations until the next refit (see `refit`).
+    `config` holds every engine knob (None: `OptimizerConfig`'s defaults); `cost_model` maps
+    declared and measured costs to the expected cost of each rung (None: the declared costs).
+
+    Refit policy (`OptimizerConfig`'s refit knobs, see `refit.RefitPolicy`): between refits the GP
+    is only re-conditioned on the new data with the last hyperparameters (one Cholesky); a refit
+    is warm (a few L-BFGS steps from the last fit) or, now and then, full (several starts).
 
     Outcomes are standardised before the GP sees them: centred on their mean, in units of their
     spread around each rung's own mean (`standardize='within_rung'`, the default) or of their
-    pooled spread ('pooled', the earlier rule; saved states without the setting reload
-    with it). With one rung the two are the same. Why within rungs: the per-rung means
-    model the offsets between rungs, and the priors on variances, noise and AR1 factors are
-    written for a unit mixture effect; pooled over rungs the offsets set the unit instead (see
-    `_within_rung_sd`).
-
-    `blas_threads` caps the threads of the BLAS under jax's CPU linear algebra while the
-    Optimizer computes (1 by default: on shared, loaded machines multi-threaded OpenBLAS made the
-    GP's triangular solves 40-100x slower; None keeps the library default).
+    pooled spread ('pooled'). With one rung the two are the same (see `_within_rung_sd`).
     """
 
-    def __init__(self, domains: Sequence[str], fidelities: Mapping[str, float], target: str,
+    def __init__(self, domains: Sequence[str], fidelities: Mapping[str, float], target: str, *,
                  maximize: bool = False, seed: int = 0, bounds: Mapping[str, tuple[float, float]] | None = None,
-                 model: str = "linear_truncated", kernel: KernelFactory = matern52, fit: str = "map",
-                 acquisition: str = "mf_mes", max_value_sampler: str = "gumbel", num_max_values: int = 8,
-                 cost_model: Any = None, q: int = 1, num_restarts: int = 4, raw_samples: int = 512,
-                 refine_steps: int = 40, fidelity_map: str = "log_cost", full_refit_every: int = 10,
-                 warm_refit_iters: int = 20, refit_every: int = 1, refit_growth: float = 0.0,
-                 full_refit_growth: float = 0.1, new_rung_refits: int = 3, blas_threads: int | None = 1,
-                 standardize: str = "within_rung"):
+                 cost_model: Any = None, config: OptimizerConfig | None = None):
         self.domains = [str(d) for d in domains]
         if len(set(self.domains)) != len(self.domains) or not self.domains:
             raise ValueError(f"domains must be distinct and non-empty, got {self.domains}")
+        self.config = default_config() if config is None else config
+        if not isinstance(self.config, OptimizerConfig):
+            raise ValueError(f"config must be an OptimizerConfig, got {type(self.config).__name__}")
         self.costs = checks.fidelity_costs(fidelities, target)
         self.target, self.maximize, self.seed = target, bool(maximize), int(seed)
         self.bounds = {k: (float(a), float(b)) for k, (a, b) in (bounds or {}).items()}
         self.lo, self.hi = checks.bounds_arrays(self.bounds, self.domains)
         self.rungs = sorted(self.costs, key=lambda k: (self.costs[k], k != target))
-        self.coords = fidelity_coordinates(self.costs, target, kind=fidelity_map)
-        if fit not in ("map", "nuts"):
-            raise ValueError(f"unknown fit {fit!r}; use 'map' or 'nuts'")
-        if standardize not in ("pooled", "within_rung"):
-            raise ValueError(f"unknown standardize {standardize!r}; use 'pooled' or 'within_rung'")
-        self.config = dict(model=model, kernel=getattr(kernel, "__name__", repr(kernel)), fit=fit,
-                           acquisition=acquisition, max_value_sampler=max_value_sampler,
-                           num_max_values=int(num_max_values), q=int(q), num_restarts=int(num_restarts),
-                           raw_samples=int(raw_samples), refine_steps=int(refine_steps), fidelity_map=fidelity_map,
-                           full_refit_every=int(full_refit_every), warm_refit_iters=int(warm_refit_iters),
-                           refit_every=int(refit_every), refit_growth=float(refit_growth),
-                           full_refit_growth=float(full_refit_growth), new_rung_refits=int(new_rung_refits),
-                           blas_threads=None if blas_threads is None else int(blas_threads),
-                           standardize=standardize)
-        self.refit = RefitPolicy(int(refit_every), float(refit_growth), int(full_refit_every), int(warm_refit_iters),
-                                 float(full_refit_growth), int(new_rung_refits))
-        self.acq = AcquisitionConfig(acquisition, max_value_sampler, int(num_max_values))
-        self._kernel, self.cost_model = kernel, cost_model or FixedCost()
+        self.coords = fidelity_coordinates(self.costs, target, kind=self.config.fidelity_map)
+        self.refit = self.config.refit_policy
+        self.acq = self.config.acquisition_config
+        self.cost_model = cost_model or FixedCost()
         self.observations: list[dict] = []
         self.pending: list[dict] = []
         self.num_asks = 0
         self.num_fits = 0
         with x64():
-            self._init = self._as64(build_model(len(self.domains), len(self.rungs), kind=model, kernel=kernel))
+            self._init = self._as64(build_model(len(self.domains), len(self.rungs), kind=self.config.model,
+                                                kernel=self.config.kernel))
         self._warm: GPParams | None = None
         self._fitted: tuple[int, GPParams] | None = None
         self._fit_size = 0  # successful observations at the last refit
@@ -106,7 +75,7 @@ class Optimizer(Persistent):
         """float64 for the GP code, and the BLAS thread limit (`blas_threads`, None = default)."""
         stack = contextlib.ExitStack()
         stack.enter_context(x64())
-        stack.enter_context(blas_threads(self.config["blas_threads"]))
+        stack.enter_context(blas_threads(self.config.blas_threads))
         return stack
 
     # ------------------------------------------------------------------ data
@@ -147,7 +116,7 @@ class Optimizer(Persistent):
         successes = self._successes()
         y = np.array([o["value"] for o in successes]) * (1.0 if self.maximize else -1.0)
         sd = float(y.std()) if y.size > 1 else 0.0
-        if self.config["standardize"] == "within_rung":
+        if self.config.standardize == "within_rung":
             sd = _within_rung_sd(y, np.array([o["fidelity"] for o in successes]), fallback=sd)
         return float(y.mean()), (sd if sd > 1e-12 * max(1.0, abs(float(y.mean()))) else 1.0)
 
@@ -189,7 +158,7 @@ class Optimizer(Persistent):
             return self._fitted[1]
         X, y, mask, _ = self._data()
         key = self._key(0, version)
-        if self.config["fit"] == "nuts":
+        if self.config.fit == "nuts":
             params = fit_nuts(self._init, X, y, mask, key, warm=self._warm)
         elif kind == "warm" and self._warm is not None:
             params = fit_map(self._init, X, y, mask, key, warm=self._warm, num_restarts=0,
@@ -211,8 +180,8 @@ class Optimizer(Persistent):
 
     # ------------------------------------------------------------------ ask
     def ask(self, n: int | None = None, pool: Pool | None = None) -> list[Proposal]:
-        """Next n proposals (default: gin `q`); proposals stay pending (fantasised) until told."""
-        n = self.config["q"] if n is None else int(n)
+        """Next n proposals (default: `config.q`); proposals stay pending (fantasised) until told."""
+        n = self.config.q if n is None else int(n)
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         self.num_asks += 1
@@ -276,7 +245,7 @@ class Optimizer(Persistent):
 
     def _continuous_pick(self, key, picks) -> Proposal:
         k_raw, k_ctx = jax.random.split(key)
-        W_raw = self._dirichlet(k_raw, self.config["raw_samples"])
+        W_raw = self._dirichlet(k_raw, self.config.raw_samples)
         ctx, s_t, r_t = self._contexts(k_ctx, W_raw[:256], self.pending)
         rungs = [self.target] if self.acq.target_only else self.rungs
         w, label, value = self._maximise(ctx, self.acq, W_raw, rungs, s_t, r_t)
@@ -294,10 +263,10 @@ class Optimizer(Persistent):
         X[: len(rows)] = rows
         cost = self._cost_array()
         vals = np.asarray(pool_values(ctx, X, np.arange(Mb) < len(rows), s_t, r_t, cost, cfg=cfg))[: len(rows)]
-        top = np.argsort(-vals.reshape(len(rungs), len(W_raw)), axis=1)[:, : self.config["num_restarts"]]
+        top = np.argsort(-vals.reshape(len(rungs), len(W_raw)), axis=1)[:, : self.config.num_restarts]
         starts = np.concatenate([rows[i * len(W_raw) + top[i]] for i in range(len(rungs))])
         W, v = refine(ctx, starts[:, :-2], starts[:, -2], starts[:, -1], self.lo, self.hi, cost, s_t, r_t, cfg=cfg,
-                      steps=self.config["refine_steps"])
+                      steps=self.config.refine_steps)
         W, v = np.asarray(W), np.asarray(v)
         i = int(np.argmax(v))
         return self._clean(W[i]), self.rungs[int(starts[i, -1])], float(v[i])
@@ -345,7 +314,7 @@ class Optimizer(Persistent):
             return Recommendation(W[j], float(mean[j]), float(std[j]), j)
         with self._numerics():
             ctx, s_t, r_t = self._contexts(self._key(2, len(self.observations)), np.zeros((0, len(self.domains))))
-            W_raw = self._dirichlet(self._key(3, len(self.observations)), self.config["raw_samples"])
+            W_raw = self._dirichlet(self._key(3, len(self.observations)), self.config.raw_samples)
             best, _, _ = self._maximise(ctx, AcquisitionConfig("mean"), W_raw, [self.target], s_t, r_t)
         seen = np.array([o["mixture"] for o in self._successes()])
         inside = np.all((seen >= self.lo - 1e-12) & (seen <= self.hi + 1e-12), axis=1)

@@ -2,6 +2,7 @@
 after a reload is the same as without the reload)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any, Mapping
@@ -10,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from admire_jax.bo.config import OptimizerConfig
 from admire_jax.bo.gp import x64
 from admire_jax.bo.models import BUILTIN_KERNELS, KernelFactory
 
@@ -23,7 +25,8 @@ class Persistent:
         fitted = None if self._fitted is None else dict(version=self._fitted[0], leaves=leaves(self._fitted[1]))
         obs = [dict(o, value=o["value"] if math.isfinite(o["value"]) else repr(o["value"])) for o in self.observations]
         return dict(version=1, domains=self.domains, fidelities=self.costs, target=self.target,
-                    maximize=self.maximize, seed=self.seed, bounds=self.bounds, config=self.config,
+                    maximize=self.maximize, seed=self.seed, bounds=self.bounds,
+                    config=dict(dataclasses.asdict(self.config), kernel=self.config.kernel_name),
                     observations=obs, pending=self.pending, num_asks=self.num_asks, num_fits=self.num_fits,
                     fit_size=self._fit_size, full_size=self._full_size, warm=leaves(self._warm),
                     fitted=fitted)
@@ -41,8 +44,8 @@ class Persistent:
         if kernel is None or getattr(kernel, "__name__", repr(kernel)) != kernel_name:
             raise ValueError(f"state was saved with kernel {kernel_name!r}; pass that kernel factory to load()")
         opt = cls(state["domains"], state["fidelities"], state["target"], maximize=state["maximize"],
-                  seed=state["seed"], bounds={k: tuple(v) for k, v in state["bounds"].items()}, kernel=kernel,
-                  cost_model=cost_model, **config)
+                  seed=state["seed"], bounds={k: tuple(v) for k, v in state["bounds"].items()},
+                  cost_model=cost_model, config=OptimizerConfig(**config, kernel=kernel))
         opt.observations = [dict(o, value=float(o["value"])) for o in state["observations"]]
         opt.pending, opt.num_asks = [dict(p) for p in state["pending"]], int(state["num_asks"])
         opt.num_fits, opt._fit_size = int(state["num_fits"]), int(state.get("fit_size", 0))

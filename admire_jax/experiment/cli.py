@@ -1,41 +1,29 @@
 """`admire-jax optimize | status | report | export`: the experiment commands.
 
   admire-jax optimize --gin_file=configs/experiments/demo.gin --exp_dir=DIR [--gin.X=V]
-                      [--warm_start=runs.csv] [--check_seeds=3]
-  admire-jax status DIR        trials table and the current recommendation
-  admire-jax report DIR        report.md, plots and recommendation.json
-  admire-jax export DIR [--out=FILE]   trials as a replay-format runs table (CSV)
+                      [--gin_search_paths=DIR] [--warm_start=runs.csv] [--check_seeds=3]
+  admire-jax status --exp_dir=DIR     trials table and the current recommendation
+  admire-jax report --exp_dir=DIR     report.md, plots and recommendation.json
+  admire-jax export --exp_dir=DIR [--out=FILE]   trials as a replay-format runs table (CSV)
 
+`status`, `report` and `export` read the experiment's gin files and bindings from DIR; gin options
+given to them are read after those (e.g. `--gin.Runtime.compilation_cache=None`).
 Exit codes: 0 done, 1 the experiment ran but could not recommend, 2 bad input (message, no traceback),
 130 interrupted (Ctrl-C).
 Running `optimize` again with the same arguments continues a stopped or killed experiment.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from pathlib import Path
 
+from admire_jax import gin_cli
 from admire_jax.experiment.spec import SpecError
 
 SAVED_ARGS = "experiment.json"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise SpecError(message)
-
-
-def _split_gin(rest: list[str]) -> list[str]:
-    bindings = []
-    for item in rest:
-        if not item.startswith("--gin.") or "=" not in item:
-            raise SpecError(f"unrecognised argument {item!r} (gin bindings are --gin.NAME=VALUE)")
-        name, _, value = item[len("--gin."):].partition("=")
-        bindings.append(f"{name} = {value}")
-    return bindings
+DEMO = os.path.join(gin_cli.CONFIG_ROOT, "experiments", "demo.gin")
 
 
 def _fail(command: str, exc: Exception) -> int:
@@ -43,47 +31,50 @@ def _fail(command: str, exc: Exception) -> int:
     return 2
 
 
+def _parser(command: str, description: str) -> gin_cli.ArgumentParser:
+    p = gin_cli.parser(f"admire-jax {command}", description)
+    p.add_argument("--exp_dir", required=True, help="experiment directory" +
+                   (" (created; reused to continue)" if command == "optimize" else " (written by optimize)"))
+    return p
+
+
 def optimize(argv: list[str]) -> int:
-    p = _Parser(prog="admire-jax optimize", description="Search the best data mixture with multi-fidelity BO.")
-    p.add_argument("--gin_file", action="append", default=[],
-                   help="experiment gin file (repeatable; default configs/experiments/demo.gin)")
-    p.add_argument("--exp_dir", required=True, help="experiment directory (created; reused to continue)")
+    p = _parser("optimize", "Search the best data mixture with multi-fidelity BO.")
     p.add_argument("--warm_start", help="runs table (as written by `admire-jax export`) told before searching")
     p.add_argument("--check_seeds", type=int, help="train recommended and uniform at the target rung with N seeds")
     try:
-        args, rest = p.parse_known_args(argv)
-        bindings = _split_gin(rest)
+        args, bindings = gin_cli.parse_args(p, argv)
         if args.warm_start:
             bindings.append(f"experiment.warm_start = {json.dumps(os.path.abspath(args.warm_start))}")
         if args.check_seeds is not None:
             bindings.append(f"experiment.check_seeds = {args.check_seeds}")
         if not args.gin_file:
-            from admire_jax.experiment.config import CONFIG_ROOT
-
-            args.gin_file = [os.path.join(CONFIG_ROOT, "experiments", "demo.gin")]
-            print(f"admire-jax optimize: no --gin_file; running the demo ({args.gin_file[0]})")
-        files = [os.path.abspath(f) for f in args.gin_file]
-        controller = _open(files, bindings, args.exp_dir)
+            args.gin_file = [DEMO]
+            print(f"admire-jax optimize: no --gin_file; running the demo ({DEMO})")
+        paths = gin_cli.given_search_paths(args)
+        controller = _open(args.gin_file, bindings, paths, args.exp_dir)
     except (SpecError, ValueError) as exc:
         return _fail("optimize", exc)
-    Path(args.exp_dir, SAVED_ARGS).write_text(json.dumps({"gin_files": files, "gin_bindings": bindings}, indent=1))
+    saved = {"gin_files": list(controller.exp.gin_files), "gin_bindings": bindings, "gin_search_paths": paths}
+    Path(args.exp_dir, SAVED_ARGS).write_text(json.dumps(saved, indent=1))
     from admire_jax.experiment import report
 
     try:
         controller.search()
-        return report.finish(controller, run_check=controller.spec.check_seeds > 0)
+        return report.finish(controller, run_check=controller.spec.confirmation.check_seeds > 0)
     except KeyboardInterrupt:
         print(f"admire-jax optimize: interrupted; running trials go on by themselves. Run the same command "
               f"again to continue {args.exp_dir}", file=sys.stderr)
         return 130
 
 
-def _open(files: list[str], bindings: list[str], exp_dir: str):
-    """The experiment's controller over `exp_dir` (checked against the config; nothing runs yet)."""
+def _open(files: list[str], bindings: list[str], search_paths: list[str], exp_dir: str):
+    """The experiment's controller over `exp_dir` (checked against the config; nothing runs yet).
+    Gin is parsed here, once: `config.load` builds every experiment object from it."""
     from admire_jax.experiment import config, runs_table
     from admire_jax.experiment.controller import Controller
 
-    exp = config.load(files, bindings)
+    exp = config.load(files, bindings, gin_cli.with_default_search_paths(search_paths))
     _enable_compilation_cache(exp.runtime.compilation_cache)
     warm = []
     if exp.spec.warm_start:
@@ -94,22 +85,23 @@ def _open(files: list[str], bindings: list[str], exp_dir: str):
     return controller
 
 
-def _reopen(command: str, argv: list[str], extra=()):
-    p = _Parser(prog=f"admire-jax {command}")
-    p.add_argument("exp_dir")
+def _reopen(command: str, description: str, argv: list[str], extra=()):
+    p = _parser(command, description)
     for flag, kw in extra:
         p.add_argument(flag, **kw)
-    args = p.parse_args(argv)
+    args, bindings = gin_cli.parse_args(p, argv)
     saved = Path(args.exp_dir, SAVED_ARGS)
     if not saved.is_file():
         raise SpecError(f"{args.exp_dir} is not an experiment directory (no {SAVED_ARGS}); run `admire-jax optimize` first")
     stored = json.loads(saved.read_text())
-    return args, _open(stored["gin_files"], stored["gin_bindings"], args.exp_dir)
+    paths = [*stored["gin_search_paths"], *gin_cli.given_search_paths(args)]
+    files = [*stored["gin_files"], *args.gin_file]
+    return args, _open(files, [*stored["gin_bindings"], *bindings], paths, args.exp_dir)
 
 
 def status(argv: list[str]) -> int:
     try:
-        _, controller = _reopen("status", argv)
+        _, controller = _reopen("status", "Print an experiment's trials and current recommendation.", argv)
     except (SpecError, ValueError) as exc:
         return _fail("status", exc)
     from admire_jax.experiment import report
@@ -120,7 +112,7 @@ def status(argv: list[str]) -> int:
 
 def report(argv: list[str]) -> int:
     try:
-        _, controller = _reopen("report", argv)
+        _, controller = _reopen("report", "Write report.md, plots and recommendation.json.", argv)
     except (SpecError, ValueError) as exc:
         return _fail("report", exc)
     from admire_jax.experiment import report as report_lib
@@ -130,7 +122,8 @@ def report(argv: list[str]) -> int:
 
 def export(argv: list[str]) -> int:
     try:
-        args, controller = _reopen("export", argv, [("--out", dict(help="CSV path (default DIR/runs.csv)"))])
+        args, controller = _reopen("export", "Write an experiment's trials as a replay-format runs table.", argv,
+                                   [("--out", dict(help="CSV path (default DIR/runs.csv)"))])
     except (SpecError, ValueError) as exc:
         return _fail("export", exc)
     from admire_jax.experiment import runs_table

@@ -1,23 +1,23 @@
-"""Loading an experiment: parse its gin file, check the spec, price each rung, pick the executor.
+"""Loading an experiment: its spec from the parsed gin, each rung priced, the runtime picked.
 
-Everything that can be wrong with the input is found here and raised as SpecError, before any
-training starts. Rung prices are computed the way the trainer counts them (same gin defaults,
-preset and bindings), so a FLOP budget and the FLOPs in result.json agree exactly.
+A command parses gin once (`admire_jax.gin_cli.parse_gin`); `load` does that and builds every
+experiment object from it (the spec's records, the Runtime, the OptimizerConfig) before it prices
+the rungs through the trainer's public `plan`, which parses the trainer's gin in isolation. Everything that can be wrong with the input
+is found here and raised as SpecError, before any training starts. Rung prices are computed the
+way the trainer counts them, so a FLOP budget and the FLOPs in result.json agree exactly.
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import gin
 
-from admire_jax.experiment import spec as spec_lib
-from admire_jax.experiment.spec import ExperimentSpec, SpecError
-
-DEFAULT_TRAINER = "admire_jax.train.cli:main"
-CONFIG_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs")
+from admire_jax import gin_cli
+from admire_jax.bo import OptimizerConfig
+from admire_jax.experiment.gin_spec import experiment
+from admire_jax.experiment.spec import DEFAULT_TRAINER, ExperimentSpec, Rung, SpecError
+from admire_jax.train.plan import PlanError, TrialPlan, plan
 
 
 @gin.configurable
@@ -30,128 +30,6 @@ class Runtime:
     compilation_cache: str | None = "~/.cache/admire_jax/jax_compilation_cache"
 
 
-@dataclasses.dataclass
-class LoadedExperiment:
-    spec: ExperimentSpec
-    runtime: Runtime
-    rung_flops: dict[str, float]      # FLOPs of one trial per rung (as the trainer counts them)
-    rung_costs: dict[str, float]      # declared cost per trial per rung, in budget units
-    bounds: dict[str, tuple[float, float]]
-    gin_files: tuple[str, ...]
-    gin_bindings: tuple[str, ...]
-    rung_params: dict[str, int] = dataclasses.field(default_factory=dict)  # non-embedding parameters per rung
-
-
-def known_presets() -> list[str]:
-    folder = os.path.join(CONFIG_ROOT, "models")
-    return sorted(f[:-4] for f in os.listdir(folder) if f.endswith(".gin"))
-
-
-def parse_gin(files: Sequence[str], bindings: Sequence[str]) -> None:
-    for f in files:
-        if not os.path.isfile(f):
-            raise SpecError(f"gin file not found: {f}")
-    gin.clear_config()
-    try:
-        gin.parse_config_files_and_bindings(list(files), list(bindings), finalize_config=False)
-    except Exception as exc:  # gin raises ValueError, KeyError, ImportError, SyntaxError...
-        raise SpecError(f"gin configuration error: {exc}") from None
-
-
-def load(files: Sequence[str], bindings: Sequence[str]) -> LoadedExperiment:
-    """Parse and check the experiment; leaves its gin config loaded (the Optimizer reads it)."""
-    parse_gin(files, bindings)
-    try:
-        spec = spec_lib.experiment()
-    except SpecError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"experiment config: {exc}") from None
-    _import_trial_modules(spec)
-    train_domains, scored_domains = _domain_names(spec)
-    spec_lib.check_spec(spec, scored_domains, train_domains, known_presets())
-    prices = {r.name: _rung_price(spec, r) for r in spec.rungs}
-    rung_flops = {name: price.flops for name, price in prices.items()}
-    rung_costs = {name: declared_cost(spec, flops) for name, flops in rung_flops.items()}
-    if rung_costs[spec.target_rung] < max(rung_costs.values()):
-        raise SpecError(f"the target rung {spec.target_rung!r} must be the most expensive; costs {rung_costs}")
-    ordered = tuple(sorted(spec.rungs, key=lambda r: rung_costs[r.name]))
-    spec = dataclasses.replace(spec, rungs=ordered)
-    cheapest = rung_costs[ordered[0].name]
-    if spec.budget < cheapest:
-        raise SpecError(f"budget {spec.budget:.4g} {spec.budget_unit} is smaller than one trial of the cheapest "
-                        f"rung {ordered[0].name!r} ({cheapest:.4g} {spec.budget_unit})")
-    confirming = spec.confirmation_trials() * rung_costs[spec.target_rung]
-    if confirming and spec.budget < cheapest + confirming:
-        raise SpecError(f"budget {spec.budget:.4g} {spec.budget_unit} leaves nothing to search after the "
-                        f"{spec.confirmation_trials()} confirmation trials at {spec.target_rung!r} "
-                        f"({confirming:.4g} {spec.budget_unit}); raise the budget or lower confirm_top / confirm_seeds")
-    tokens = prices[spec.target_rung].domain_tokens
-    if not spec.sources and spec.max_epochs is not None:
-        tokens = domain_tokens(spec)
-    bounds = spec_lib.epoch_bounds(spec, tokens)
-    parse_gin(files, bindings)  # pricing the rungs replaced the config; the Optimizer needs it back
-    try:
-        runtime = Runtime()
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"runtime config: {exc}") from None
-    if runtime.executor is None:
-        from admire_jax.experiment.executors import LocalExecutor
-
-        runtime.executor = LocalExecutor(slots=spec.q)
-    return LoadedExperiment(spec, runtime, rung_flops, rung_costs, bounds, tuple(files), tuple(bindings),
-                            {name: price.params for name, price in prices.items()})
-
-
-def _domain_names(spec: ExperimentSpec) -> tuple[list[str], list[str]]:
-    """(trainable domains, domains with a validation loss): the built-in corpus and its target
-    set, or the instruction sources (a source left out of `domains` is scored, never trained)."""
-    if spec.sources:
-        return sorted(spec.sources), sorted(spec.sources)
-    from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS
-
-    return list(TRAIN_DOMAINS), [*TRAIN_DOMAINS, *TARGET_DOMAINS]
-
-
-def _import_trial_modules(spec: ExperimentSpec) -> None:
-    """Imports what trials import (gin registrations such as an evaluation function), so their
-    bindings can be checked here."""
-    for module in spec.trial_imports:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise SpecError(f"experiment.trial_imports: cannot import {module!r}: {exc}") from None
-
-
-def declared_cost(spec: ExperimentSpec, flops: float) -> float:
-    """A trial's expected cost in the budget's unit, before any trial is measured."""
-    if spec.budget_unit == "flops":
-        return flops
-    seconds = flops / spec.assumed_flops_per_second
-    return seconds if spec.budget_unit == "wall_seconds" else seconds * spec.devices_per_trial / 3600.0
-
-
-def measured_cost(spec: ExperimentSpec, flops: float | None, wall_seconds: float | None) -> float | None:
-    """A finished trial's cost in the budget's unit, from its result."""
-    if spec.budget_unit == "flops":
-        return flops
-    if wall_seconds is None:
-        return None
-    return wall_seconds if spec.budget_unit == "wall_seconds" else wall_seconds * spec.devices_per_trial / 3600.0
-
-
-def trial_bindings(spec: ExperimentSpec, rung_name: str, seed: int = 0) -> list[str]:
-    """The gin bindings a trial of `rung_name` is trained with (after its preset)."""
-    rung = spec.rung(rung_name)
-    if spec.sources:
-        data = ["train.data_factory = @instruction_data", f"instruction_data.sources = {spec.sources!r}",
-                f"instruction_data.checkpoint = {rung.checkpoint!r}",
-                f"TrainConfig.init_checkpoint = {rung.checkpoint!r}"]
-    else:
-        data = [f"builtin_domains.max_bytes = {spec.max_bytes}", f"builtin_targets.max_bytes = {spec.max_bytes}"]
-    return [*data, *spec.trial_bindings, *rung.bindings, f"TRAIN_TOKENS = {rung.tokens}", f"TrainConfig.seed = {seed}"]
-
-
 @dataclasses.dataclass(frozen=True)
 class RungPrice:
     """What one trial of a rung costs, counted as the trainer counts it."""
@@ -161,66 +39,136 @@ class RungPrice:
     domain_tokens: dict[str, int]  # instruction sources: training tokens per domain (else empty)
 
 
-def _rung_price(spec: ExperimentSpec, rung: spec_lib.Rung) -> RungPrice:
-    """Parses the rung's trial config (defaults, preset, bindings) as the trainer will and prices it;
-    a checkpoint rung takes its architecture from the checkpoint's config.json. Also checks that the
-    trials compute every score the objective reads."""
-    from admire_jax.data import ByteTokenizer
-    from admire_jax.model import TransformerConfig
-    from admire_jax.model.hf import verify_checkpoint
-    from admire_jax.train.cli import model_config_for, train_options
-    from admire_jax.train.flags import TRAIN_DEFAULTS
-    from admire_jax.train.trainer import TrainConfig
-    from admire_jax.train.transformer_spec import checkpoint_config
+@dataclasses.dataclass
+class LoadedExperiment:
+    spec: ExperimentSpec                 # rungs ordered cheapest first
+    runtime: Runtime
+    optimizer: OptimizerConfig           # the BO engine's settings, for every Optimizer of the search
+    rung_flops: dict[str, float]         # FLOPs of one trial per rung (as the trainer counts them)
+    rung_costs: dict[str, float]         # declared cost per trial per rung, in budget units
+    bounds: dict[str, tuple[float, float]]
+    gin_files: tuple[str, ...]
+    gin_bindings: tuple[str, ...]
+    rung_params: dict[str, int] = dataclasses.field(default_factory=dict)  # non-embedding parameters per rung
 
-    files = [TRAIN_DEFAULTS, os.path.join(CONFIG_ROOT, "models", f"{rung.preset}.gin")]
+
+def load(files: Sequence[str], bindings: Sequence[str], search_paths: Sequence[str] = (gin_cli.CONFIG_ROOT,)
+         ) -> LoadedExperiment:
+    """Parse the experiment's gin once and build it; gin errors and bad values are SpecErrors."""
     try:
-        parse_gin(files, trial_bindings(spec, rung.name))
-        train = TrainConfig()
-        if rung.checkpoint is None:
-            model = model_config_for(TransformerConfig, ByteTokenizer().vocab_size)
-        else:  # its tensors are checked against config.json now (headers only), not in the trial
-            model = checkpoint_config(rung.checkpoint, TransformerConfig())
-            verify_checkpoint(rung.checkpoint)
-        evaluations = train_options()[1]
-        tokens = instruction_tokens(spec, rung, train.seq_len) if spec.sources else {}
-    except SpecError as exc:
+        resolved = gin_cli.parse_gin(files, bindings, search_paths)
+    except gin_cli.UsageError as exc:
+        raise SpecError(str(exc)) from None
+    try:
+        spec = experiment()
+        runtime = Runtime()
+        optimizer = OptimizerConfig()
+    except SpecError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"experiment config: {exc}") from None
+    if runtime.executor is None:
+        from admire_jax.experiment.executors import LocalExecutor
+
+        runtime.executor = LocalExecutor(slots=spec.q)
+    return priced(spec, runtime, optimizer, tuple(resolved), tuple(bindings))
+
+
+def priced(spec: ExperimentSpec, runtime: Runtime, optimizer: OptimizerConfig, files: tuple[str, ...],
+           bindings: tuple[str, ...]) -> LoadedExperiment:
+    """The experiment with its rungs priced (and ordered cheapest first) and its bounds."""
+    check_domains(spec)
+    prices = {r.name: _rung_price(spec, r) for r in spec.ladder.rungs}
+    rung_flops = {name: price.flops for name, price in prices.items()}
+    rung_costs = {name: spec.budget.declared_cost(flops) for name, flops in rung_flops.items()}
+    if rung_costs[spec.target_rung] < max(rung_costs.values()):
+        raise SpecError(f"the target rung {spec.target_rung!r} must be the most expensive; costs {rung_costs}")
+    ordered = tuple(sorted(spec.ladder.rungs, key=lambda r: rung_costs[r.name]))
+    spec = dataclasses.replace(spec, ladder=dataclasses.replace(spec.ladder, rungs=ordered))
+    budget, unit = spec.budget.amount, spec.budget.unit
+    cheapest = rung_costs[ordered[0].name]
+    if budget < cheapest:
+        raise SpecError(f"budget {budget:.4g} {unit} is smaller than one trial of the cheapest "
+                        f"rung {ordered[0].name!r} ({cheapest:.4g} {unit})")
+    confirming = spec.confirmation.trials * rung_costs[spec.target_rung]
+    if confirming and budget < cheapest + confirming:
+        raise SpecError(f"budget {budget:.4g} {unit} leaves nothing to search after the "
+                        f"{spec.confirmation.trials} confirmation trials at {spec.target_rung!r} "
+                        f"({confirming:.4g} {unit}); raise the budget or lower confirm_top / confirm_seeds")
+    tokens = prices[spec.target_rung].domain_tokens
+    if not spec.trial_setup.sources and spec.space.max_epochs is not None:
+        tokens = domain_tokens(spec)
+    return LoadedExperiment(spec, runtime, optimizer, rung_flops, rung_costs, epoch_bounds(spec, tokens), files,
+                            bindings, {name: price.params for name, price in prices.items()})
+
+
+def check_domains(spec: ExperimentSpec) -> None:
+    """The domains are trainable and the objective's losses are scored: by the built-in corpus and
+    its target set, or by the instruction sources (a source left out of `domains` is scored, never
+    trained)."""
+    if spec.trial_setup.sources:
+        train_domains = scored_domains = sorted(spec.trial_setup.sources)
+    else:
+        from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS
+
+        train_domains, scored_domains = list(TRAIN_DOMAINS), [*TRAIN_DOMAINS, *TARGET_DOMAINS]
+    unknown = [d for d in spec.domains if d not in train_domains]
+    if unknown:
+        raise SpecError(f"unknown training domain(s) {unknown}; known: {list(train_domains)}")
+    unknown = [d for d in spec.objective.loss_domains if d not in scored_domains]
+    if unknown:
+        raise SpecError(f"objective names unknown domain(s) {unknown}; scored domains: {list(scored_domains)}")
+
+
+def trial_bindings(spec: ExperimentSpec, rung_name: str, seed: int = 0) -> list[str]:
+    """The gin bindings a trial of `rung_name` is trained with (after its preset)."""
+    rung = spec.ladder.rung(rung_name)
+    sources = spec.trial_setup.sources
+    if sources:
+        data = ["train.data_factory = @instruction_data", f"instruction_data.sources = {dict(sources)!r}",
+                f"instruction_data.checkpoint = {rung.checkpoint!r}",
+                f"TrainConfig.init_checkpoint = {rung.checkpoint!r}"]
+    else:
+        data = [f"builtin_domains.max_bytes = {spec.trial_setup.max_bytes}",
+                f"builtin_targets.max_bytes = {spec.trial_setup.max_bytes}"]
+    return [*data, *spec.trial_setup.bindings, *rung.bindings, f"TRAIN_TOKENS = {rung.tokens}", f"TrainConfig.seed = {seed}"]
+
+
+def _rung_price(spec: ExperimentSpec, rung: Rung) -> RungPrice:
+    """The rung's trial as the trainer plans it (defaults, preset, bindings; a checkpoint rung
+    takes its architecture from the checkpoint). Also checks that the default trainer computes
+    every score the objective reads (another trainer writes its own scores)."""
+    try:
+        trial = plan(rung.preset, trial_bindings(spec, rung.name))
+        tokens = instruction_tokens(spec, rung, trial) if spec.trial_setup.sources else {}
+    except gin_cli.UsageError as exc:
         raise SpecError(f"rung {rung.name!r} (trial_bindings or rung bindings): {exc}") from None
-    except (TypeError, ValueError, OSError) as exc:
+    except (PlanError, TypeError, ValueError, OSError) as exc:
         raise SpecError(f"rung {rung.name!r}: {exc}") from None
-    missing = [name for name in spec.score_names if name not in evaluations]
-    if missing and spec.trainer == DEFAULT_TRAINER:  # another trainer writes its own scores
+    missing = [name for name in spec.objective.score_names if name not in trial.evaluations]
+    if missing and spec.trial_setup.trainer == DEFAULT_TRAINER:
         raise SpecError(f"the objective reads score(s) {missing}, which rung {rung.name!r} does not compute; its "
-                        f"trials compute {sorted(evaluations)} (bind train.evaluations = {{NAME: @function}} in "
+                        f"trials compute {list(trial.evaluations)} (bind train.evaluations = {{NAME: @function}} in "
                         f"experiment.trial_bindings, and the module registering the function in "
                         f"experiment.trial_imports)")
-    flops = model.train_flops_per_token(train.seq_len) * train.seq_len * train.global_batch * train.total_steps
-    return RungPrice(float(flops), int(model.non_embedding_params()), tokens)
+    return RungPrice(trial.flops, trial.non_embedding_params, tokens)
 
 
-def instruction_tokens(spec: ExperimentSpec, rung: spec_lib.Rung, seq_len: int) -> dict[str, int]:
-    """Prepares every instruction source as the rung's trials will (same gin-bound data_dir and
-    validation split; bad lines fail here, naming file and line, and parallel trials find the
-    datasets cached) and returns each domain's training tokens under the rung's tokenizer."""
+def instruction_tokens(spec: ExperimentSpec, rung: Rung, trial: TrialPlan) -> dict[str, int]:
+    """Prepares every instruction source as the rung's `trial` will (same data_dir and validation
+    split; bad lines fail here, naming file and line, and parallel trials find the datasets
+    cached) and returns each domain's training tokens under the rung's tokenizer."""
     from admire_jax.data import HFTokenizer, instruct_domain
     from admire_jax.data.instruct_loader import packed_rows
 
-    data_dir = _bound("instruction_data.data_dir", None)
-    fraction = _bound("instruction_data.validation_fraction", 0.05)
     tokenizer = HFTokenizer(rung.checkpoint)
     counts = {}
-    for name in sorted(spec.sources):
-        domain = instruct_domain(name, spec.sources[name], validation_fraction=fraction, data_dir=data_dir)
-        rows = packed_rows(domain, "train", tokenizer, seq_len, data_dir)
+    for name in sorted(spec.trial_setup.sources):
+        domain = instruct_domain(name, spec.trial_setup.sources[name], data_dir=trial.instruction_data_dir,
+                                 validation_fraction=trial.instruction_validation_fraction)
+        rows = packed_rows(domain, "train", tokenizer, trial.seq_len, trial.instruction_data_dir)
         counts[name] = int((rows["segment_ids"] > 0).sum())
     return {d: counts[d] for d in spec.domains}
-
-
-def _bound(parameter: str, default: Any) -> Any:
-    try:
-        return gin.query_parameter(parameter)
-    except ValueError:
-        return default
 
 
 def domain_tokens(spec: ExperimentSpec) -> dict[str, int]:
@@ -230,4 +178,25 @@ def domain_tokens(spec: ExperimentSpec) -> dict[str, int]:
 
     tokenizer = ByteTokenizer()
     return {d.name: len(token_stream(d, "train", tokenizer))
-            for d in builtin_domains(list(spec.domains), max_bytes=spec.max_bytes)}
+            for d in builtin_domains(list(spec.domains), max_bytes=spec.trial_setup.max_bytes)}
+
+
+def epoch_bounds(spec: ExperimentSpec, tokens_per_domain: Mapping[str, int]) -> dict[str, tuple[float, float]]:
+    """The bounds with w_i <= max_epochs * tokens_i / target_tokens folded in (so a recommendation
+    never repeats a small domain more than `max_epochs` times at the target rung's budget)."""
+    space = spec.space
+    bounds = {d: tuple(space.bounds.get(d, (0.0, 1.0))) for d in space.domains}
+    if space.max_epochs is None:
+        return {d: b for d, b in bounds.items() if b != (0.0, 1.0)}
+    target_tokens = spec.ladder.rung(spec.target_rung).tokens
+    for d in space.domains:
+        lo, hi = bounds[d]
+        bounds[d] = (lo, min(hi, space.max_epochs * tokens_per_domain[d] / target_tokens))
+    if sum(hi for _, hi in bounds.values()) < 1.0:
+        raise SpecError(
+            f"max_epochs={space.max_epochs} leaves no mixture: the domains hold {dict(tokens_per_domain)} tokens, "
+            f"fewer than the target rung's {target_tokens} even when each is repeated {space.max_epochs} times")
+    lows = sum(lo for lo, _ in bounds.values())
+    if any(lo > hi for lo, hi in bounds.values()) or lows > 1.0:
+        raise SpecError(f"bounds leave no mixture summing to 1: {bounds}")
+    return {d: b for d, b in bounds.items() if b != (0.0, 1.0)}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from admire_jax.experiment import proposals, trial, trial_lock
-from admire_jax.experiment.config import LoadedExperiment, measured_cost, trial_bindings
+from admire_jax.experiment.config import LoadedExperiment, trial_bindings
 from admire_jax.experiment.executors import Job
 from admire_jax.experiment.proposals import Observation
 from admire_jax.experiment.store import DIVERGED, FAILED, FINISHED, OK, PENDING, RUNNING, SEARCH, Trial, TrialStore
@@ -62,8 +62,8 @@ class Controller:
                 self.log(f"search stopped: {reason}")
                 return reason
             items = proposals.next_round(self.exp, self.warm, trials, self._confirm_from(trials))
-            if self.spec.max_trials is not None:
-                items = items[: self.spec.max_trials - sum(t.role == SEARCH for t in trials)]
+            if self.spec.budget.max_trials is not None:
+                items = items[: self.spec.budget.max_trials - sum(t.role == SEARCH for t in trials)]
             done = sum(t.role == SEARCH for t in trials)
             seeds = [self.spec.search_seed(done + i) for i in range(len(items))]
             added = self.store.add_many(items, self.runs_root, seed=seeds)
@@ -77,53 +77,59 @@ class Controller:
         uniform = {d: 1.0 / len(self.spec.domains) for d in self.spec.domains}
         for role, w in zip(CHECK_ROLES, (mixture, uniform)):
             done = {t.seed for t in self.store.trials() if t.role == role}
-            seeds = [s for s in range(self.spec.check_seeds) if s not in done]
+            seeds = [s for s in range(self.spec.confirmation.check_seeds) if s not in done]
             if seeds:
                 added = self.store.add_many([(w, self.spec.target_rung)] * len(seeds), self.runs_root, role, seeds)
                 self.queue += [t.id for t in added]
-        self._resume()
-        self._wait_for_all()
+        self.run_unfinished()
 
     def stop_reason(self, trials: Sequence[Trial]) -> str | None:
         searched = [t for t in trials if t.role == SEARCH]
-        spent = self.spent(searched)
+        spent, budget = self.spent(searched), self.spec.budget
         confirm_from = self._confirm_from(trials)
         if confirm_from is not None:
             told = list(self.warm) + proposals.observations(self.exp, searched[:confirm_from])
             planned = proposals.num_confirmations(self.exp, proposals.target_mixtures(self.exp, told))
             if len(searched) - confirm_from >= planned:
-                return (f"budget spent ({spent:.4g} of {self.spec.budget:.4g} {self.spec.budget_unit}, "
+                return (f"budget spent ({spent:.4g} of {budget.amount:.4g} {budget.unit}, "
                         f"the last {planned} trials confirming the best target mixtures)")
-        elif spent >= self.spec.budget:
-            return f"budget spent ({spent:.4g} of {self.spec.budget:.4g} {self.spec.budget_unit})"
-        if self.spec.max_trials is not None and len(searched) >= self.spec.max_trials:
-            return f"max_trials={self.spec.max_trials} reached"
+        elif spent >= budget.amount:
+            return f"budget spent ({spent:.4g} of {budget.amount:.4g} {budget.unit})"
+        if budget.max_trials is not None and len(searched) >= budget.max_trials:
+            return f"max_trials={budget.max_trials} reached"
         streak = 2 * self.spec.q + 3
         if len(searched) >= streak and all(t.status in (FAILED, DIVERGED) for t in searched[-streak:]):
-            return f"the last {streak} trials all failed; see their errors with `admire-jax status {self.exp_dir}`"
+            return f"the last {streak} trials all failed; see their errors with `admire-jax status --exp_dir={self.exp_dir}`"
         return None
 
     def _confirm_from(self, trials: Sequence[Trial]) -> int | None:
         """With `confirm_top`: the number of search trials before the confirmation phase, once the
         search has spent all but the confirmations' share of the budget (stored, so that a resumed
         controller confirms the same mixtures); else None."""
-        if not self.spec.confirm_top:
+        if not self.spec.confirmation.top:
             return None
         stored = self.store.meta("confirm_from")
         if stored is not None:
             return int(stored)
         searched = [t for t in trials if t.role == SEARCH]
-        reserve = self.spec.confirmation_trials() * self.exp.rung_costs[self.spec.target_rung]
-        if self.spent(searched) < self.spec.budget - reserve or any(not t.is_finished for t in searched):
+        reserve = self.spec.confirmation.trials * self.exp.rung_costs[self.spec.target_rung]
+        if self.spent(searched) < self.spec.budget.amount - reserve or any(not t.is_finished for t in searched):
             return None
         self.store.check_meta("confirm_from", str(len(searched)))
         return len(searched)
 
     def spent(self, trials: Sequence[Trial]) -> float:
-        costs = [measured_cost(self.spec, t.flops, t.wall_seconds) for t in trials if t.is_finished]
+        costs = [self.spec.budget.measured_cost(t.flops, t.wall_seconds) for t in trials if t.is_finished]
         return float(sum(c for c in costs if c is not None and math.isfinite(c)))
 
     # ------------------------------------------------------------------ trials
+    def run_unfinished(self) -> None:
+        """Takes charge of every unfinished trial in the store (one whose process still holds its
+        lock is waited for, one with a result is recorded, the rest are launched) and returns when
+        all of them are recorded."""
+        self._resume()
+        self._wait_for_all()
+
     def _resume(self) -> None:
         """Takes charge of every unfinished trial not already tracked by this process."""
         for t in self.store.trials(PENDING, RUNNING):
@@ -158,14 +164,14 @@ class Controller:
         run_dir.mkdir(parents=True, exist_ok=True)
         mixture_path = run_dir / "mixture.json"
         mixture_path.write_text(json.dumps({"mixture": t.mixture}))
-        rung = self.spec.rung(t.rung)
+        rung = self.spec.ladder.rung(t.rung)
         args = [f"--preset={rung.preset}", f"--mixture={mixture_path}", f"--run_dir={run_dir}"]
         for binding in trial_bindings(self.spec, t.rung, t.seed):
             name, _, value = binding.partition("=")
             args.append(f"--gin.{name.strip()}={value.strip()}")
         self.store.mark_running(t.id)
         slot = self._free_slot()
-        command = trial.command(str(run_dir), self.spec.trainer, args, self.spec.trial_imports)
+        command = trial.command(str(run_dir), self.spec.trial_setup.trainer, args, self.spec.trial_setup.imports)
         self.jobs[t.id] = (self.executor.submit(command, run_dir, slot), slot)
 
     def _try_finish(self, t: Trial, job_error: str | None) -> bool:
@@ -196,11 +202,11 @@ class Controller:
 
     def _report(self, t: Trial) -> None:
         searched = [s for s in self.store.trials() if s.role == SEARCH]
-        value = self.spec.objective_value(t.losses, t.scores) if t.status == OK else math.nan
-        cost = measured_cost(self.spec, t.flops, t.wall_seconds)
+        value = self.spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan
+        cost = self.spec.budget.measured_cost(t.flops, t.wall_seconds)
         line = (f"trial {t.id} [{t.role} {t.rung}] {t.status}: objective {value:.4f}, cost "
-                f"{cost if cost is None else f'{cost:.3g}'} {self.spec.budget_unit}, spent "
-                f"{self.spent(searched) / self.spec.budget:.0%} of the budget")
+                f"{cost if cost is None else f'{cost:.3g}'} {self.spec.budget.unit}, spent "
+                f"{self.spent(searched) / self.spec.budget.amount:.0%} of the budget")
         if t.error:
             line += f"; error: {t.error.splitlines()[0][:200]}"
         self.log(line)

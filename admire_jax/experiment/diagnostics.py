@@ -44,7 +44,7 @@ def shared_mixtures(spec, trials: Sequence[Trial]) -> dict[str, dict[tuple, floa
     for t in trials:
         if t.status != OK:
             continue
-        value = spec.objective_value(t.losses, t.scores)
+        value = spec.objective.value(t.losses, t.scores)
         if math.isfinite(value):
             key = tuple(round(float(t.mixture.get(d, 0.0)), 4) for d in spec.domains)
             sums.setdefault(t.rung, {}).setdefault(key, []).append(value)
@@ -55,7 +55,7 @@ def rung_rank_correlations(spec, trials: Sequence[Trial]) -> dict[tuple[str, str
     """(cheaper rung, dearer rung) -> (Spearman rho, number of shared mixtures); rho is NaN below 3."""
     by_rung = shared_mixtures(spec, trials)
     out = {}
-    for a, b in itertools.combinations([r.name for r in spec.rungs], 2):
+    for a, b in itertools.combinations(spec.ladder.names, 2):
         keys = sorted(set(by_rung.get(a, {})) & set(by_rung.get(b, {})))
         rho = math.nan
         if len(keys) >= 3:

@@ -15,7 +15,8 @@ import numpy as np
 
 from admire_jax.bo import Optimizer, Recommendation
 from admire_jax.bo.cost import LearnedCost
-from admire_jax.experiment.config import LoadedExperiment, measured_cost
+from admire_jax.experiment.config import LoadedExperiment
+from admire_jax.experiment.spec import mix_seed
 from admire_jax.experiment.store import OK, SEARCH, Trial
 
 
@@ -35,22 +36,22 @@ def observations(exp: LoadedExperiment, trials: Sequence[Trial]) -> list[Observa
     for t in trials:
         if t.role != SEARCH or not t.is_finished:
             continue
-        value = exp.spec.objective_value(t.losses, t.scores) if t.status == OK else math.nan
-        out.append(Observation(t.mixture, t.rung, value, measured_cost(exp.spec, t.flops, t.wall_seconds)))
+        value = exp.spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan
+        out.append(Observation(t.mixture, t.rung, value, exp.spec.budget.measured_cost(t.flops, t.wall_seconds)))
     return out
 
 
 def round_seed(seed: int, num_recorded: int) -> int:
     """The optimiser seed of the round that follows `num_recorded` recorded trials."""
-    return (int(seed) * 1_000_003 + int(num_recorded)) % (2**31 - 1)
+    return mix_seed(seed, num_recorded)
 
 
 def build_optimizer(exp: LoadedExperiment, told: Sequence[Observation], num_recorded: int) -> Optimizer:
-    """A fresh Optimizer (kernel, acquisition... from the gin config) told `told` in order."""
+    """A fresh Optimizer with the experiment's settings (`exp.optimizer`) told `told` in order."""
     spec = exp.spec
     opt = Optimizer(domains=list(spec.domains), fidelities=exp.rung_costs, target=spec.target_rung,
-                    maximize=spec.maximize, seed=round_seed(spec.seed, num_recorded), bounds=exp.bounds or None,
-                    cost_model=LearnedCost())
+                    maximize=spec.objective.maximize, seed=round_seed(spec.seed, num_recorded), bounds=exp.bounds or None,
+                    cost_model=LearnedCost(), config=exp.optimizer)
     for o in told:
         opt.tell(as_vector(o.mixture, spec.domains), o.rung, o.value, cost=o.cost)
     return opt
@@ -73,7 +74,7 @@ def initial_design(exp: LoadedExperiment) -> list[tuple[dict[str, float], str]]:
     measures what each domain adds to an even mix before the GP has to guess it from scattered
     random draws; random draws within the bounds fill the rest."""
     spec = exp.spec
-    if spec.initial_trials == 0:
+    if spec.initial.trials == 0:
         return []
     domains = list(spec.domains)
     uniform = np.full(len(domains), 1.0 / len(domains))
@@ -81,14 +82,14 @@ def initial_design(exp: LoadedExperiment) -> list[tuple[dict[str, float], str]]:
     hi = np.array([exp.bounds.get(d, (0.0, 1.0))[1] for d in domains])
     inside = lambda w: np.all(w >= lo - 1e-12) and np.all(w <= hi + 1e-12)
     candidates = [uniform]
-    if spec.initial_mixtures == "leave_one_out":
+    if spec.initial.mixtures == "leave_one_out":
         candidates += [np.where(np.arange(len(domains)) == i, 0.0, 1.0 / (len(domains) - 1))
                        for i in range(len(domains))]
-    mixtures = [w for w in candidates if inside(w)][:spec.initial_trials]
-    if len(mixtures) < spec.initial_trials:
+    mixtures = [w for w in candidates if inside(w)][:spec.initial.trials]
+    if len(mixtures) < spec.initial.trials:
         empty = build_optimizer(exp, [], num_recorded=0)  # no observations: ask() draws at random
-        mixtures += [p.mixture for p in empty.ask(spec.initial_trials - len(mixtures))]
-    rungs = [r.name for r in spec.rungs if r.name in spec.initial_rungs] or [spec.rungs[0].name]
+        mixtures += [p.mixture for p in empty.ask(spec.initial.trials - len(mixtures))]
+    rungs = [r.name for r in spec.ladder.rungs if r.name in spec.initial.rungs] or [spec.ladder.rungs[0].name]
     return [(as_mixture(w, domains), rung) for rung in rungs for w in mixtures]
 
 
@@ -122,14 +123,14 @@ def confirmations(exp: LoadedExperiment, warm: Sequence[Observation],
     if not num_confirmations(exp, candidates):
         return []
     mean, _ = build_optimizer(exp, told, num_recorded=len(searched)).predict(candidates, spec.target_rung)
-    order = np.argsort(-np.asarray(mean) if spec.maximize else np.asarray(mean), kind="stable")
-    top = [as_mixture(candidates[i], spec.domains) for i in order[:spec.confirm_top]]
-    return [(mixture, spec.target_rung) for _ in range(spec.confirm_seeds) for mixture in top]
+    order = np.argsort(-np.asarray(mean) if spec.objective.maximize else np.asarray(mean), kind="stable")
+    top = [as_mixture(candidates[i], spec.domains) for i in order[:spec.confirmation.top]]
+    return [(mixture, spec.target_rung) for _ in range(spec.confirmation.seeds) for mixture in top]
 
 
 def num_confirmations(exp: LoadedExperiment, candidates: np.ndarray | None) -> int:
     """How many trials `confirmations` returns, given the `target_mixtures` (no GP fit needed)."""
-    return 0 if candidates is None else min(exp.spec.confirm_top, len(candidates)) * exp.spec.confirm_seeds
+    return 0 if candidates is None else min(exp.spec.confirmation.top, len(candidates)) * exp.spec.confirmation.seeds
 
 
 def recommend(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]) -> tuple[Optimizer, Recommendation] | None:
@@ -144,7 +145,7 @@ def recommend(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequen
         return None
     opt = build_optimizer(exp, told, num_recorded=len(searched))
     candidates = target_mixtures(exp, told)
-    if exp.spec.recommend_from == "target_trials" and candidates is not None:
+    if exp.spec.confirmation.recommend_from == "target_trials" and candidates is not None:
         return opt, opt.recommend(candidates=candidates)
     return opt, opt.recommend()
 

@@ -30,8 +30,8 @@ def finish(controller: Controller, run_check: bool) -> int:
         "target_rung": exp.spec.target_rung,
         "predicted": rec.mean,
         "check": {role: (summary["mean"] if summary else None) for role, summary in check.items()},
-        "objective": dict(exp.spec.objective),
-        "maximize": exp.spec.maximize,
+        "objective": dict(exp.spec.objective.weights),
+        "maximize": exp.spec.objective.maximize,
     }
     out = controller.exp_dir
     (out / "recommendation.json").write_text(json.dumps(recommendation, indent=1))
@@ -45,7 +45,7 @@ def check_values(trials: Sequence[Trial], spec) -> dict[str, dict | None]:
     """Per check role: mean, standard error and values of the objective over its seeds."""
     out = {}
     for role in CHECK_ROLES:
-        values = [spec.objective_value(t.losses, t.scores) if t.status == OK else math.nan
+        values = [spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan
                   for t in trials if t.role == role]
         finite = [v for v in values if math.isfinite(v)]
         if not finite:
@@ -78,15 +78,15 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
     exp, out = controller.exp, controller.exp_dir
     spec = exp.spec
     searched = [t for t in trials if t.role == SEARCH and t.is_finished]
-    values = [spec.objective_value(t.losses, t.scores) if t.status == OK else math.nan for t in searched]
+    values = [spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan for t in searched]
     costs = [controller.spent([t]) for t in searched]
     uniform = {d: 1.0 / len(spec.domains) for d in spec.domains}
     loo = diagnostics.leave_one_out(exp, controller.warm, trials)
     ranks = diagnostics.rung_rank_correlations(spec, trials)
     figures = {
-        "best_so_far.png": plots.best_so_far(searched, values, costs, spec.target_rung, spec.budget_unit,
-                                              spec.maximize),
-        "rungs.png": plots.rung_per_trial(searched, [r.name for r in spec.rungs]),
+        "best_so_far.png": plots.best_so_far(searched, values, costs, spec.target_rung, spec.budget.unit,
+                                              spec.objective.maximize),
+        "rungs.png": plots.rung_per_trial(searched, spec.ladder.names),
         "mixture.png": plots.mixture_bars(recommendation["mixture"], uniform),
         "calibration.png": plots.calibration(loo),
         "rank_correlation.png": plots.rung_scatter(diagnostics.shared_mixtures(spec, trials), ranks),
@@ -95,8 +95,8 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
         fig.savefig(out / name, dpi=110, bbox_inches="tight")
         plots.close(fig)
     lines = [f"# Experiment report: {out.name}", "",
-             f"Objective: {spec.describe_objective()}. Target rung: "
-             f"`{spec.target_rung}`. Budget {spec.budget:.4g} {spec.budget_unit}, spent "
+             f"Objective: {spec.objective.describe()}. Target rung: "
+             f"`{spec.target_rung}`. Budget {spec.budget.amount:.4g} {spec.budget.unit}, spent "
              f"{controller.spent(searched):.4g} in {len(searched)} search trials "
              f"({sum(t.status == OK for t in searched)} ok).", "",
              "## Recommendation", "",
@@ -104,17 +104,17 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
     lines += [f"| {d} | {recommendation['mixture'][d]:.4f} | {uniform[d]:.4f} |" for d in spec.domains]
     at_target = sum(t.rung == spec.target_rung and t.status == OK for t in searched)
     rule = (f"the best posterior mean among the mixtures of the {at_target} search trials at the target rung"
-            if spec.recommend_from == "target_trials" and at_target else "the best posterior mean within the bounds")
+            if spec.confirmation.recommend_from == "target_trials" and at_target else "the best posterior mean within the bounds")
     lines += ["", f"Predicted target objective: {rec.mean:.4f} ± {rec.std:.4f} (posterior mean ± sd; {rule}).", "",
               "## Check at the target rung", ""]
     for role in ("recommended", "uniform"):
         c = check.get(role)
         lines.append(f"- {role}: " + ("not trained" if not c else
                      f"mean {c['mean']:.4f}, standard error {c['sem']:.4f}, seeds {[round(v, 4) for v in c['values']]}"))
-    lines += [f"- verdict: {verdict(check, spec.maximize)}", "", "## Trials per rung", "",
+    lines += [f"- verdict: {verdict(check, spec.objective.maximize)}", "", "## Trials per rung", "",
               "| rung | model | parameters | tokens | declared FLOPs | trials | ok | measured cost | mean wall s |",
               "|---|---|---|---|---|---|---|---|---|"]
-    for r in spec.rungs:
+    for r in spec.ladder.rungs:
         of = [t for t in searched if t.rung == r.name]
         walls = [t.wall_seconds for t in of if t.wall_seconds is not None]
         model = f"{r.preset} from {r.checkpoint}" if r.checkpoint else r.preset
@@ -138,15 +138,15 @@ def status_text(controller: Controller) -> str:
     header = f"{'id':>4} {'role':<11} {'rung':<10} {'status':<8} {'objective':>9} {'cost':>10}  mixture"
     lines = [header, "-" * len(header)]
     for t in trials:
-        value = spec.objective_value(t.losses, t.scores) if t.status == OK else math.nan
+        value = spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan
         cost = controller.spent([t]) if t.is_finished else math.nan
         mix = " ".join(f"{w:.2f}" for w in (t.mixture.get(d, 0.0) for d in spec.domains))
         lines.append(f"{t.id:>4} {t.role:<11} {t.rung:<10} {t.status:<8} {value:>9.4f} {cost:>10.3g}  {mix}")
         if t.error and t.status != OK:
             lines.append(f"     error: {t.error.splitlines()[0][:150]}")
     searched = [t for t in trials if t.role == SEARCH]
-    lines += ["", f"domains: {' '.join(spec.domains)}", f"objective: {spec.describe_objective()}",
-              f"spent {controller.spent(searched):.4g} of {spec.budget:.4g} {spec.budget_unit}"]
+    lines += ["", f"domains: {' '.join(spec.domains)}", f"objective: {spec.objective.describe()}",
+              f"spent {controller.spent(searched):.4g} of {spec.budget.amount:.4g} {spec.budget.unit}"]
     found = proposals.recommend(controller.exp, controller.warm, trials)
     if found is None:
         lines.append("no recommendation yet (no successful trial)")

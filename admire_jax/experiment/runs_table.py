@@ -3,8 +3,8 @@
 Columns: trial, status, `w:<domain>` (weights), `fidelity` (rung name), `cost` (budget units),
 `flops`, `wall_seconds`, `loss:<domain>` (validation loss per scored domain), `score:<name>` (each
 result.json score) and the experiment's objective, one row per finished search trial: `loss:objective`
-when it is minimised, `score:objective` when maximised. `admire-jax replay --weights-prefix w:
---fidelity-col fidelity --cost-col cost --objective loss:objective` reads it (for a maximised one:
+when it is minimised, `score:objective` when maximised. `admire-jax replay --weights_prefix w:
+--fidelity_col fidelity --cost_col cost --objective loss:objective` reads it (for a maximised one:
 `--objective score:objective --maximize`).
 """
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from admire_jax.experiment.config import LoadedExperiment, measured_cost
+from admire_jax.experiment.config import LoadedExperiment
 from admire_jax.experiment.proposals import Observation
-from admire_jax.experiment.spec import SCORE, SpecError, split_objective_key
+from admire_jax.experiment.objective import SCORE, SpecError, split_objective_key
 from admire_jax.experiment.store import OK, SEARCH, Trial
 
 
@@ -31,18 +31,18 @@ def trials_table(exp: LoadedExperiment, trials: Sequence[Trial]) -> pd.DataFrame
             continue
         row = {"trial": t.id, "status": t.status}
         row.update({f"w:{d}": float(t.mixture.get(d, 0.0)) for d in exp.spec.domains})
-        row.update(fidelity=t.rung, cost=measured_cost(exp.spec, t.flops, t.wall_seconds), flops=t.flops,
+        row.update(fidelity=t.rung, cost=exp.spec.budget.measured_cost(t.flops, t.wall_seconds), flops=t.flops,
                    wall_seconds=t.wall_seconds)
         losses = t.losses or {}
         row.update({f"loss:{d}": _number(losses.get(d)) for d in loss_names})
         row.update({f"score:{d}": _number((t.scores or {}).get(d)) for d in score_names})
-        row[objective_column(exp.spec)] = exp.spec.objective_value(losses, t.scores) if t.status == OK else math.nan
+        row[objective_column(exp.spec)] = exp.spec.objective.value(losses, t.scores) if t.status == OK else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def objective_column(spec) -> str:
-    return "score:objective" if spec.maximize else "loss:objective"
+    return "score:objective" if spec.objective.maximize else "loss:objective"
 
 
 def _column(key: str) -> str:
@@ -73,10 +73,10 @@ def read_warm_start(exp: LoadedExperiment, path: str | Path) -> list[Observation
     names = [c[2:] for c in weight_cols]
     if sorted(names) != sorted(spec.domains):
         raise SpecError(f"warm-start table {path}: weight columns {names} do not match the domains {list(spec.domains)}")
-    missing = [c for c in ["fidelity", "cost", *(_column(k) for k in spec.objective)] if c not in table.columns]
+    missing = [c for c in ["fidelity", "cost", *(_column(k) for k in spec.objective.weights)] if c not in table.columns]
     if missing:
         raise SpecError(f"warm-start table {path} lacks column(s) {missing}")
-    rungs = [r.name for r in spec.rungs]
+    rungs = spec.ladder.names
     unknown = sorted(set(table["fidelity"].astype(str)) - set(rungs))
     if unknown:
         raise SpecError(f"warm-start table {path}: fidelity value(s) {unknown} are not rungs {rungs}")
@@ -86,11 +86,11 @@ def read_warm_start(exp: LoadedExperiment, path: str | Path) -> list[Observation
         total = sum(w.values())
         if not (total > 0 and all(v >= 0 for v in w.values())):
             raise SpecError(f"warm-start table {path}, row {i}: weights must be >= 0 and not all 0")
-        losses = {d: _number(row[f"loss:{d}"]) for d in spec.loss_domains}
-        scores = {n: _number(row[f"{SCORE}{n}"]) for n in spec.score_names}
+        losses = {d: _number(row[f"loss:{d}"]) for d in spec.objective.loss_domains}
+        scores = {n: _number(row[f"{SCORE}{n}"]) for n in spec.objective.score_names}
         cost = _number(row["cost"])
         out.append(Observation({d: v / total for d, v in w.items()}, str(row["fidelity"]),
-                               spec.objective_value(losses, scores), cost))
+                               spec.objective.value(losses, scores), cost))
     return out
 
 

@@ -1,38 +1,55 @@
-"""The experiment spec: what to search, what to score, which rungs, how much to spend.
+"""The experiment spec: a few small records, each checking itself when it is made.
 
-One gin file binds `experiment.*` (see configs/experiments/demo.gin). `load_spec` parses it,
-checks every name against what exists (domains, presets, rungs, budget) and returns a plain,
-frozen `ExperimentSpec`, so bad input fails here, before any training starts.
+`SearchSpace` (domains, bounds), `Objective` (objective.py), `RungLadder` (the fidelities and the
+target), `Budget`, `InitialDesign`, `Confirmation` (how the search ends) and `TrialSetup` (how a
+trial is launched), held by `ExperimentSpec` with the search's seed and round size. Gin users
+write `experiment.*` (gin_spec.py); a bad value fails here, before any training starts.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import math
-import os
-import re
-from typing import Any, Mapping, Sequence
+from typing import Mapping
 
-import gin
+from admire_jax import gin_cli
+from admire_jax.experiment.objective import Objective, SpecError
 
+__all__ = ["Budget", "Confirmation", "ExperimentSpec", "InitialDesign", "Objective", "Rung", "RungLadder",
+           "SearchSpace", "SpecError", "TrialSetup", "DEFAULT_TRAINER", "mix_seed"]
+
+DEFAULT_TRAINER = "admire_jax.train.cli:main"
 BUDGET_UNITS = ("flops", "device_hours", "wall_seconds")
-SCORE = "score:"  # objective keys with this prefix name result.json "scores"; others validation losses
-RUNG_KEYS = ("preset", "tokens", "bindings", "checkpoint")
-# may change when an experiment is continued (they decide when to stop, not what is proposed)
-RESUMABLE = ("budget", "max_trials", "check_seeds")
-# fields added after experiments were first stored, with their defaults: left out of the
-# fingerprint while at the default, so those experiments can still be continued
-LATER_FIELDS = {"maximize": False, "sources": {}, "trial_imports": (), "checkpoint": None,
-                "seed_per_trial": False, "recommend_from": "anywhere", "initial_mixtures": "random",
-                "confirm_top": 0, "confirm_seeds": 1}
 RECOMMEND_FROM = ("anywhere", "target_trials")
 INITIAL_MIXTURES = ("random", "leave_one_out")
 SEARCH_SEED_OFFSET = 1000  # search-trial seeds start here, apart from the check's seeds 0, 1, ...
+SEED_MODULUS = 2**31 - 1
 
 
-class SpecError(ValueError):
-    """The experiment config cannot be run; the message names the problem."""
+def mix_seed(seed: int, n: int, modulus: int = SEED_MODULUS) -> int:
+    """A seed of its own for the n-th draw of a seeded sequence: the one seed hash of the search
+    (the optimiser's round seeds and the search trials' training seeds)."""
+    return (int(seed) * 1_000_003 + int(n)) % modulus
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """The domains mixed, per-domain weight bounds, and how often the target rung may repeat a domain."""
+
+    domains: tuple[str, ...]
+    bounds: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    max_epochs: float | None = None   # w_i * target tokens <= max_epochs * tokens_i (see config.epoch_bounds)
+
+    def __post_init__(self):
+        if len(self.domains) < 2 or len(set(self.domains)) != len(self.domains):
+            raise SpecError(f"experiment.domains must name at least 2 distinct domains, got {list(self.domains)}")
+        unknown = [d for d in self.bounds if d not in self.domains]
+        if unknown:
+            raise SpecError(f"bounds name unknown domain(s) {unknown}; domains: {list(self.domains)}")
+        if self.max_epochs is not None and not self.max_epochs > 0:
+            raise SpecError(f"max_epochs must be positive, got {self.max_epochs}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,71 +64,192 @@ class Rung:
     bindings: tuple[str, ...] = ()
     checkpoint: str | None = None
 
+    def __post_init__(self):
+        if self.preset not in gin_cli.known_presets():
+            raise SpecError(f"rung {self.name!r}: unknown preset {self.preset!r}; "
+                            f"known presets: {gin_cli.known_presets()}")
+        if self.tokens < 1:
+            raise SpecError(f"rung {self.name!r}: tokens must be >= 1, got {self.tokens}")
+
 
 @dataclasses.dataclass(frozen=True)
-class ExperimentSpec:
-    """Everything that decides which trials run and how they are scored (the executor aside)."""
+class RungLadder:
+    """The rungs (in the order given; `config.load` orders them cheapest first) and the target."""
 
-    domains: tuple[str, ...]
-    objective: dict[str, float]            # val-loss domain or 'score:NAME' -> weight (normalised to sum 1)
-    rungs: tuple[Rung, ...]                # cheapest first
-    target_rung: str
-    budget: float
-    budget_unit: str
-    q: int = 1
-    seed: int = 0
-    initial_trials: int = 3
-    initial_rungs: tuple[str, ...] = ()    # rungs of the initial design (default: the cheapest)
-    initial_mixtures: str = "random"       # after uniform: 'random' draws, or 'leave_one_out' (see proposals)
-    max_trials: int | None = None
-    bounds: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
-    max_epochs: float | None = None
-    trial_bindings: tuple[str, ...] = ()   # gin bindings given to every trial
-    max_bytes: int = 4_000_000             # built-in corpus size per domain, for trials and token counts
-    devices_per_trial: int = 1             # for device-hour budgets
-    assumed_flops_per_second: float = 2e9  # declared time cost of a rung before any is measured
-    trainer: str = "admire_jax.train.cli:main"
-    check_seeds: int = 0                   # >0: train recommended and uniform at the target with that many seeds
-    warm_start: str | None = None          # runs table (export format) told before the first proposal
-    maximize: bool = False                 # True: higher objective is better (scores such as accuracy)
-    sources: dict[str, str] = dataclasses.field(default_factory=dict)  # instruction JSONL per domain
-    trial_imports: tuple[str, ...] = ()    # modules each trial imports first (gin registrations)
-    seed_per_trial: bool = False           # True: search trial n trains with search_seed(seed, n), else with seed
-    recommend_from: str = "anywhere"       # 'anywhere' in the bounds, or among 'target_trials' mixtures
-    confirm_top: int = 0                   # >0: the search ends by re-training its best target mixtures (see proposals)
-    confirm_seeds: int = 1                 # ... each with this many more seeds
+    rungs: tuple[Rung, ...]
+    target: str
 
-    def confirmation_trials(self) -> int:
-        """How many trials the confirmation phase adds at most (they are paid from the budget)."""
-        return self.confirm_top * self.confirm_seeds
+    def __post_init__(self):
+        if not self.rungs:
+            raise SpecError("experiment.rungs is empty")
+        if len(set(self.names)) != len(self.names):
+            raise SpecError(f"rung names must be distinct, got {self.names}")
+        if self.target not in self.names:
+            raise SpecError(f"target_rung {self.target!r} is not a rung; rungs: {self.names}")
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.rungs]
 
     def rung(self, name: str) -> Rung:
         for r in self.rungs:
             if r.name == name:
                 return r
-        raise SpecError(f"unknown rung {name!r}; rungs: {[r.name for r in self.rungs]}")
+        raise SpecError(f"unknown rung {name!r}; rungs: {self.names}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How much the search may spend, in which unit, and how a cost is counted in it."""
+
+    amount: float
+    unit: str = "flops"
+    max_trials: int | None = None           # a cap on search trials besides the budget
+    devices_per_trial: int = 1              # for device-hour budgets
+    assumed_flops_per_second: float = 2e9   # declared time cost of a rung before any is measured
+
+    def __post_init__(self):
+        if self.unit not in BUDGET_UNITS:
+            raise SpecError(f"budget_unit must be one of {BUDGET_UNITS}, got {self.unit!r}")
+        if not (self.amount > 0 and math.isfinite(self.amount)):
+            raise SpecError(f"budget must be positive, got {self.amount}")
+        if self.devices_per_trial < 1:
+            raise SpecError(f"devices_per_trial must be >= 1, got {self.devices_per_trial}")
+        if not self.assumed_flops_per_second > 0:
+            raise SpecError(f"assumed_flops_per_second must be positive, got {self.assumed_flops_per_second}")
+
+    def declared_cost(self, flops: float) -> float:
+        """A trial's expected cost in this unit, before any trial is measured."""
+        if self.unit == "flops":
+            return flops
+        seconds = flops / self.assumed_flops_per_second
+        return seconds if self.unit == "wall_seconds" else seconds * self.devices_per_trial / 3600.0
+
+    def measured_cost(self, flops: float | None, wall_seconds: float | None) -> float | None:
+        """A finished trial's cost in this unit, from its result."""
+        if self.unit == "flops":
+            return flops
+        if wall_seconds is None:
+            return None
+        return wall_seconds if self.unit == "wall_seconds" else wall_seconds * self.devices_per_trial / 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class InitialDesign:
+    """The first trials: `trials` mixtures (uniform first; then 'random' draws, or 'leave_one_out':
+    uniform over all domains but one, for each domain) at each of `rungs` (default: the cheapest)."""
+
+    trials: int = 3
+    rungs: tuple[str, ...] = ()
+    mixtures: str = "random"
+
+    def __post_init__(self):
+        if self.trials < 0:
+            raise SpecError(f"initial_trials must be >= 0, got {self.trials}")
+        if self.mixtures not in INITIAL_MIXTURES:
+            raise SpecError(f"initial_mixtures must be one of {INITIAL_MIXTURES}, got {self.mixtures!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Confirmation:
+    """How the search ends: re-training its `top` best target mixtures with `seeds` more seeds each
+    (0: not), where the recommendation may lie ('anywhere' in the bounds or among 'target_trials'
+    mixtures), and the check after it (recommended and uniform with `check_seeds` seeds each)."""
+
+    top: int = 0
+    seeds: int = 1
+    recommend_from: str = "anywhere"
+    check_seeds: int = 0
+
+    def __post_init__(self):
+        if self.top < 0 or self.seeds < 1:
+            raise SpecError(f"confirm_top must be >= 0 and confirm_seeds >= 1, got {self.top} and {self.seeds}")
+        if self.recommend_from not in RECOMMEND_FROM:
+            raise SpecError(f"recommend_from must be one of {RECOMMEND_FROM}, got {self.recommend_from!r}")
+        if self.check_seeds < 0:
+            raise SpecError(f"check_seeds must be >= 0, got {self.check_seeds}")
 
     @property
-    def score_names(self) -> list[str]:
-        """Names of the result.json scores the objective reads."""
-        return [k[len(SCORE):] for k in self.objective if k.startswith(SCORE)]
+    def trials(self) -> int:
+        """How many trials the confirmation phase adds at most (they are paid from the budget)."""
+        return self.top * self.seeds
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialSetup:
+    """How a trial is launched: the trainer ('module:function' taking `admire-jax train`'s
+    arguments), the gin bindings every trial gets, modules it imports first, the built-in corpus
+    size per domain, and instruction sources ({domain: JSONL file or folder}) if any."""
+
+    trainer: str = DEFAULT_TRAINER
+    bindings: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+    max_bytes: int = 4_000_000
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        module, _, function = self.trainer.partition(":")
+        if not module or not function:
+            raise SpecError(f"trainer must be 'module:function', got {self.trainer!r}")
+        try:
+            found = callable(getattr(importlib.import_module(module), function, None))
+        except ImportError as exc:
+            raise SpecError(f"trainer {self.trainer!r}: cannot import {module!r}: {exc}") from None
+        if not found:
+            raise SpecError(f"trainer {self.trainer!r}: {module} has no function {function!r}")
+        for name in self.imports:
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                raise SpecError(f"experiment.trial_imports: cannot import {name!r}: {exc}") from None
+        if self.max_bytes < 1:
+            raise SpecError(f"max_bytes must be >= 1, got {self.max_bytes}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentSpec:
+    """Everything that decides which trials run and how they are scored (the executor aside)."""
+
+    space: SearchSpace
+    objective: Objective
+    ladder: RungLadder
+    budget: Budget
+    initial: InitialDesign = dataclasses.field(default_factory=InitialDesign)
+    confirmation: Confirmation = dataclasses.field(default_factory=Confirmation)
+    trial_setup: TrialSetup = dataclasses.field(default_factory=TrialSetup)
+    q: int = 1                      # trials per round
+    seed: int = 0                   # the search's seed: proposals are a function of it
+    seed_per_trial: bool = False    # True: search trial n trains with search_seed(n), else with seed
+    warm_start: str | None = None   # runs table (export format) told before the first proposal
+
+    def __post_init__(self):
+        if self.q < 1:
+            raise SpecError(f"q must be >= 1, got {self.q}")
+        unknown = [r for r in self.initial.rungs if r not in self.ladder.names]
+        if unknown:
+            raise SpecError(f"initial_rungs names unknown rung(s) {unknown}; rungs: {self.ladder.names}")
+        n = len(self.space.domains)
+        if self.initial.mixtures == "leave_one_out" and self.initial.trials < n + 1:
+            raise SpecError(f"initial_mixtures='leave_one_out' trains uniform and one mixture per left-out domain: "
+                            f"initial_trials must be >= {n + 1}, got {self.initial.trials}")
+        if self.confirmation.top and not self.seed_per_trial:
+            raise SpecError("confirm_top re-trains mixtures with new seeds: set experiment.seed_per_trial = True "
+                            "(with one seed for every trial a confirmation would repeat the same run)")
+        for r in self.ladder.rungs:
+            if self.trial_setup.sources and r.checkpoint is None:
+                raise SpecError(f"rung {r.name!r} has no checkpoint: instruction sources (experiment.sources) are "
+                                f"tokenized with each rung's checkpoint tokenizer and chat template")
+            if r.checkpoint is not None and not self.trial_setup.sources:
+                raise SpecError(f"rung {r.name!r} starts from a checkpoint, which needs instruction domains "
+                                f"(experiment.sources = {{domain: JSONL}}); the built-in corpus is byte-tokenized")
 
     @property
-    def loss_domains(self) -> list[str]:
-        """Domains whose validation loss the objective reads."""
-        return [k for k in self.objective if not k.startswith(SCORE)]
+    def domains(self) -> tuple[str, ...]:
+        return self.space.domains
 
-    def objective_value(self, losses: Mapping[str, float | None] | None,
-                        scores: Mapping[str, float | None] | None = None) -> float:
-        """Weighted sum of validation losses and scores; NaN when any part is missing or not finite."""
-        total = 0.0
-        for key, w in self.objective.items():
-            is_score, name = split_objective_key(key)
-            v = ((scores if is_score else losses) or {}).get(name)
-            if v is None or not math.isfinite(v):
-                return math.nan
-            total += w * float(v)
-        return total
+    @property
+    def target_rung(self) -> str:
+        return self.ladder.target
 
     def search_seed(self, n: int) -> int:
         """Training seed of the search trial recorded after `n` others: `seed` itself, or with
@@ -119,185 +257,14 @@ class ExperimentSpec:
         seed-to-seed variation reaches the optimiser as noise, not as a bias shared by all trials."""
         if not self.seed_per_trial:
             return self.seed
-        return SEARCH_SEED_OFFSET + (int(self.seed) * 1_000_003 + int(n)) % (2**31 - 1 - SEARCH_SEED_OFFSET)
-
-    def describe_objective(self) -> str:
-        """E.g. 'score:exact_match (maximised)' or '0.5 × a + 0.5 × b (minimised)'."""
-        parts = [f"{w:g} × {k}" if w != 1 else k for k, w in self.objective.items()]
-        return f"{' + '.join(parts)} ({'maximised' if self.maximize else 'minimised'})"
+        return SEARCH_SEED_OFFSET + mix_seed(self.seed, n, SEED_MODULUS - SEARCH_SEED_OFFSET)
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides proposals (stored in the experiment directory)."""
-        identity = {k: v for k, v in dataclasses.asdict(self).items()
-                    if k not in RESUMABLE and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
-        identity["rungs"] = [{k: v for k, v in r.items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
-                             for r in identity["rungs"]]
+        """Hash of everything that decides proposals (stored in the experiment directory); the
+        budget's amount, max_trials and check_seeds decide only when to stop, so an experiment
+        continues with them changed."""
+        identity = dataclasses.asdict(self)
+        for record, field in (("budget", "amount"), ("budget", "max_trials"), ("confirmation", "check_seeds")):
+            del identity[record][field]
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def split_objective_key(key: str) -> tuple[bool, str]:
-    """(is it a score, its name): 'score:NAME' -> (True, NAME), a domain -> (False, domain)."""
-    return (True, key[len(SCORE):]) if key.startswith(SCORE) else (False, key)
-
-
-@gin.configurable
-def experiment(
-    domains: Sequence[str] = gin.REQUIRED,
-    objective: str | Mapping[str, float] = gin.REQUIRED,
-    rungs: Mapping[str, Sequence[Any]] = gin.REQUIRED,
-    target_rung: str = gin.REQUIRED,
-    budget: float = gin.REQUIRED,
-    budget_unit: str = "flops",
-    **options: Any,
-) -> ExperimentSpec:
-    """The spec as bound in gin. `rungs` maps a name to (preset, train tokens[, [gin bindings]]) or
-    to {'preset':, 'tokens':, 'checkpoint':, 'bindings':}; `objective` is one key or {key: weight},
-    a key being a validation domain or 'score:NAME' (a score the trials write to result.json).
-    `maximize` defaults to False for losses, True for scores (a mix must set it). `sources`
-    ({domain: JSONL file or folder}) makes the domains instruction sources; relative paths are
-    taken from the current directory. Other fields: see ExperimentSpec."""
-    parsed = [_rung(str(name), value) for name, value in dict(rungs).items()]
-    objective = {objective: 1.0} if isinstance(objective, str) else {str(k): float(v) for k, v in dict(objective).items()}
-    total = sum(objective.values())
-    if total > 0:  # a weighted mean; bad weights are reported by check_spec
-        objective = {k: v / total for k, v in objective.items()}
-    if options.get("maximize") is None:
-        kinds = {k.startswith(SCORE) for k in objective}
-        if len(kinds) > 1:
-            raise SpecError(f"objective {objective} mixes losses and scores: set experiment.maximize")
-        options["maximize"] = kinds == {True}
-    options["maximize"] = bool(options["maximize"])
-    options["sources"] = {str(k): os.path.abspath(os.path.expanduser(str(v)))
-                          for k, v in dict(options.get("sources") or {}).items()}
-    bounds = {k: (float(a), float(b)) for k, (a, b) in dict(options.pop("bounds", None) or {}).items()}
-    for key in ("trial_bindings", "initial_rungs", "trial_imports"):
-        if key in options:
-            options[key] = tuple(options[key])
-    options["trial_bindings"] = tuple(expand_macros(b) for b in options.get("trial_bindings", ()))
-    known = {f.name for f in dataclasses.fields(ExperimentSpec)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise SpecError(f"unknown experiment option(s) {unknown} (a typo?); known: {sorted(known - {'bounds'})}")
-    return ExperimentSpec(domains=tuple(domains), objective=objective, rungs=tuple(parsed),
-                          target_rung=str(target_rung), budget=float(budget), budget_unit=str(budget_unit),
-                          bounds=bounds, **options)
-
-
-def expand_macros(binding: str) -> str:
-    """A trial binding with each `%NAME` that the experiment file defines replaced by its value
-    (trials do not read that file); a value naming an existing relative path becomes absolute,
-    since trials may run in another directory. Other macros (the preset's) are left to the trial."""
-
-    def value(match: re.Match) -> str:
-        try:
-            v = gin.query_parameter(f"%{match.group(1)}")
-        except ValueError:
-            return match.group(0)
-        if isinstance(v, str) and not os.path.isabs(v) and os.path.exists(v):
-            v = os.path.abspath(v)
-        return repr(v)
-
-    return re.sub(r"%([A-Za-z_][A-Za-z0-9_.]*)", value, binding)
-
-
-def _rung(name: str, value: Any) -> Rung:
-    if isinstance(value, Mapping):
-        unknown = sorted(set(value) - set(RUNG_KEYS))
-        missing = [k for k in ("preset", "tokens") if k not in value]
-        if unknown or missing:
-            raise SpecError(f"rung {name!r}: keys are {list(RUNG_KEYS)} (preset and tokens required); "
-                            f"unknown {unknown}, missing {missing}")
-        checkpoint = value.get("checkpoint")
-        if checkpoint is not None:
-            checkpoint = os.path.abspath(os.path.expanduser(str(checkpoint)))
-        bindings = tuple(expand_macros(b) for b in value.get("bindings", ()))
-        return Rung(name, str(value["preset"]), int(value["tokens"]), bindings, checkpoint)
-    value = list(value) if isinstance(value, (list, tuple)) else [value]
-    if len(value) not in (2, 3):
-        raise SpecError(f"rung {name!r}: expected (preset, tokens[, bindings]), got {value!r}")
-    bindings = tuple(expand_macros(b) for b in value[2]) if len(value) == 3 else ()
-    return Rung(name, str(value[0]), int(value[1]), bindings)
-
-
-def check_spec(spec: ExperimentSpec, scored_domains: Sequence[str], train_domains: Sequence[str],
-               known_presets: Sequence[str]) -> None:
-    """Raises SpecError for anything that cannot run: unknown names, bad numbers, empty search space."""
-    if len(spec.domains) < 2 or len(set(spec.domains)) != len(spec.domains):
-        raise SpecError(f"experiment.domains must name at least 2 distinct domains, got {list(spec.domains)}")
-    unknown = [d for d in spec.domains if d not in train_domains]
-    if unknown:
-        raise SpecError(f"unknown training domain(s) {unknown}; known: {list(train_domains)}")
-    unknown = [d for d in spec.loss_domains if d not in scored_domains]
-    if unknown:
-        raise SpecError(f"objective names unknown domain(s) {unknown}; scored domains: {list(scored_domains)}")
-    if any(not name for name in spec.score_names):
-        raise SpecError(f"objective key {SCORE!r} needs a score name, e.g. '{SCORE}exact_match'")
-    if not spec.objective or any(not (w > 0 and math.isfinite(w)) for w in spec.objective.values()):
-        raise SpecError(f"objective weights must be positive, got {spec.objective}")
-    if not spec.rungs:
-        raise SpecError("experiment.rungs is empty")
-    names = [r.name for r in spec.rungs]
-    if len(set(names)) != len(names):
-        raise SpecError(f"rung names must be distinct, got {names}")
-    for r in spec.rungs:
-        if r.preset not in known_presets:
-            raise SpecError(f"rung {r.name!r}: unknown preset {r.preset!r}; known presets: {sorted(known_presets)}")
-        if r.tokens < 1:
-            raise SpecError(f"rung {r.name!r}: tokens must be >= 1, got {r.tokens}")
-        if spec.sources and r.checkpoint is None:
-            raise SpecError(f"rung {r.name!r} has no checkpoint: instruction sources (experiment.sources) are "
-                            f"tokenized with each rung's checkpoint tokenizer and chat template")
-        if r.checkpoint is not None and not spec.sources:
-            raise SpecError(f"rung {r.name!r} starts from a checkpoint, which needs instruction domains "
-                            f"(experiment.sources = {{domain: JSONL}}); the built-in corpus is byte-tokenized")
-    if spec.target_rung not in names:
-        raise SpecError(f"target_rung {spec.target_rung!r} is not a rung; rungs: {names}")
-    if spec.budget_unit not in BUDGET_UNITS:
-        raise SpecError(f"budget_unit must be one of {BUDGET_UNITS}, got {spec.budget_unit!r}")
-    if not (spec.budget > 0 and math.isfinite(spec.budget)):
-        raise SpecError(f"budget must be positive, got {spec.budget}")
-    if spec.q < 1 or spec.initial_trials < 0 or spec.check_seeds < 0 or spec.devices_per_trial < 1:
-        raise SpecError("q and devices_per_trial must be >= 1; initial_trials and check_seeds >= 0")
-    if spec.max_epochs is not None and not spec.max_epochs > 0:
-        raise SpecError(f"max_epochs must be positive, got {spec.max_epochs}")
-    unknown = [d for d in spec.bounds if d not in spec.domains]
-    if unknown:
-        raise SpecError(f"bounds name unknown domain(s) {unknown}; domains: {list(spec.domains)}")
-    unknown = [r for r in spec.initial_rungs if r not in names]
-    if unknown:
-        raise SpecError(f"initial_rungs names unknown rung(s) {unknown}; rungs: {names}")
-    if spec.initial_mixtures not in INITIAL_MIXTURES:
-        raise SpecError(f"initial_mixtures must be one of {INITIAL_MIXTURES}, got {spec.initial_mixtures!r}")
-    if spec.initial_mixtures == "leave_one_out" and spec.initial_trials < len(spec.domains) + 1:
-        raise SpecError(f"initial_mixtures='leave_one_out' trains uniform and one mixture per left-out domain: "
-                        f"initial_trials must be >= {len(spec.domains) + 1}, got {spec.initial_trials}")
-    if spec.confirm_top < 0 or spec.confirm_seeds < 1:
-        raise SpecError(f"confirm_top must be >= 0 and confirm_seeds >= 1, got {spec.confirm_top} and {spec.confirm_seeds}")
-    if spec.confirm_top and not spec.seed_per_trial:
-        raise SpecError("confirm_top re-trains mixtures with new seeds: set experiment.seed_per_trial = True "
-                        "(with one seed for every trial a confirmation would repeat the same run)")
-    if spec.recommend_from not in RECOMMEND_FROM:
-        raise SpecError(f"recommend_from must be one of {RECOMMEND_FROM}, got {spec.recommend_from!r}")
-    if ":" not in spec.trainer:
-        raise SpecError(f"trainer must be 'module:function', got {spec.trainer!r}")
-
-
-def epoch_bounds(spec: ExperimentSpec, tokens_per_domain: Mapping[str, int]) -> dict[str, tuple[float, float]]:
-    """The bounds with w_i <= max_epochs * tokens_i / target_tokens folded in (so a recommendation
-    never repeats a small domain more than `max_epochs` times at the target rung's budget)."""
-    bounds = {d: spec.bounds.get(d, (0.0, 1.0)) for d in spec.domains}
-    if spec.max_epochs is None:
-        return {d: b for d, b in bounds.items() if b != (0.0, 1.0)}
-    target_tokens = spec.rung(spec.target_rung).tokens
-    for d in spec.domains:
-        lo, hi = bounds[d]
-        bounds[d] = (lo, min(hi, spec.max_epochs * tokens_per_domain[d] / target_tokens))
-    if sum(hi for _, hi in bounds.values()) < 1.0:
-        raise SpecError(
-            f"max_epochs={spec.max_epochs} leaves no mixture: the domains hold {dict(tokens_per_domain)} tokens, "
-            f"fewer than the target rung's {target_tokens} even when each is repeated {spec.max_epochs} times")
-    lows = sum(lo for lo, _ in bounds.values())
-    if any(lo > hi for lo, hi in bounds.values()) or lows > 1.0:
-        raise SpecError(f"bounds leave no mixture summing to 1: {bounds}")
-    return {d: b for d, b in bounds.items() if b != (0.0, 1.0)}

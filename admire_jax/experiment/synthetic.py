@@ -53,6 +53,14 @@ def losses(mixture: dict[str, float], size: float) -> dict[str, float]:
     return out
 
 
+def optimum(domains: list[str], target: str = TARGET) -> dict[str, float]:
+    """The mixture of `domains` at the bottom of `target`'s loss bowl (where `accuracy` peaks for TARGET)."""
+    names = sorted(domains)
+    k = (names + list(TARGET_DOMAINS)).index(target)
+    weights = [1.0 + ((i + k) % len(names)) for i in range(len(names))]
+    return {n: w / sum(weights) for n, w in zip(names, weights)}
+
+
 def accuracy(mixture: dict[str, float], size: float) -> float:
     """A score to maximise: 1 at the target loss's floor, falling as that loss rises."""
     return math.exp(-(losses(mixture, size)[TARGET] - 2.0))

@@ -8,6 +8,8 @@
   evaluation.py     per-domain validation loss
   flops.py          device peak FLOPs / memory tables, MFU
   validate.py       `admire-jax validate`: ahead-of-time compile from shapes (CPU mesh or TPU topology)
+  plan.py           a run's FLOPs, model size and evaluations before it runs (rung pricing)
+  flags.py          --preset and --mesh, shared by `train` and `validate`
   cli.py            `admire-jax train`
 Submodules are imported on use, so `admire-jax --help` stays fast.
 """

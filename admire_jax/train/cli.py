@@ -1,7 +1,8 @@
 """`admire-jax train`: train one preset on one mixture; the run directory ends with result.json.
 
   admire-jax train --preset=10m [--gin_file=...] [--gin.TrainConfig.steps=100]
-                   [--mixture=recommendation.json] [--run_dir=runs/10m] [--mesh=data=-1]
+                   [--gin_search_paths=DIR] [--mixture=recommendation.json] [--run_dir=runs/10m]
+                   [--mesh=data=-1]
 
 Exit codes: 0 ok, 1 diverged or failed (see result.json), 2 bad command-line input.
 Re-running with the same run directory resumes from its latest checkpoint.
@@ -16,6 +17,8 @@ import time
 
 import gin
 
+from admire_jax import gin_cli
+from admire_jax.gin_cli import UsageError
 from admire_jax.train import flags
 from admire_jax.train.result import make_result, write_result
 
@@ -28,10 +31,10 @@ def _read_mixture(path: str | None) -> dict[str, float] | None:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, json.JSONDecodeError) as exc:
-        raise flags.UsageError(f"cannot read --mixture {path}: {exc}") from None
+        raise UsageError(f"cannot read --mixture {path}: {exc}") from None
     data = data.get("mixture", data) if isinstance(data, dict) else data
     if not isinstance(data, dict) or not all(isinstance(v, (int, float)) for v in data.values()):
-        raise flags.UsageError(f"--mixture {path} must hold {{domain: weight}} (or {{'mixture': {{...}}}})")
+        raise UsageError(f"--mixture {path} must hold {{domain: weight}} (or {{'mixture': {{...}}}})")
     return {str(k): float(v) for k, v in data.items()}
 
 
@@ -42,10 +45,11 @@ def _failed(run_dir: str, preset: str, mixture, error: str, started: float) -> N
     ))
 
 
-@flags.clears_gin
+@gin_cli.clears_gin
 def main(argv: list[str]) -> int:
     started = time.time()
-    p = flags.parser("admire-jax train", "Train one model on one data mixture (gin-configured).")
+    p = gin_cli.parser("admire-jax train", "Train one model on one data mixture (gin-configured).")
+    flags.add_model_arguments(p)
     p.add_argument("--mixture", help="JSON file with {domain: weight}; default uniform")
     p.add_argument("--run_dir", help="output and checkpoint directory (default runs/<preset>)")
     p.add_argument("--coordinator_address", help="multi-host: host:port of process 0")
@@ -53,20 +57,20 @@ def main(argv: list[str]) -> int:
     p.add_argument("--process_id", type=int, help="multi-host: this process's index")
     run_dir, preset, mixture = None, "unknown", None
     try:
-        args, bindings = flags.parse(p, argv)
-        flags.load_gin(args, bindings, defaults=[flags.TRAIN_DEFAULTS])
+        args, bindings = gin_cli.parse_args(p, argv)
+        gin_cli.parse_gin(flags.gin_files(args), bindings, gin_cli.search_paths(args))
         preset = str(flags.macro("PRESET", args.preset or "custom"))
         run_dir = args.run_dir or os.path.join("runs", preset)
         mixture = _read_mixture(args.mixture)
         mesh_sizes = flags.parse_mesh(args.mesh)
-    except flags.UsageError as exc:
+    except UsageError as exc:
         print(f"admire-jax train: {exc}", file=sys.stderr)
         if run_dir is not None:
             _failed(run_dir, preset, mixture, f"usage: {exc}", started)
         return 2
     try:
-        record = _run(args, run_dir, mixture, mesh_sizes)
-    except flags.UsageError as exc:
+        record = _run(args, preset, run_dir, mixture, mesh_sizes)
+    except UsageError as exc:
         print(f"admire-jax train: {exc}", file=sys.stderr)
         _failed(run_dir, preset, mixture, f"usage: {exc}", started)
         return 2
@@ -78,13 +82,13 @@ def main(argv: list[str]) -> int:
     return 0 if record["status"] == "ok" else 1
 
 
-def _run(args, run_dir: str, mixture, mesh_sizes) -> dict:
-    from admire_jax.model import TransformerConfig, sharding
+def _run(args, preset: str, run_dir: str, mixture, mesh_sizes) -> dict:
+    from admire_jax.model import sharding
     from admire_jax.train.compilation_cache import enable_compilation_cache
     from admire_jax.train.data_setup import proxy_data
     from admire_jax.train.distributed import initialize_distributed
     from admire_jax.train.trainer import TrainConfig, train
-    from admire_jax.train.transformer_spec import checkpoint_config, transformer_spec
+    from admire_jax.train.transformer_spec import trained_model, transformer_spec
 
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # a killed job still writes result.json
     initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
@@ -96,15 +100,11 @@ def _run(args, run_dir: str, mixture, mesh_sizes) -> dict:
             mixture, config.seq_len, config.global_batch, config.seed,
             process_index=jax_process_index(), process_count=jax_process_count(),
         )
-        if config.init_checkpoint is None:
-            model_config = model_config_for(TransformerConfig, data.tokenizer.vocab_size)
-        else:  # the checkpoint's architecture and vocabulary win
-            model_config = checkpoint_config(config.init_checkpoint, TransformerConfig())
+        model_config = trained_model(config.init_checkpoint, data.tokenizer.vocab_size)
     except (ValueError, TypeError) as exc:  # gin REQUIRED unbound, bad values, unknown domains
-        raise flags.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     mesh = sharding.make_mesh(**mesh_sizes)
-    spec = transformer_spec(model_config, str(flags.macro("PRESET", args.preset or "custom")),
-                            init_checkpoint=config.init_checkpoint)
+    spec = transformer_spec(model_config, preset, init_checkpoint=config.init_checkpoint)
     if jax_process_index() == 0:
         os.makedirs(run_dir, exist_ok=True)
         with open(os.path.join(run_dir, "config.gin"), "w", encoding="utf-8") as f:
@@ -123,26 +123,6 @@ def train_options(data_factory=None, evaluations=None):
 
 def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
-
-
-def model_config_for(config_cls, tokenizer_vocab: int):
-    """The gin-bound model config with the tokenizer's vocabulary (unless bound explicitly)."""
-    import dataclasses
-
-    import gin
-
-    config = config_cls()
-    try:
-        gin.query_parameter("TransformerConfig.vocab_size")
-        explicit = True
-    except ValueError:
-        explicit = False
-    if not explicit:
-        return dataclasses.replace(config, vocab_size=tokenizer_vocab)
-    if config.vocab_size < tokenizer_vocab:
-        raise ValueError(f"TransformerConfig.vocab_size={config.vocab_size} is smaller than the "
-                         f"tokenizer's vocabulary ({tokenizer_vocab})")
-    return config
 
 
 def jax_process_index() -> int:

@@ -1,79 +1,32 @@
-"""Command-line handling shared by `admire-jax train` and `admire-jax validate`.
+"""The flags `admire-jax train` and `admire-jax validate` add to the common gin options.
 
-Gin does the configuring: `--gin_file=` (repeatable), `--preset=NAME` (short for
-configs/models/NAME.gin) and `--gin.Binding=value` overrides. Bad input raises UsageError, which
-the commands turn into a one-line message and exit code 2.
+`--preset=NAME` is short for configs/models/NAME.gin, read after the trainer's defaults
+(configs/train/default.gin) and before any `--gin_file`; `--mesh` sizes the device mesh.
+Parsing and gin itself follow `admire_jax.gin_cli`, like every other command.
 """
 from __future__ import annotations
 
 import argparse
-import functools
 import os
-from typing import Callable
 
 import gin
 
-CONFIG_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs")
+from admire_jax.gin_cli import CONFIG_ROOT, UsageError, preset_file
+
 TRAIN_DEFAULTS = os.path.join(CONFIG_ROOT, "train", "default.gin")
 
 
-class UsageError(ValueError):
-    """Bad command-line input: reported as a message and exit code 2, never a traceback."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would exit itself; the caller decides
-        raise UsageError(message)
-
-
-def parser(prog: str, description: str) -> argparse.ArgumentParser:
-    p = _Parser(prog=prog, description=description, allow_abbrev=False,
-                epilog="Any --gin.NAME=VALUE binds a gin parameter, e.g. --gin.TrainConfig.steps=100")
-    p.add_argument("--gin_file", action="append", default=[], help="gin file (repeatable)")
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """--preset and --mesh."""
     p.add_argument("--preset", help="model preset name: configs/models/NAME.gin")
     p.add_argument("--mesh", default="data=-1,fsdp=1,tensor=1", help="mesh sizes, e.g. data=1,fsdp=8,tensor=1")
-    return p
 
 
-def parse(p: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """(flags, gin bindings); `--gin.X=V` and `--gin.X V` both become 'X = V'."""
-    args, rest = p.parse_known_args(argv)
-    bindings, i = [], 0
-    while i < len(rest):
-        item = rest[i]
-        if not item.startswith("--gin."):
-            raise UsageError(f"unrecognised argument {item!r}")
-        name, eq, value = item[len("--gin."):].partition("=")
-        if not eq:
-            if i + 1 >= len(rest):
-                raise UsageError(f"{item} needs a value")
-            value, i = rest[i + 1], i + 1
-        bindings.append(f"{name} = {value}")
-        i += 1
-    return args, bindings
-
-
-def preset_file(name: str) -> str:
-    path = os.path.join(CONFIG_ROOT, "models", f"{name}.gin")
-    if not os.path.isfile(path):
-        known = sorted(f[:-4] for f in os.listdir(os.path.join(CONFIG_ROOT, "models")) if f.endswith(".gin"))
-        raise UsageError(f"unknown preset {name!r}; known presets: {', '.join(known)}")
-    return path
-
-
-def load_gin(args: argparse.Namespace, bindings: list[str], defaults: list[str] = ()) -> None:
-    """Parse defaults, the preset, the gin files and the bindings; any gin error is a UsageError."""
-    files = list(defaults) + ([preset_file(args.preset)] if args.preset else []) + list(args.gin_file)
+def gin_files(args: argparse.Namespace) -> list[str]:
+    """The trainer's defaults, the preset and the `--gin_file`s, in the order gin reads them."""
     if not args.preset and not args.gin_file:
         raise UsageError("give a model with --preset=NAME or --gin_file=configs/models/NAME.gin")
-    for f in files:
-        if not os.path.isfile(f):
-            raise UsageError(f"gin file not found: {f}")
-    gin.clear_config()
-    try:
-        gin.parse_config_files_and_bindings(files, bindings, finalize_config=False)
-    except Exception as exc:  # gin raises ValueError, KeyError, ImportError, SyntaxError...
-        raise UsageError(f"gin configuration error: {exc}") from None
+    return [TRAIN_DEFAULTS, *([preset_file(args.preset)] if args.preset else []), *args.gin_file]
 
 
 def macro(name: str, default=None):
@@ -100,17 +53,3 @@ def parse_mesh(text: str) -> dict[str, int]:
     if list(sizes.values()).count(-1) > 1 or any(v == 0 or v < -1 for v in sizes.values()):
         raise UsageError(f"--mesh sizes must be positive with at most one -1, got {text!r}")
     return sizes
-
-
-def clears_gin(command: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
-    """A command's gin bindings belong to it: clear them when it returns, so an embedding process
-    (a test, the experiment's trial entry point) is left with none."""
-
-    @functools.wraps(command)
-    def run(argv: list[str]) -> int:
-        try:
-            return command(argv)
-        finally:
-            gin.clear_config()
-
-    return run

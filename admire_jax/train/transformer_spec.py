@@ -1,6 +1,9 @@
 """The project's transformer (admire_jax.model) as a ModelSpec: the only trainer file that knows it."""
 from __future__ import annotations
 
+import dataclasses
+
+import gin
 from flax import nnx
 
 from admire_jax.model import Transformer, TransformerConfig, cross_entropy_loss, sharding
@@ -54,3 +57,25 @@ def checkpoint_config(init_checkpoint: str, configured: TransformerConfig) -> Tr
     from admire_jax.model.hf import read_config
 
     return read_config(init_checkpoint, **_not_in_hf_config(configured))[0]
+
+
+def configured_model(tokenizer_vocab: int) -> TransformerConfig:
+    """The gin-bound TransformerConfig with the tokenizer's vocabulary, unless
+    `TransformerConfig.vocab_size` is bound (then it must hold the tokenizer's vocabulary)."""
+    config = TransformerConfig()
+    try:
+        gin.query_parameter("TransformerConfig.vocab_size")
+    except ValueError:
+        return dataclasses.replace(config, vocab_size=tokenizer_vocab)
+    if config.vocab_size < tokenizer_vocab:
+        raise ValueError(f"TransformerConfig.vocab_size={config.vocab_size} is smaller than the "
+                         f"tokenizer's vocabulary ({tokenizer_vocab})")
+    return config
+
+
+def trained_model(init_checkpoint: str | None, tokenizer_vocab: int) -> TransformerConfig:
+    """The architecture a run trains: the checkpoint's (its vocabulary wins) when it starts from
+    one, else the gin-bound config with the tokenizer's vocabulary."""
+    if init_checkpoint is None:
+        return configured_model(tokenizer_vocab)
+    return checkpoint_config(init_checkpoint, TransformerConfig())

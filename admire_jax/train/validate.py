@@ -19,6 +19,8 @@ import os
 import re
 import sys
 
+from admire_jax import gin_cli
+from admire_jax.gin_cli import UsageError
 from admire_jax.train import flags, gpu_targets
 
 GIB = 1 << 30
@@ -55,16 +57,16 @@ def target_devices(topology: str | None, num_devices: int):
     if topology is None:
         devices = jax.devices("cpu")
         if len(devices) < num_devices:
-            raise flags.UsageError(f"{num_devices} CPU devices needed but jax has {len(devices)}; "
+            raise UsageError(f"{num_devices} CPU devices needed but jax has {len(devices)}; "
                                    "jax was initialised before --devices could take effect")
         return devices[:num_devices], f"cpu x{num_devices}"
     if gpu_targets.is_gpu_target(topology):
         try:
             return gpu_targets.gpu_topology_devices(topology), topology
         except ValueError as exc:
-            raise flags.UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
     if topology not in TPU_TOPOLOGIES:
-        raise flags.UsageError(f"unknown --topology {topology!r}; known: {', '.join(TPU_TOPOLOGIES)}, "
+        raise UsageError(f"unknown --topology {topology!r}; known: {', '.join(TPU_TOPOLOGIES)}, "
                                f"or NxGPU with GPU one of {', '.join(gpu_targets.GPU_SPECS)} (e.g. 8xh100)")
     from jax.experimental import topologies
 
@@ -94,18 +96,17 @@ def _host_memory_per_device(num_devices: int) -> int:
 def validate(args, mesh_sizes: dict[str, int]) -> dict:
     """Compile and measure; the report as a dict (raises DoesNotFit on compile-time OOM)."""
     from admire_jax.data import ByteTokenizer
-    from admire_jax.model import TransformerConfig, sharding
+    from admire_jax.model import sharding
     from admire_jax.train import flops, optimizer, state, step
-    from admire_jax.train.cli import model_config_for
-    from admire_jax.train.transformer_spec import transformer_spec
+    from admire_jax.train.transformer_spec import configured_model, transformer_spec
 
     devices, target = target_devices(args.topology, args.devices)
     try:
         mesh = sharding.make_mesh(**mesh_sizes, devices=devices)
-        model_config = model_config_for(TransformerConfig, ByteTokenizer().vocab_size)
+        model_config = configured_model(ByteTokenizer().vocab_size)
         model_config = config_for_target(model_config, args.topology)
     except ValueError as exc:
-        raise flags.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     seq_len = args.seq_len or int(flags.macro("SEQ_LEN"))
     replicas = mesh.shape["data"] * mesh.shape["fsdp"]
     global_batch = args.per_device_batch * replicas if args.per_device_batch else int(flags.macro("GLOBAL_BATCH"))
@@ -174,9 +175,10 @@ def _print_report(r: dict) -> None:
           f"does not fit: needs {r['peak_bytes_per_device'] / GIB:.2f} GiB of {r['device_memory_bytes'] / GIB:.2f} GiB")
 
 
-@flags.clears_gin
+@gin_cli.clears_gin
 def main(argv: list[str]) -> int:
-    p = flags.parser("admire-jax validate", "Compile a config's train step ahead of time; report memory and FLOPs.")
+    p = gin_cli.parser("admire-jax validate", "Compile a config's train step ahead of time; report memory and FLOPs.")
+    flags.add_model_arguments(p)
     p.add_argument("--topology", help=f"TPU target (needs libtpu): {', '.join(TPU_TOPOLOGIES)}; or NVIDIA "
                                       f"GPUs (needs jax-cuda12-plugin): e.g. 8xh100, 16xa100")
     p.add_argument("--devices", type=int, default=8, help="simulated CPU devices (CPU target)")
@@ -186,12 +188,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--device_memory_gib", type=float, help="override the target's device memory")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     try:
-        args, bindings = flags.parse(p, argv)
+        args, bindings = gin_cli.parse_args(p, argv)
         if args.topology is None:
             _request_cpu_devices(args.devices)
-        flags.load_gin(args, bindings, defaults=[flags.TRAIN_DEFAULTS])
+        gin_cli.parse_gin(flags.gin_files(args), bindings, gin_cli.search_paths(args))
         report = validate(args, flags.parse_mesh(args.mesh))
-    except flags.UsageError as exc:
+    except UsageError as exc:
         print(f"admire-jax validate: {exc}", file=sys.stderr)
         return 2
     except DoesNotFit as exc:
@@ -211,7 +213,7 @@ def main(argv: list[str]) -> int:
 def _request_cpu_devices(count: int) -> None:
     """Ask XLA for `count` host devices; effective only if jax's CPU backend is not yet started."""
     if count < 1:
-        raise flags.UsageError(f"--devices must be >= 1, got {count}")
+        raise UsageError(f"--devices must be >= 1, got {count}")
     current = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in current:
         os.environ["XLA_FLAGS"] = f"{current} --xla_force_host_platform_device_count={count}".strip()

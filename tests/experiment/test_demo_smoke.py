@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from admire_jax.experiment import config
-
-SMOKE = ["configs/experiments/demo.gin", "configs/experiments/smoke.gin"]
+from tests.experiment.helpers import SMOKE
 
 
 @pytest.mark.slow
@@ -27,7 +26,11 @@ def test_smoke_demo_trains_recommends_checks_and_reports(tmp_path):
     assert sum(rec["mixture"].values()) == pytest.approx(1.0) and set(rec["mixture"]) == set(
         config.load(SMOKE, []).spec.domains)
     assert math.isfinite(rec["predicted"])
-    assert all(2.0 < rec["check"][role] < 7.0 for role in ("recommended", "uniform"))
+    # trained models: below the loss of predicting every byte uniformly, where an untrained model starts
+    from admire_jax.data import ByteTokenizer
+
+    untrained = math.log(ByteTokenizer().vocab_size)
+    assert all(rec["check"][role] < untrained - 0.5 for role in ("recommended", "uniform")), rec["check"]
 
     # each trial is a real training run; its FLOPs are exactly what the experiment priced its rung at
     exp = config.load(SMOKE, [])
@@ -36,7 +39,7 @@ def test_smoke_demo_trains_recommends_checks_and_reports(tmp_path):
     for path in results:
         result = json.loads(path.read_text())
         assert result["status"] == "ok" and "numpy_stubs" in result["val_loss"]
-        rung = next(r.name for r in exp.spec.rungs if r.tokens == result["tokens"])
+        rung = next(r.name for r in exp.spec.ladder.rungs if r.tokens == result["tokens"])
         assert result["flops"] == pytest.approx(exp.rung_flops[rung])
 
     report = (exp_dir / "report.md").read_text()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from jax.scipy.linalg import solve_triangular
 
-from admire_jax.bo import Optimizer, Pool
+from admire_jax.bo import Optimizer, OptimizerConfig, Pool
 from admire_jax.bo.gp import gaussian_log_density, x64
 
 def _plain_log_density(K, resid, n):
@@ -55,8 +55,8 @@ def _noise(opt):
 
 
 def test_refit_every_reuses_hyperparameters_between_refits_and_survives_json():
-    # new_rung_refits=0: the schedule of refit_every alone (the rule's own tests: test_bo_refit_schedule.py)
-    opt = Optimizer(DOMAINS, RUNGS, target="big", refit_every=3, new_rung_refits=0, **FAST)
+    # new_rung_refits=0: the schedule of refit_every alone (the rule's own tests: tests/bo/test_refit_schedule.py)
+    opt = Optimizer(DOMAINS, RUNGS, target="big", config=OptimizerConfig(refit_every=3, new_rung_refits=0, **FAST))
     rng = np.random.default_rng(0)
     _tell(opt, rng, 5)
     noises = [_noise(opt)]
@@ -74,14 +74,14 @@ def test_refit_every_reuses_hyperparameters_between_refits_and_survives_json():
     np.testing.assert_array_equal(_noise(Optimizer.from_state_dict(state)), _noise(opt))
     assert opt.num_fits == 2  # 10 observations, last refit at 8: reused
     with pytest.raises(ValueError, match="refit_every"):
-        Optimizer(DOMAINS, RUNGS, target="big", refit_every=0)
+        Optimizer(DOMAINS, RUNGS, target="big", config=OptimizerConfig(refit_every=0))
 
 
 @pytest.mark.slow
 def test_no_recompilation_between_bo_iterations_within_a_size_bucket():
     compiles = []
     listener = lambda event, duration, **kw: compiles.append(event) if "backend_compile" in event else None
-    opt = Optimizer(DOMAINS, RUNGS, target="big", refit_every=2, **FAST)
+    opt = Optimizer(DOMAINS, RUNGS, target="big", config=OptimizerConfig(refit_every=2, **FAST))
     rng = np.random.default_rng(1)
     _tell(opt, rng, 6)
     pool = Pool(rng.dirichlet(np.ones(3), 20), ["small", "big"] * 10)

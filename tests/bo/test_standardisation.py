@@ -3,7 +3,7 @@ the spread around each rung's own mean, so offsets between rungs do not set it).
 import numpy as np
 import pytest
 
-from admire_jax.bo import Optimizer, Pool
+from admire_jax.bo import Optimizer, OptimizerConfig, Pool
 
 DOMAINS = [f"d{i}" for i in range(4)]
 COSTS = {"cheap": 0.01, "target": 1.0}
@@ -18,7 +18,7 @@ def _target_predictions(seed, model, standardize, cheap_offset):
     target rows (0.3 x the mixture effect: a smaller spread at the target, as on real ladders)."""
     rng = np.random.default_rng(seed)
     W_cheap, W_target = rng.dirichlet(np.ones(4), 30), rng.dirichlet(np.ones(4), 20)
-    opt = Optimizer(DOMAINS, COSTS, target="target", seed=seed, model=model, standardize=standardize)
+    opt = Optimizer(DOMAINS, COSTS, target="target", seed=seed, config=OptimizerConfig(model=model, standardize=standardize))
     for w, y in zip(W_cheap, cheap_offset + mixture_effect(W_cheap)):
         opt.tell(w, "cheap", y)
     for w, y in zip(W_target[:4], 0.3 * mixture_effect(W_target[:4])):
@@ -49,7 +49,7 @@ def test_with_one_rung_within_rung_is_pooled():
     W = rng.dirichlet(np.ones(4), 24)
     runs = []
     for standardize in ("pooled", "within_rung"):
-        opt = Optimizer(DOMAINS, {"target": 1.0}, target="target", seed=3, standardize=standardize)
+        opt = Optimizer(DOMAINS, {"target": 1.0}, target="target", seed=3, config=OptimizerConfig(standardize=standardize))
         for w in W[:12]:
             opt.tell(w, "target", float(mixture_effect(w[None])[0]))
         (proposal,) = opt.ask(1, pool=Pool(W[12:], ["target"] * 12))
@@ -62,10 +62,10 @@ def test_with_one_rung_within_rung_is_pooled():
 
 def test_standardize_is_checked_saved_and_old_states_load_as_pooled():
     with pytest.raises(ValueError, match="standardize"):
-        Optimizer(DOMAINS, COSTS, target="target", standardize="per_rung")
-    opt = Optimizer(DOMAINS, COSTS, target="target", standardize="within_rung")
+        Optimizer(DOMAINS, COSTS, target="target", config=OptimizerConfig(standardize="per_rung"))
+    opt = Optimizer(DOMAINS, COSTS, target="target", config=OptimizerConfig(standardize="within_rung"))
     opt.tell(np.full(4, 0.25), "cheap", 1.0)
     state = opt.state_dict()
-    assert Optimizer.from_state_dict(state).config["standardize"] == "within_rung"
+    assert Optimizer.from_state_dict(state).config.standardize == "within_rung"
     del state["config"]["standardize"]  # a state saved before the option existed
-    assert Optimizer.from_state_dict(state).config["standardize"] == "pooled"
+    assert Optimizer.from_state_dict(state).config.standardize == "pooled"

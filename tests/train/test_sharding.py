@@ -11,7 +11,7 @@ from admire_jax.train import optimizer, state
 from admire_jax.train.metrics_log import read_metrics
 from admire_jax.train.trainer import TrainConfig, train
 from admire_jax.train.transformer_spec import transformer_spec
-from test_train_tiny_model import StepLoader, validation
+from tests.train.tiny_model import StepLoader, validation
 
 SMALL = TransformerConfig(vocab_size=128, d_model=32, num_layers=2, num_heads=4, num_kv_heads=2,
                           d_ff=64, dtype="float32", loss_chunk_len=8)

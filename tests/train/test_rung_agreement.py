@@ -1,15 +1,9 @@
 """The rank-agreement report of benchmarks/rung_agreement.py (its statistics, not its training)."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import pytest
 
-_PATH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "rung_agreement.py"
-_SPEC = importlib.util.spec_from_file_location("rung_agreement", _PATH)
-rung_agreement = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(rung_agreement)
+from benchmarks import rung_agreement
 
 
 def _run(preset, mixture, mean, target):

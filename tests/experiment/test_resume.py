@@ -91,10 +91,10 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_experiment(tmp_path, capsys):
     assert {"mixture", "target_rung", "predicted", "check"} <= set(rec) and rec["target_rung"] == "m"
 
     # status and export read the same directory; export feeds a warm start of a new experiment
-    assert cli.status([str(tmp_path / "run")]) == 0
+    assert cli.status([f"--exp_dir={tmp_path / 'run'}"]) == 0
     shown = capsys.readouterr().out
     assert "current recommendation at m" in shown and shown.count(" search ") == 6
-    assert cli.export([str(tmp_path / "run")]) == 0
+    assert cli.export([f"--exp_dir={tmp_path / 'run'}"]) == 0
     table = (tmp_path / "run" / "runs.csv").read_text().splitlines()
     assert table[0].startswith("trial,status,w:python_code,") and "fidelity,cost" in table[0]
     assert "loss:python_reference" in table[0] and len(table) == 7

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from admire_jax.bo import Optimizer
+from admire_jax.bo import Optimizer, OptimizerConfig
 from admire_jax.bo.gp import x64
 from admire_jax.bo.kernels import Additive, Matern52, Scale, Sum, Transformed
 from admire_jax.bo.models import additive_matern52, additive_plus_matern52, build_model, matern52
@@ -113,16 +113,16 @@ def test_discrepancy_kernel_replaces_the_kernel_only_between_rungs():
 
 def test_selected_by_gin_runs_a_multi_fidelity_bo_step_and_reloads():
     gin.parse_config("""
-        Optimizer.kernel = @additive_matern52
-        Optimizer.raw_samples = 64
-        Optimizer.num_restarts = 2
-        Optimizer.refine_steps = 10
+        OptimizerConfig.kernel = @additive_matern52
+        OptimizerConfig.raw_samples = 64
+        OptimizerConfig.num_restarts = 2
+        OptimizerConfig.refine_steps = 10
     """)
     try:
-        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big")
+        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", config=OptimizerConfig())
     finally:
         gin.clear_config()
-    assert opt.config["kernel"] == "additive_matern52"
+    assert opt.config.kernel_name == "additive_matern52"
     rng = np.random.default_rng(0)
     for i in range(8):
         w = rng.dirichlet(np.ones(3))
@@ -154,7 +154,7 @@ def _heldout_nrmse(kernel, seed: int, loss=_additive_loss, num_dims: int = 8, n_
     a_D = rng.uniform(0.2, 1.0, num_dims)
     W, Wt = rng.dirichlet(np.ones(num_dims), n_train), rng.dirichlet(np.ones(num_dims), n_test)
     y, yt = loss(W, a_D), loss(Wt, a_D)
-    opt = Optimizer([f"d{i}" for i in range(num_dims)], {"run": 1.0}, target="run", kernel=kernel, seed=seed)
+    opt = Optimizer([f"d{i}" for i in range(num_dims)], {"run": 1.0}, target="run", seed=seed, config=OptimizerConfig(kernel=kernel))
     for w, v in zip(W, y):
         opt.tell(w, "run", float(v))
     mean, _ = opt.predict(Wt, "run")

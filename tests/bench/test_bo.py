@@ -113,14 +113,14 @@ def test_mfbo_nuts_averages_over_hyperparameter_samples(table):
     finally:
         gin.clear_config()
     assert trace.picked_S.size == 3 and np.all(task.fidelity_of_R[trace.recommended_K] == task.target_index)
-    assert policies[0].optimizer.config["fit"] == "nuts"
+    assert policies[0].optimizer.config.fit == "nuts"
     params = policies[0].optimizer._params()
     assert jax.tree_util.tree_leaves(params)[0].shape[0] == 4  # four posterior samples, not one MAP point
 
 
 def test_the_replay_config_sets_the_engines_new_rung_refits(table):
     """The replay's BO methods get the new-rung refit from the engine's own refit policy, set in
-    configs/replay/bo_fast.gin (the engine's behaviour is tested in test_bo_refit_schedule.py)."""
+    configs/replay/bo_fast.gin (the engine's behaviour is tested in tests/bo/test_refit_schedule.py)."""
     import gin
 
     (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from admire_jax.bo import Optimizer, Pool
+from admire_jax.bo import Optimizer, OptimizerConfig, Pool
 from admire_jax.bo.kernels import Kernel, safe_norm
 from admire_jax.bo.params import POSITIVE, module, param
 
@@ -38,16 +38,16 @@ def _tell_some(opt, n=6):
 
 def test_custom_kernel_selected_from_gin_runs_a_bo_step():
     gin.parse_config("""
-        Optimizer.kernel = @rational_quadratic
-        Optimizer.raw_samples = 64
-        Optimizer.num_restarts = 2
-        Optimizer.refine_steps = 10
+        OptimizerConfig.kernel = @rational_quadratic
+        OptimizerConfig.raw_samples = 64
+        OptimizerConfig.num_restarts = 2
+        OptimizerConfig.refine_steps = 10
     """)
     try:
-        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big")
+        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", config=OptimizerConfig())
     finally:
         gin.clear_config()
-    assert opt.config["kernel"] == "rational_quadratic"
+    assert opt.config.kernel_name == "rational_quadratic"
     _tell_some(opt)
     prop = opt.ask()[0]
     assert prop.mixture.sum() == pytest.approx(1.0) and prop.fidelity in ("small", "big")
@@ -60,8 +60,7 @@ def test_custom_kernel_selected_from_gin_runs_a_bo_step():
 
 
 def test_ar1_model_with_gibbon_and_thompson_max_values_in_pool_mode():
-    opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", model="ar1", acquisition="gibbon",
-                    max_value_sampler="thompson")
+    opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", config=OptimizerConfig(model="ar1", acquisition="gibbon", max_value_sampler="thompson"))
     _tell_some(opt)
     W = np.random.default_rng(1).dirichlet(np.ones(3), 10)
     prop = opt.ask(pool=Pool(W, ["small", "big"] * 5))[0]
@@ -76,7 +75,7 @@ def test_nuts_fit_averages_the_acquisition_over_samples():
     gin.parse_config("fit_nuts.num_warmup = 60\nfit_nuts.num_samples = 20\nfit_nuts.num_hyper_samples = 4\n"
                      "fit_nuts.max_tree_depth = 4")
     try:
-        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", fit="nuts")
+        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", config=OptimizerConfig(fit="nuts"))
         _tell_some(opt)
         W = np.random.default_rng(1).dirichlet(np.ones(3), 10)
         prop = opt.ask(pool=Pool(W, ["small", "big"] * 5))[0]

@@ -8,9 +8,8 @@ import pytest
 
 SCRIPT = r"""
 import numpy as np
-from admire_jax.bo import Optimizer, Pool
-opt = Optimizer(["a", "b", "c", "d"], {"small": 0.01, "mid": 0.1, "big": 1.0}, target="big", seed=3,
-                refit_every=2, full_refit_every=2)
+from admire_jax.bo import Optimizer, OptimizerConfig, Pool
+opt = Optimizer(["a", "b", "c", "d"], {"small": 0.01, "mid": 0.1, "big": 1.0}, target="big", seed=3, config=OptimizerConfig(refit_every=2, full_refit_every=2))
 rng = np.random.default_rng(0)
 W = rng.dirichlet(np.ones(4), 30)
 labels = [["small", "mid", "big"][i % 3] for i in range(30)]

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from admire_jax.bo import Optimizer, Pool
+from admire_jax.bo import Optimizer, OptimizerConfig, Pool
 
 DOMAINS = ["a", "b", "c"]
 RUNGS = {"small": 0.01, "big": 1.0}
@@ -15,8 +15,8 @@ def objective(w, fidelity):
     return float(np.sum((w - np.array([0.6, 0.3, 0.1])) ** 2) + (0.05 if fidelity == "small" else 0.0))
 
 
-def _optimizer(n=6, seed=0, **kw):
-    opt = Optimizer(DOMAINS, RUNGS, target="big", seed=seed, **{**FAST, **kw})
+def _optimizer(n=6, seed=0, bounds=None, **knobs):
+    opt = Optimizer(DOMAINS, RUNGS, target="big", seed=seed, bounds=bounds, config=OptimizerConfig(**{**FAST, **knobs}))
     rng = np.random.default_rng(seed)
     for i in range(n):
         w = rng.dirichlet(np.ones(3))
@@ -52,7 +52,7 @@ def test_bad_input_raises_clear_errors():
 
 
 def test_failed_runs_are_recorded_but_not_modelled_and_first_ask_is_random():
-    opt = Optimizer(DOMAINS, RUNGS, target="big", **FAST)
+    opt = Optimizer(DOMAINS, RUNGS, target="big", config=OptimizerConfig(**FAST))
     first = opt.ask()[0]
     assert first.fidelity == "small" and first.mixture.sum() == pytest.approx(1.0)
     opt.tell(first.mixture, first.fidelity, float("nan"))
@@ -65,7 +65,7 @@ def test_failed_runs_are_recorded_but_not_modelled_and_first_ask_is_random():
 
 
 def test_constant_objective_and_duplicates_work():
-    opt = Optimizer(DOMAINS, RUNGS, target="big", **FAST)
+    opt = Optimizer(DOMAINS, RUNGS, target="big", config=OptimizerConfig(**FAST))
     for _ in range(3):
         opt.tell([0.2, 0.3, 0.5], "big", 2.0)
         opt.tell([0.6, 0.2, 0.2], "small", 2.0)

@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from admire_jax.bo import Optimizer
+from admire_jax.bo import Optimizer, OptimizerConfig
 from admire_jax.bo import optimizer as optimizer_module
 from admire_jax.bo.fit import fit_map, log_posterior
 from admire_jax.bo.params import unconstrain
@@ -36,7 +36,7 @@ def test_full_refits_are_gated_by_growth_and_the_benchmark_count_agrees():
     sparse = RefitPolicy(every=1, growth=0.05, full_every=10, full_growth=0.1)
     assert sparse.interval(1000) == 50 and sparse.refits_per_full(1000, 50) == 10
     with pytest.raises(ValueError, match="full_refit_growth"):
-        Optimizer(["a", "b"], {"big": 1.0}, target="big", full_refit_growth=-0.1)
+        Optimizer(["a", "b"], {"big": 1.0}, target="big", config=OptimizerConfig(full_refit_growth=-0.1))
 
 
 def test_new_rung_rule_refits_on_each_of_a_rungs_first_rows_only():
@@ -57,7 +57,7 @@ def test_new_rung_rule_refits_on_each_of_a_rungs_first_rows_only():
     with pytest.raises(ValueError, match="rung_counts"):
         policy.decide(11, 10, 1, 10, [10, 1], [10])
     with pytest.raises(ValueError, match="new_rung_refits"):
-        Optimizer(["a", "b"], {"big": 1.0}, target="big", new_rung_refits=-1)
+        Optimizer(["a", "b"], {"big": 1.0}, target="big", config=OptimizerConfig(new_rung_refits=-1))
 
 
 def test_optimizer_refits_when_the_first_rows_of_a_new_rung_arrive():
@@ -69,8 +69,7 @@ def test_optimizer_refits_when_the_first_rows_of_a_new_rung_arrive():
     value = lambda w, k: float(w[0] - (w[1] - 0.3) ** 2) + (1.0 if k == "big" else 0.0)
     fits, moved, states = [], [], []
     for n in (2, 0):
-        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", maximize=True,
-                        refit_every=100, new_rung_refits=n)
+        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", maximize=True, config=OptimizerConfig(refit_every=100, new_rung_refits=n))
         for w in W[:5]:
             opt.tell(w, "small", value(w, "small"))
         opt.predict(W[:1], "big")
@@ -107,8 +106,7 @@ def _run(full_refit_growth: float, monkeypatch, restarts: list) -> Optimizer:
         return fit_map(*args, **kwargs)
 
     monkeypatch.setattr(optimizer_module, "fit_map", counting_fit_map)
-    opt = Optimizer(["a", "b", "c"], {"big": 1.0}, target="big", seed=0, full_refit_every=2,
-                    full_refit_growth=full_refit_growth)
+    opt = Optimizer(["a", "b", "c"], {"big": 1.0}, target="big", seed=0, config=OptimizerConfig(full_refit_every=2, full_refit_growth=full_refit_growth))
     rng = np.random.default_rng(5)
     for i in range(36):
         w = rng.dirichlet(np.ones(3))

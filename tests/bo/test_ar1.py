@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from admire_jax.bo import Optimizer
+from admire_jax.bo import Optimizer, OptimizerConfig
 from admire_jax.bo.fit import fit_map
 from admire_jax.bo.gp import condition, predict, x64
 from admire_jax.bo.models import build_model
@@ -72,7 +72,7 @@ def test_optimizer_ar1_ranks_the_target_with_restarts_and_no_target_rows():
         for seed in range(2):
             X, _, X_t, truth_t = _problem(seed)
             opt = Optimizer([f"d{i}" for i in range(D)], {"lo": 0.001, "mid": 0.06, "hi": 1.0}, target="hi",
-                            seed=seed, model="ar1")
+                            seed=seed, config=OptimizerConfig(model="ar1"))
             rng = np.random.default_rng(seed)
             for row in X:
                 rung = int(row[-1])
@@ -141,7 +141,7 @@ def _target_shift_from_a_mid_rung_bump(model, seed):
     means = []
     for height in (0.0, 1.0):
         opt = Optimizer([f"d{i}" for i in range(D)], {"lo": 0.001, "mid": 0.06, "hi": 1.0}, target="hi",
-                        seed=seed, model=model)
+                        seed=seed, config=OptimizerConfig(model=model))
         for rung, W, y in (("lo", W_lo, g(W_lo)), ("mid", W_mid, g(W_mid) + height * _bump(W_mid)), ("hi", W_t, g(W_t))):
             for w, value in zip(W, y):
                 opt.tell(w, rung, float(value))

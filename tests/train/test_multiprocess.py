@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
+
 SEQ, BATCH, STEPS = 16, 8, 4
 
 
@@ -23,7 +25,7 @@ def _worker(process_id: int, port: int, run_dir: str, out_path: str) -> None:
     initialize_distributed(f"localhost:{port}", num_processes=2, process_id=process_id)
     from admire_jax.model import sharding
     from admire_jax.train.trainer import TrainConfig, train
-    from test_train_tiny_model import StepLoader, tiny_spec, validation
+    from tests.train.tiny_model import StepLoader, tiny_spec, validation
 
     gin.bind_parameter("learning_rate_schedule.learning_rate", 0.01)
     mesh = sharding.make_mesh(data=2, fsdp=4)
@@ -45,7 +47,7 @@ def _free_port() -> int:
 def test_two_processes_train_one_model_like_one_process(tmp_path):
     port = _free_port()
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
     run_dir = str(tmp_path / "run")
     procs = [subprocess.Popen([sys.executable, __file__, str(i), str(port), run_dir, str(tmp_path / f"{i}.json")],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -66,7 +68,7 @@ def test_two_processes_train_one_model_like_one_process(tmp_path):
     from admire_jax.model import sharding
     from admire_jax.train.metrics_log import read_metrics
     from admire_jax.train.trainer import TrainConfig, train
-    from test_train_tiny_model import StepLoader, tiny_spec, validation
+    from tests.train.tiny_model import StepLoader, tiny_spec, validation
 
     gin.clear_config()
     gin.bind_parameter("learning_rate_schedule.learning_rate", 0.01)

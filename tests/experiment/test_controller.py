@@ -8,9 +8,9 @@ import pytest
 from admire_jax.experiment import config, trial, trial_lock
 from admire_jax.experiment.controller import Controller
 from admire_jax.experiment.executors import CommandTemplateExecutor, LocalExecutor, SlurmExecutor
+from admire_jax.experiment.spec import SpecError
+from tests.experiment.helpers import SMOKE, SYNTHETIC
 
-SMOKE = ["configs/experiments/demo.gin", "configs/experiments/smoke.gin"]
-SYNTHETIC = ["experiment.trainer = 'admire_jax.experiment.synthetic:main'", "Runtime.poll_seconds = 0.05"]
 MIXTURE = {"python_code": 0.5, "python_tests": 0.1, "c_code": 0.1, "docstrings": 0.1, "markdown": 0.1, "licenses": 0.1}
 
 
@@ -63,8 +63,7 @@ def test_a_live_trial_of_a_killed_controller_is_waited_for_not_restarted(control
     t = _running_trial(controller)
     live = subprocess.Popen([sys.executable, "-c", _LIVE_TRIAL, t.run_dir], stdout=subprocess.PIPE, text=True)
     assert live.stdout.readline().strip() == "held"
-    controller._resume()
-    controller._wait_for_all()
+    controller.run_unfinished()
     live.wait()
     got = controller.store.get(t.id)
     assert got.status == "ok" and got.losses == {"python_reference": 2.5} and got.flops == 7.0
@@ -74,29 +73,38 @@ def test_a_live_trial_of_a_killed_controller_is_waited_for_not_restarted(control
 def test_a_finished_but_unrecorded_trial_is_adopted_once(controller):
     t = _running_trial(controller)
     _synthetic_result(t.run_dir)
-    controller._resume()
+    controller.run_unfinished()
     assert controller.store.get(t.id).status == "ok" and controller.executor.submitted == []
-    controller._resume()  # a second pass finds nothing to do: never recorded twice
+    controller.run_unfinished()  # a second pass finds nothing to do: never recorded twice
     assert controller.store.trials("ok") == [controller.store.get(t.id)]
 
 
 def test_a_dead_trial_without_result_is_relaunched(controller):
     t = _running_trial(controller)
-    controller._resume()
-    controller._wait_for_all()
+    controller.run_unfinished()
     got = controller.store.get(t.id)
     assert controller.executor.submitted == [controller.runs_root / f"trial_{t.id:05d}"]
     assert got.status == "ok" and got.losses["python_reference"] > 2.0 and got.flops == 6e6 * 256
 
 
 def test_a_crashing_trainer_is_recorded_as_failed_with_its_error(tmp_path):
-    exp = config.load(SMOKE, ["experiment.trainer = 'admire_jax.no_such_module:main'", "Runtime.poll_seconds = 0.05"])
+    # json.loads exists, so the spec accepts it; called with the trainer's argument list it raises
+    exp = config.load(SMOKE, ["experiment.trainer = 'json:loads'", "Runtime.poll_seconds = 0.05"])
     controller = Controller(exp, tmp_path / "exp", log=lambda line: None)
     t = controller.store.add(MIXTURE, "xs", controller.runs_root)
-    controller._resume()
-    controller._wait_for_all()
+    controller.run_unfinished()
     got = controller.store.get(t.id)
-    assert got.status == "failed" and "ModuleNotFoundError" in got.error
+    assert got.status == "failed" and "TypeError" in got.error
+
+
+@pytest.mark.parametrize("trainer, message", [
+    ("admire_jax.no_such_module:main", "cannot import 'admire_jax.no_such_module'"),
+    ("admire_jax.experiment.synthetic:no_such_function", "has no function 'no_such_function'"),
+    ("admire_jax.experiment.synthetic", "trainer must be 'module:function'"),
+])
+def test_any_trainer_is_checked_before_a_trial_runs(trainer, message):
+    with pytest.raises(SpecError, match=message):
+        config.load(SMOKE, [f"experiment.trainer = {trainer!r}"])
 
 
 def test_trial_entry_point_refuses_a_second_copy_and_a_finished_trial(tmp_path):
@@ -126,8 +134,7 @@ def test_trials_run_through_each_executor(tmp_path, make_executor):
     exp.runtime.executor = make_executor(tmp_path)
     controller = Controller(exp, tmp_path / "exp", log=lambda line: None)
     t = controller.store.add(MIXTURE, "s", controller.runs_root)
-    controller._resume()
-    controller._wait_for_all()
+    controller.run_unfinished()
     got = controller.store.get(t.id)
     assert got.status == "ok" and got.flops == 6e6 * 384, got.error
 
@@ -185,7 +192,7 @@ def test_the_search_ends_by_retraining_its_best_target_mixtures_with_new_seeds(t
     trials = controller.store.trials()
     assert controller.store.meta("confirm_from") == "3" and len(trials) == 3 + 4
     assert "the last 4 trials confirming the best target mixtures" in reason
-    best_two = sorted(trials[:3], key=lambda t: exp.spec.objective_value(t.losses, t.scores))[:2]
+    best_two = sorted(trials[:3], key=lambda t: exp.spec.objective.value(t.losses, t.scores))[:2]
     confirmed = [t.mixture for t in trials[3:]]
     assert [t.rung for t in trials[3:]] == ["m"] * 4
     for t in best_two:  # the two best of three, each trained twice more
@@ -198,8 +205,6 @@ def test_the_search_ends_by_retraining_its_best_target_mixtures_with_new_seeds(t
 
 
 def test_confirmations_need_a_seed_per_trial_and_room_in_the_budget():
-    from admire_jax.experiment.spec import SpecError
-
     with pytest.raises(SpecError, match="set experiment.seed_per_trial = True"):
         config.load(SMOKE, SYNTHETIC + ["experiment.confirm_top = 2", "experiment.seed_per_trial = False"])
     with pytest.raises(SpecError, match="leaves nothing to search after the 6 confirmation trials"):

@@ -1,6 +1,5 @@
 """The instruction-tuning example end to end: tiny checkpoints as rungs, JSONL sources as domains,
 exact-match accuracy maximised; and its bad input (exit 2 before anything trains)."""
-import importlib.util
 import json
 import os
 import pathlib
@@ -15,15 +14,10 @@ import pytest
 from admire_jax.experiment import cli, config, proposals
 from admire_jax.experiment.store import TrialStore
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from scripts import make_instruct_data
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 GIN = str(ROOT / "configs" / "experiments" / "instruct_tiny.gin")
-
-
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +25,7 @@ def workdir(tmp_path_factory, tiny_checkpoints):
     """A directory laid out as the example's header says: tiny/qwen2-{s,m,l}, instruct_data/."""
     work = tmp_path_factory.mktemp("instruct")
     tiny_checkpoints.make_all(work / "tiny", families=("qwen2",))
-    _script("make_instruct_data").write(work / "instruct_data")
+    make_instruct_data.write(work / "instruct_data")
     return work
 
 
@@ -54,22 +48,27 @@ def test_rungs_are_priced_from_their_checkpoints(in_workdir):
     from admire_jax.model.hf import read_config
 
     exp = config.load([GIN], [])
-    assert [r.name for r in exp.spec.rungs] == ["s", "m", "l"] and exp.spec.maximize
-    for r in exp.spec.rungs:
+    assert exp.spec.ladder.names == ["s", "m", "l"] and exp.spec.objective.maximize
+    for r in exp.spec.ladder.rungs:
         model = read_config(in_workdir / "tiny" / f"qwen2-{r.name}")[0]
         assert r.checkpoint == str(in_workdir / "tiny" / f"qwen2-{r.name}")
         assert exp.rung_params[r.name] == model.non_embedding_params()
         # the trainer's count: 6 x matmul weights + attention, per token, over the rung's tokens
         assert exp.rung_flops[r.name] == pytest.approx(model.train_flops_per_token(64) * r.tokens)
-        assert exp.rung_costs[r.name] == pytest.approx(exp.rung_flops[r.name] / exp.spec.assumed_flops_per_second)
+        assert exp.rung_costs[r.name] == pytest.approx(exp.rung_flops[r.name] / exp.spec.budget.assumed_flops_per_second)
     assert exp.rung_flops["s"] < exp.rung_flops["m"] < exp.rung_flops["l"]
     held = str(in_workdir / "instruct_data" / "heldout.jsonl")
-    assert f"exact_match_accuracy.qa_pairs = {held!r}" in exp.spec.trial_bindings  # %HELDOUT, made absolute
+    assert f"exact_match_accuracy.qa_pairs = {held!r}" in exp.spec.trial_setup.bindings  # %HELDOUT, made absolute
 
 
 def test_max_epochs_bounds_come_from_the_sources_token_counts(in_workdir, capsys):
     exp = config.load([GIN], ["experiment.max_epochs = 40.0"])
-    tokens = config.instruction_tokens(exp.spec, exp.spec.rung("l"), 64)
+    from admire_jax.train.plan import plan
+
+    rung = exp.spec.ladder.rung("l")
+    trial = plan(rung.preset, config.trial_bindings(exp.spec, "l"))
+    assert trial.seq_len == 64
+    tokens = config.instruction_tokens(exp.spec, rung, trial)
     assert set(tokens) == {"arithmetic", "capitals", "chat"} and all(n > 0 for n in tokens.values())
     assert exp.bounds == {d: (0.0, pytest.approx(40.0 * n / 24576)) for d, n in tokens.items()}  # all < 1
     err = _optimize_exit_2(in_workdir / "epochs", capsys, "--gin.experiment.max_epochs=2.0")
@@ -153,7 +152,7 @@ def test_instruction_experiment_maximises_exact_match_end_to_end(in_workdir):
     mean, _ = opt.predict(candidates, "l")
     assert best.mean >= mean.max() - 1e-6 and rec["predicted"] == pytest.approx(best.mean)
 
-    assert cli.export([str(exp_dir)]) == 0
+    assert cli.export([f"--exp_dir={exp_dir}"]) == 0
     table = pd.read_csv(exp_dir / "runs.csv")
     assert list(table["score:objective"]) == pytest.approx([t.scores["exact_match"] for t in trials])
     report = (exp_dir / "report.md").read_text()

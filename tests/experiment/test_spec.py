@@ -1,20 +1,21 @@
 """The experiment spec: the demo configs load, rungs are priced, bad input is exit 2 before training."""
 import math
+import re
 
 import numpy as np
 import pytest
 
-from admire_jax.experiment import cli, config, spec as spec_lib
-from admire_jax.experiment.spec import ExperimentSpec, Rung, SpecError
-
-DEMO = ["configs/experiments/demo.gin"]
-SMOKE = DEMO + ["configs/experiments/smoke.gin"]
+from admire_jax.experiment import cli, config
+from admire_jax.experiment.objective import Objective
+from admire_jax.experiment.spec import (Budget, ExperimentSpec, Rung, RungLadder, SearchSpace, SpecError,
+                                        TrialSetup)
+from tests.experiment.helpers import DEMO, SMOKE
 
 
 def test_smoke_config_loads_with_rungs_priced_cheapest_first():
     exp = config.load(SMOKE, [])
-    assert [r.name for r in exp.spec.rungs] == ["xs", "s", "m"]
-    assert exp.spec.target_rung == "m" and exp.spec.objective == {"numpy_stubs": 1.0}
+    assert exp.spec.ladder.names == ["xs", "s", "m"]
+    assert exp.spec.target_rung == "m" and exp.spec.objective == Objective({"numpy_stubs": 1.0}, maximize=False)
     flops = exp.rung_flops
     assert 0 < flops["xs"] < flops["s"] < flops["m"]
     # 1-layer 1m model, 4 x 32 tokens per step, 2 / 3 / 4 steps: FLOPs grow with the steps
@@ -31,26 +32,46 @@ def test_fingerprint_ignores_when_to_stop_but_not_what_to_search():
     assert exp.spec.fingerprint() != other_seed.spec.fingerprint()
 
 
-def _spec(**kw):
-    base = dict(domains=("a", "b", "c"), objective={"t": 1.0}, rungs=(Rung("lo", "1m", 100), Rung("hi", "1m", 1000)),
-                target_rung="hi", budget=1.0, budget_unit="flops")
-    return ExperimentSpec(**{**base, **kw})
+def _spec(max_epochs=None):
+    return ExperimentSpec(SearchSpace(("a", "b", "c"), max_epochs=max_epochs), Objective({"t": 1.0}, False),
+                          RungLadder((Rung("lo", "1m", 100), Rung("hi", "1m", 1000)), "hi"), Budget(1.0))
 
 
 def test_max_epochs_bounds_small_domains():
     spec = _spec(max_epochs=2.0)
-    bounds = spec_lib.epoch_bounds(spec, {"a": 100, "b": 1000, "c": 10_000})
+    bounds = config.epoch_bounds(spec, {"a": 100, "b": 1000, "c": 10_000})
     # w_a * 1000 <= 2 * 100 -> w_a <= 0.2; b and c can take the whole budget twice over
     assert bounds == {"a": (0.0, 0.2)}
     with pytest.raises(SpecError, match="leaves no mixture"):
-        spec_lib.epoch_bounds(spec, {"a": 10, "b": 10, "c": 10})
+        config.epoch_bounds(spec, {"a": 10, "b": 10, "c": 10})
 
 
 def test_weighted_objective():
-    spec = _spec(objective={"a": 0.25, "b": 0.75})
-    assert spec.objective_value({"a": 2.0, "b": 4.0, "c": 9.0}) == pytest.approx(3.5)
-    assert math.isnan(spec.objective_value({"a": 2.0}))
-    assert math.isnan(spec.objective_value({"a": 2.0, "b": float("inf")}))
+    objective = Objective.parse({"a": 1.0, "b": 3.0})
+    assert objective == Objective({"a": 0.25, "b": 0.75}, maximize=False)
+    assert objective.value({"a": 2.0, "b": 4.0, "c": 9.0}) == pytest.approx(3.5)
+    assert math.isnan(objective.value({"a": 2.0}))
+    assert math.isnan(objective.value({"a": 2.0, "b": float("inf")}))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SearchSpace(("a",)), "at least 2 distinct domains"),
+    (lambda: SearchSpace(("a", "a")), "at least 2 distinct domains"),
+    (lambda: SearchSpace(("a", "b"), bounds={"c": (0.0, 0.5)}), "bounds name unknown domain(s) ['c']"),
+    (lambda: SearchSpace(("a", "b"), max_epochs=0.0), "max_epochs must be positive"),
+    (lambda: Objective({"a": -1.0}, False), "objective weights must be positive"),
+    (lambda: Objective({}, False), "objective weights must be positive"),
+    (lambda: Objective({"score:": 1.0}, True), "needs a score name"),
+    (lambda: Rung("r", "1m", 0), "tokens must be >= 1"),
+    (lambda: RungLadder((), "r"), "experiment.rungs is empty"),
+    (lambda: RungLadder((Rung("r", "1m", 1), Rung("r", "1m", 2)), "r"), "rung names must be distinct"),
+    (lambda: Budget(0.0), "budget must be positive"),
+    (lambda: Budget(1.0, devices_per_trial=0), "devices_per_trial must be >= 1"),
+    (lambda: TrialSetup(max_bytes=0), "max_bytes must be >= 1"),
+])
+def test_each_record_checks_itself(make, message):
+    with pytest.raises(SpecError, match=re.escape(message)):
+        make()
 
 
 @pytest.mark.parametrize("bindings, message", [
@@ -59,9 +80,10 @@ def test_weighted_objective():
     (["experiment.rungs = {'xs': ('13m', 256), 'm': ('1m', 512)}"], "unknown preset '13m'"),
     (["experiment.budget = 1000.0"], "smaller than one trial of the cheapest rung 'xs'"),
     (["experiment.target_rung = 'xxl'"], "target_rung 'xxl' is not a rung"),
-    (["experiment.budjet = 3"], "unknown experiment option(s) ['budjet'] (a typo?)"),
-    (["Optimizer.acquisiton = 'mes'"], "gin configuration error"),
+    (["experiment.budjet = 3"], "doesn't have a parameter named 'budjet'"),
+    (["OptimizerConfig.acquisiton = 'mes'"], "gin configuration error"),
     (["experiment.budget_unit = 'parsecs'"], "budget_unit must be one of"),
+    (["OptimizerConfig.acquisition = 'nope'"], "unknown acquisition 'nope'"),
 ])
 def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message):
     argv = [f"--gin_file={f}" for f in SMOKE] + [f"--exp_dir={tmp_path / 'exp'}"]
@@ -75,28 +97,32 @@ def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message
 def test_cli_usage_errors(tmp_path, capsys):
     assert cli.optimize(["--gin_file=configs/experiments/demo.gin"]) == 2
     assert "--exp_dir" in capsys.readouterr().err
-    assert cli.status([str(tmp_path / "nothing")]) == 2
+    assert cli.status([f"--exp_dir={tmp_path / 'nothing'}"]) == 2
     assert "not an experiment directory" in capsys.readouterr().err
+    assert cli.status([str(tmp_path)]) == 2
+    assert "--exp_dir" in capsys.readouterr().err
+    assert cli.optimize(["--gin_file=configs/experiments/demo.gin", f"--exp_dir={tmp_path}", "--gin.experiment.q", "2"]) == 2
+    assert "gin bindings are written --gin.NAME=VALUE (one argument)" in capsys.readouterr().err
     assert cli.optimize(["--gin_file=configs/experiments/nope.gin", f"--exp_dir={tmp_path}"]) == 2
     assert "gin file not found" in capsys.readouterr().err
 
 
 def test_costs_in_each_budget_unit():
-    flops_spec = _spec()
-    assert config.declared_cost(flops_spec, 4e9) == 4e9
-    assert config.measured_cost(flops_spec, flops=5e9, wall_seconds=3.0) == 5e9
-    seconds = _spec(budget_unit="wall_seconds", assumed_flops_per_second=2e9)
-    assert config.declared_cost(seconds, 4e9) == pytest.approx(2.0)
-    assert config.measured_cost(seconds, flops=5e9, wall_seconds=3.0) == 3.0
-    hours = _spec(budget_unit="device_hours", devices_per_trial=8)
-    assert config.measured_cost(hours, flops=None, wall_seconds=900.0) == pytest.approx(2.0)
+    flops = Budget(1.0)
+    assert flops.declared_cost(4e9) == 4e9
+    assert flops.measured_cost(flops=5e9, wall_seconds=3.0) == 5e9
+    seconds = Budget(1.0, unit="wall_seconds", assumed_flops_per_second=2e9)
+    assert seconds.declared_cost(4e9) == pytest.approx(2.0)
+    assert seconds.measured_cost(flops=5e9, wall_seconds=3.0) == 3.0
+    hours = Budget(1.0, unit="device_hours", devices_per_trial=8)
+    assert hours.measured_cost(flops=None, wall_seconds=900.0) == pytest.approx(2.0)
 
 
 def test_weighted_objective_and_time_budget_from_gin():
     exp = config.load(SMOKE, ["experiment.objective = {'python_reference': 3, 'markdown': 1}",
                               "experiment.budget_unit = 'wall_seconds'", "experiment.budget = 3600"])
-    assert exp.spec.objective == {"python_reference": 0.75, "markdown": 0.25}
-    assert exp.rung_costs["m"] == pytest.approx(exp.rung_flops["m"] / exp.spec.assumed_flops_per_second)
+    assert exp.spec.objective.weights == {"python_reference": 0.75, "markdown": 0.25}
+    assert exp.rung_costs["m"] == pytest.approx(exp.rung_flops["m"] / exp.spec.budget.assumed_flops_per_second)
     with pytest.raises(SpecError, match="smaller than one trial"):
         config.load(SMOKE, ["experiment.budget_unit = 'wall_seconds'", "experiment.budget = 0.01"])
 
@@ -155,10 +181,14 @@ def test_leave_one_out_needs_room_for_every_domain():
 def test_bo_engine_is_configured_by_the_experiment_gin_file():
     from admire_jax.experiment import proposals
 
-    exp = config.load(SMOKE, ["Optimizer.acquisition = 'gibbon'", "Optimizer.fidelity_map = 'rank'"])
+    import gin
+
+    exp = config.load(SMOKE, ["OptimizerConfig.acquisition = 'gibbon'", "OptimizerConfig.fidelity_map = 'rank'"])
+    gin.clear_config()  # the settings travel in the loaded experiment, not in gin's state
     opt = proposals.build_optimizer(exp, [], num_recorded=5)
-    assert opt.config["acquisition"] == "gibbon" and opt.config["fidelity_map"] == "rank"
-    assert opt.config["raw_samples"] == 64  # from smoke.gin
+    assert opt.config == exp.optimizer
+    assert opt.config.acquisition == "gibbon" and opt.config.fidelity_map == "rank"
+    assert opt.config.raw_samples == 64  # from smoke.gin
     assert opt.seed == proposals.round_seed(exp.spec.seed, 5) and opt.target == "m"
 
 

@@ -12,7 +12,7 @@ import pytest
 from admire_jax.train import checkpoint, optimizer, state
 from admire_jax.train.metrics_log import read_metrics
 from admire_jax.train.trainer import TrainConfig, train
-from test_train_tiny_model import StepLoader, tiny_spec, validation
+from tests.train.tiny_model import StepLoader, tiny_spec, validation
 
 SEQ, BATCH = 16, 8
 MIXTURE = {"odd": 0.5, "even": 0.5}
