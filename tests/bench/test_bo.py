@@ -125,9 +125,9 @@ def test_the_replay_config_sets_the_engines_new_rung_refits(table):
     for bindings in ([], ["--gin.NEW_RUNG_REFITS=1"]):
         args, parsed = gin_cli.parse_args(gin_cli.parser("test", ""), ["--gin_file=configs/replay/bo_fast.gin", *bindings])
         replay = make_mfbo(task, np.random.default_rng(0), cli.bo_config(args, parsed)).optimizer
-        rows.append(replay.refit.new_rung_rows)
+        rows.append(replay.config.new_rung_refits)
     assert rows == [3, 1]
-    assert replay.refit.growth == 0.05  # refits are spaced out, so the rule matters
+    assert replay.config.refit_growth == 0.05  # refits are spaced out, so the rule matters
 
 
 def test_mfbo_scores_every_target_row_when_the_cheap_rung_fills_the_pool(table):
