@@ -3,6 +3,7 @@ configuration and passed to the `Optimizer`; the engine itself never reads gin."
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import gin
 
@@ -19,6 +20,33 @@ STANDARDIZE = ("within_rung", "pooled")
 
 
 INPUT_TRANSFORMS = ("sqrt", "log_ratio", "identity")
+
+
+def frozen_factory(factory: KernelFactory | None) -> KernelFactory | None:
+    """`factory` with the gin parameters bound to it now passed explicitly (e.g.
+    `additive_plus_matern52.interaction_variance`), so that the engine calling it later reads no
+    gin; a factory without bindings is returned as it is."""
+    if factory is None or isinstance(factory, functools.partial):
+        return factory
+    try:
+        bound = gin.get_bindings(factory)
+    except ValueError:  # not registered with gin
+        return factory
+    if not bound:
+        return factory
+    frozen = functools.partial(factory, **bound)
+    frozen.__name__ = factory.__name__
+    return frozen
+
+
+def factory_description(factory: KernelFactory | None):
+    """A kernel factory as JSON-able data: its name, with the options bound to it if any."""
+    if factory is None:
+        return None
+    name = getattr(factory, "__name__", repr(factory))
+    if isinstance(factory, functools.partial) and factory.keywords:
+        return {"factory": name, "options": dict(factory.keywords)}
+    return name
 
 
 @gin.configurable
@@ -49,6 +77,7 @@ class ModelConfig:
                              f"{self.initial_noise}, {self.pseudo_count}")
         if self.noise_prior is not None:
             object.__setattr__(self, "noise_prior", tuple(float(v) for v in self.noise_prior))
+        object.__setattr__(self, "discrepancy_kernel", frozen_factory(self.discrepancy_kernel))
 
 
 @gin.configurable
@@ -131,6 +160,7 @@ class OptimizerConfig:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; use one of {', '.join(map(repr, known))}")
         if not callable(self.kernel):
             raise ValueError(f"kernel must be a factory num_dims -> Kernel, got {self.kernel!r}")
+        object.__setattr__(self, "kernel", frozen_factory(self.kernel))
         for name in ("num_max_values", "q", "num_restarts", "raw_samples", "refine_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -168,7 +198,7 @@ def describe(record) -> dict:
         if dataclasses.is_dataclass(value):
             value = describe(value)
         elif callable(value):
-            value = getattr(value, "__name__", repr(value))
+            value = factory_description(value)
         elif isinstance(value, tuple):
             value = list(value)
         out[f.name] = value

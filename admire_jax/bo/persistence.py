@@ -7,6 +7,7 @@ trials each round. So a reloaded Optimizer proposes what a fresh one told the sa
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -33,12 +34,17 @@ def config_from_dict(data: Mapping, kernel: KernelFactory | None = None) -> Opti
     if kernel is not None:
         known[getattr(kernel, "__name__", repr(kernel))] = kernel
 
-    def factory(name: str | None) -> KernelFactory | None:
-        if name is None:
+    def factory(saved: str | dict | None) -> KernelFactory | None:
+        if saved is None:
             return None
+        name, options = (saved, {}) if isinstance(saved, str) else (saved["factory"], saved["options"])
         if name not in known:
             raise ValueError(f"state was saved with kernel {name!r}; pass that kernel factory to load()")
-        return known[name]
+        if not options:
+            return known[name]
+        bound = functools.partial(known[name], **options)
+        bound.__name__ = name
+        return bound
 
     model = dict(data["model_config"])
     model["discrepancy_kernel"] = factory(model["discrepancy_kernel"])
