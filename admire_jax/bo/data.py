@@ -23,6 +23,21 @@ def pad(array: np.ndarray, size: int | None = None) -> np.ndarray:
     return out
 
 
+def mixtures_of(inputs: jax.Array) -> jax.Array:
+    """The mixtures [N, D] of rows [w, s, r] [N, D + 2]."""
+    return inputs[:, : inputs.shape[1] - 2]
+
+
+def fidelity_of(inputs: jax.Array) -> jax.Array:
+    """The fidelity coordinates [N] of rows [w, s, r]."""
+    return inputs[:, inputs.shape[1] - 2]
+
+
+def rung_of(inputs: jax.Array) -> jax.Array:
+    """The rung indices [N] (as floats) of rows [w, s, r]."""
+    return inputs[:, inputs.shape[1] - 1]
+
+
 def model_inputs(mixtures: np.ndarray, fidelity: np.ndarray, rung: np.ndarray) -> np.ndarray:
     """Rows [w, s, r] from mixtures [N, D], fidelity coordinates [N] and rung indices [N]."""
     mixtures = np.asarray(mixtures, np.float64).reshape(len(fidelity), -1)
@@ -48,20 +63,16 @@ class TrainingData:
         return cls(inputs, y, mask, np.zeros(len(y), bool))
 
     @property
-    def num_domains(self) -> int:
-        return self.inputs.shape[1] - 2
-
-    @property
     def mixtures(self) -> jax.Array:
-        return self.inputs[:, : self.num_domains]
+        return mixtures_of(self.inputs)
 
     @property
     def fidelity(self) -> jax.Array:
-        return self.inputs[:, self.num_domains]
+        return fidelity_of(self.inputs)
 
     @property
     def rung(self) -> jax.Array:
-        return self.inputs[:, self.num_domains + 1]
+        return rung_of(self.inputs)
 
     @property
     def observed(self) -> jax.Array:

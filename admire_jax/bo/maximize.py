@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from admire_jax.bo.data import Candidates, TargetRung, TrainingData, model_inputs
+from admire_jax.bo.data import Candidates, TargetRung, TrainingData, model_inputs, rung_of
 from admire_jax.bo.gp import GPParams
 from admire_jax.bo.propose import NEG, AcquisitionConfig, Context, make_contexts, pool_values, project_rows, refine
 from admire_jax.bo.surrogate import Surrogate
@@ -57,4 +57,4 @@ def maximise(ctx: Context, acquisition: AcquisitionConfig, raw_mixtures: np.ndar
     W, v = refine(ctx, starts, lo, hi, cost_R, target, cfg=acquisition, steps=refine_steps)
     W, v = np.asarray(W), np.asarray(v)
     i = int(np.argmax(v))
-    return W[i], surrogate.rungs[int(starts[i, surrogate.num_domains + 1])], float(v[i])
+    return W[i], surrogate.rungs[int(rung_of(starts)[i])], float(v[i])

@@ -30,7 +30,7 @@ from admire_jax.bo.surrogate import Surrogate
 class Optimizer:
     """Ask/tell BO over mixtures (simplex of `domains`, within `bounds`) x rungs (`fidelities`:
     label -> cost; `target` is the most expensive). `config` holds every engine knob (None:
-    `OptimizerConfig`'s defaults, whatever gin binds); `cost_model` maps declared and measured
+    the defaults written in `OptimizerConfig`; gin is not read); `cost_model` maps declared and measured
     costs to the expected cost of each rung (None: the declared costs). Randomness comes from
     `seed` and the number of asks and observations only."""
 

@@ -14,7 +14,7 @@ import optax
 
 from admire_jax.bo import acquisition as acq
 from admire_jax.bo.cost import cost_weighted, log_cost_weighted
-from admire_jax.bo.data import Candidates, TargetRung, TrainingData
+from admire_jax.bo.data import Candidates, TargetRung, TrainingData, mixtures_of, rung_of
 from admire_jax.bo.fidelity import split
 from admire_jax.bo.gp import GPParams, Posterior, condition, predict, predict_joint, predict_pair
 from admire_jax.bo.params import child, module
@@ -51,14 +51,6 @@ def with_fidelity(W_MxD: jax.Array, s: jax.Array, r: jax.Array) -> jax.Array:
     """Rows [w, s, r]: each mixture at fidelity coordinate s and rung r."""
     M = W_MxD.shape[0]
     return jnp.concatenate([W_MxD, jnp.full((M, 1), s, W_MxD.dtype), jnp.full((M, 1), r, W_MxD.dtype)], axis=1)
-
-
-def mixtures_of(X_MxF: jax.Array) -> jax.Array:
-    return X_MxF[:, : X_MxF.shape[1] - 2]
-
-
-def rungs_of(X_MxF: jax.Array) -> jax.Array:
-    return X_MxF[:, X_MxF.shape[1] - 1]
 
 
 def at_target(X_MxF: jax.Array, target: TargetRung) -> jax.Array:
@@ -127,14 +119,14 @@ def acquisition_values(ctx_S: Context, rows: Candidates, target: TargetRung, cos
     """Cost-aware acquisition of the rows (each at its own rung), averaged over hyperparameter
     samples; invalid rows (padding, excluded, or off-target for target-only acquisitions) get -1e30."""
     X_MxF, valid_M = rows.inputs, rows.valid
-    cost_M = cost_R[rungs_of(X_MxF).astype(jnp.int32)]
+    cost_M = cost_R[rung_of(X_MxF).astype(jnp.int32)]
     vals_SxM = jax.vmap(lambda c: _values_one(c, X_MxF, target, cost_M, cfg))(ctx_S)
     if cfg.kind == "logei":
         vals = jax.nn.logsumexp(vals_SxM, axis=0) - jnp.log(vals_SxM.shape[0])
     else:
         vals = jnp.mean(vals_SxM, axis=0)
     if cfg.target_only:
-        valid_M = valid_M & (rungs_of(X_MxF) == target.rung)
+        valid_M = valid_M & (rung_of(X_MxF) == target.rung)
     return jnp.where(valid_M & jnp.isfinite(vals), vals, NEG)
 
 

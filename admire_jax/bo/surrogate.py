@@ -61,9 +61,6 @@ class Surrogate:
         """Rows [w, s, r] of mixtures [N, D] run at the rungs `labels`."""
         return model_inputs(mixtures, [self.coords[f] for f in labels], [self.rungs.index(f) for f in labels])
 
-    def rung_index(self, label: str) -> int:
-        return self.rungs.index(label)
-
     def outcome_transform(self, successes: Sequence[Observation], maximize: bool) -> Standardize:
         return Standardize.fit([o["value"] for o in successes], [o["fidelity"] for o in successes], maximize,
                                self.config.standardize)
