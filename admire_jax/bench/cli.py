@@ -124,7 +124,7 @@ def bo_config(args: argparse.Namespace, bindings: list[str]):
     except gin_cli.UsageError:
         raise
     except (TypeError, ValueError) as error:
-        raise gin_cli.UsageError(f"BO configuration: {error}") from None
+        raise gin_cli.UsageError(f"BO configuration: {str(error).splitlines()[0]}") from None
     finally:
         gin.clear_config()
 

@@ -93,6 +93,10 @@ def _run_cli(tmp_path, capsys, *extra, objective="acc"):
     (lambda f: f, ("--max_steps", "regmix=3"), "--max_steps"),
     (lambda f: f, ("--max_steps", "0"), "--max_steps"),
     (lambda f: f.drop(columns=["ratio_b", "ratio_c"]), (), "--weights_prefix"),
+    (lambda f: f, ("--weights-prefix", "ratio_"), "unrecognised argument '--weights-prefix'"),
+    (lambda f: f, ("--gin.BOPolicyConfig.pool_size=0",), "BO configuration: pool_size must be an integer >= 1"),
+    (lambda f: f, ("--gin.OptimizerConfig.acquisition='ei'",), "unknown acquisition 'ei'"),
+    (lambda f: f, ("--gin_file=missing.gin",), "gin file not found: missing.gin"),
 ])
 def test_bad_input_exits_2_with_a_named_problem(tmp_path, capsys, edit, extra, message):
     edit(_table(tmp_path / "t.csv")).to_csv(tmp_path / "t.csv", index=False)
