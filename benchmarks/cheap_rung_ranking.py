@@ -9,19 +9,19 @@ of finished runs, and at each training-set size N of a grid fits every model on 
 Models: `lightgbm` (the replay's RegMix regressor, same parameters) and single-rung GPs of the
 project's Optimizer, one per kernel factory named in --kernels (any gin-registered callable
 `num_dims -> Kernel`, e.g. matern52, additive_matern52, additive_plus_matern52), configured by
---gin-file / --gin like the replay's BO methods.
+--gin_file / --gin.NAME=VALUE like the replay's BO methods.
 
 Per model and seed: "held N", the smallest grid size from which the top-ranked target row is a
 true best one at every larger size (None if the last size misses; counted as infinite in the
 median); the fraction of sizes whose top pick is a true best; the mean Spearman correlation of
 predictions and true target values; and the true rank of the top pick at every size. Seed s
 orders the cheap rows by np.random.default_rng(1000 + s), and ties in the predictions go to the
-lowest row (as in the lead's prototype study, so the figures can be compared).
+lowest row (as in an earlier prototype study, so the figures can be compared).
 
-  python benchmarks/cheap_rung_ranking.py --table regmix_pile_runs.csv --weights-prefix w: \
-      --fidelity-col fidelity --cost-col cost --objective loss:avg --minimize --target-fidelity 1B \
-      --cheap-fidelity 1M --seeds 8 --models lightgbm --kernels matern52,additive_matern52 \
-      --gin-file configs/replay/bo_fast.gin --out results/
+  python benchmarks/cheap_rung_ranking.py --table ../shared/data/regmix_pile_runs.csv --weights_prefix w: \
+      --fidelity_col fidelity --cost_col cost --objective loss:avg --minimize --target_fidelity 1B \
+      --cheap_fidelity 1M --seeds 8 --models lightgbm --kernels matern52,additive_matern52 \
+      --gin_file configs/replay/bo_fast.gin --out results/
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import stats
 
+from admire_jax import gin_cli
 from admire_jax.bench.cli import add_table_arguments, table_spec
 from admire_jax.bench.regmix import lightgbm_predict
 from admire_jax.bench.table import ReplayTask, TableError, load_tasks
@@ -48,16 +49,14 @@ FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = gin_cli.parser("cheap_rung_ranking.py", __doc__.split("\n")[0])
     add_table_arguments(p)  # the replay's table options (one --objective here)
-    p.add_argument("--cheap-fidelity", help="fidelity label the models are fitted on (default: the cheapest rung)")
+    p.add_argument("--cheap_fidelity", help="fidelity label the models are fitted on (default: the cheapest rung)")
     p.add_argument("--models", default="lightgbm", help="comma-separated non-GP models: 'lightgbm' or '' for none")
     p.add_argument("--kernels", default="", help="comma-separated gin kernel factories, one GP model each")
     p.add_argument("--seeds", type=int, default=8, help="random orders of the cheap rows (seeds 0..N-1)")
     p.add_argument("--sizes", default=DEFAULT_SIZES,
                    help="training-set sizes: comma-separated N or START:STOP:STEP (STOP inclusive)")
-    p.add_argument("--gin-file", action="append", default=[], help="gin file(s) configuring the BO engine")
-    p.add_argument("--gin", action="append", default=[], help="gin binding(s), e.g. --gin 'X.y = 1'")
     p.add_argument("--out", required=True, help="output directory (results.json, table.md)")
     return p
 
@@ -90,11 +89,12 @@ def load_task(args: argparse.Namespace) -> ReplayTask:
     return load_tasks(args.table, table_spec(args))[0]
 
 
-def gp_model(kernel_name: str, task: ReplayTask, rung: str) -> FitPredict:
-    """A single-rung Optimizer on `rung` with the gin kernel factory `kernel_name`; its posterior mean."""
+def gp_model(kernel_name: str, task: ReplayTask, rung: str, config) -> FitPredict:
+    """A single-rung Optimizer on `rung` (an `OptimizerConfig`: `config`) with the gin kernel factory
+    `kernel_name`; its posterior mean."""
     import gin
 
-    from admire_jax.bo import Optimizer, OptimizerConfig
+    from admire_jax.bo import Optimizer
     from admire_jax.bo.kernels import Kernel
     try:
         factory = gin.get_configurable(kernel_name)
@@ -110,7 +110,7 @@ def gp_model(kernel_name: str, task: ReplayTask, rung: str) -> FitPredict:
 
     def fit_predict(train_NxD: np.ndarray, train_N: np.ndarray, target_TxD: np.ndarray, seed: int) -> np.ndarray:
         opt = Optimizer(list(task.domains), costs, rung, maximize=task.maximize, seed=seed,
-                        config=dataclasses.replace(OptimizerConfig(), kernel=factory))
+                        config=dataclasses.replace(config, kernel=factory))
         for w_D, value in zip(train_NxD, train_N):
             opt.tell(w_D, rung, float(value))
         return opt.predict(target_TxD, rung)[0]
@@ -162,15 +162,15 @@ def markdown_table(summaries: dict[str, dict], runs: dict[str, list[dict]]) -> s
     return "\n".join(lines) + "\n"
 
 
-def _setup(args: argparse.Namespace) -> tuple[ReplayTask, str, list[int], dict[str, FitPredict]]:
+def _setup(args: argparse.Namespace, bindings: list[str]) -> tuple[ReplayTask, str, list[int], dict[str, FitPredict]]:
     if args.seeds < 1:
         raise TableError("--seeds must be >= 1")
     task = load_task(args)
     cheap = args.cheap_fidelity or task.rungs[0]
     if cheap not in task.rungs:
-        raise TableError(f"--cheap-fidelity {cheap!r} has no rows (fidelities in table: {list(task.rungs)})")
+        raise TableError(f"--cheap_fidelity {cheap!r} has no rows (fidelities in table: {list(task.rungs)})")
     if cheap == task.target:
-        raise TableError(f"--cheap-fidelity {cheap!r} is the target fidelity; name a cheaper rung")
+        raise TableError(f"--cheap_fidelity {cheap!r} is the target fidelity; name a cheaper rung")
     cheap_rows = int((task.fidelity_of_R == task.rungs.index(cheap)).sum())
     sizes = parse_sizes(args.sizes, cheap_rows)
     models: dict[str, FitPredict] = {}
@@ -182,22 +182,24 @@ def _setup(args: argparse.Namespace) -> tuple[ReplayTask, str, list[int], dict[s
     if kernels:
         import gin
 
-        from admire_jax.bench import bo_policy  # noqa: F401  (registers the BO configurables)
+        from admire_jax.bo import OptimizerConfig  # registers the engine's configurables
+
+        gin_cli.parse_gin(args.gin_file, bindings, gin_cli.search_paths(args))
         try:
-            gin.parse_config_files_and_bindings(args.gin_file, args.gin)
-        except (OSError, ValueError) as error:
-            raise TableError(f"gin configuration: {error}") from None
-        models.update({f"gp:{k}": gp_model(k, task, cheap) for k in kernels})
+            config = OptimizerConfig()
+            models.update({f"gp:{k}": gp_model(k, task, cheap, config) for k in kernels})
+        finally:
+            gin.clear_config()
     if not models:
         raise TableError("nothing to run: give --models and/or --kernels")
     return task, cheap, sizes, models
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
     try:
-        task, cheap, sizes, models = _setup(args)
-    except TableError as error:
+        args, bindings = gin_cli.parse_args(_parser(), argv)
+        task, cheap, sizes, models = _setup(args, bindings)
+    except (TableError, gin_cli.UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     cheap_rows = np.flatnonzero(task.fidelity_of_R == task.rungs.index(cheap))
@@ -205,7 +207,7 @@ def main(argv: list[str]) -> int:
     config = dict(argv=argv, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   table=args.table, objective=task.objective, maximize=task.maximize, cheap=cheap,
                   target=task.target, cheap_rows=int(cheap_rows.size), target_rows=int(task.target_rows.size),
-                  sizes=sizes, seeds=args.seeds, seed_offset=SEED_OFFSET, gin_files=args.gin_file, gin=args.gin)
+                  sizes=sizes, seeds=args.seeds, seed_offset=SEED_OFFSET, gin_files=args.gin_file, gin=bindings)
     runs: dict[str, list[dict]] = {}
     summaries: dict[str, dict] = {}
     for name, fit_predict in models.items():

@@ -1,7 +1,9 @@
 """The search methods a replay can compare, by name. BO methods import the BO engine lazily."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import Any
 
 from admire_jax.bench.episode import PolicyFactory
 from admire_jax.bench.policy import make_random
@@ -15,7 +17,7 @@ def _bo_factory(name: str) -> Callable[[], PolicyFactory]:
     return load
 
 
-BO_METHODS = ("mfbo", "bo", "mfbo-nuts")  # the methods that run the BO engine (configured by gin)
+BO_METHODS = ("mfbo", "bo", "mfbo-nuts")  # the methods that run the BO engine (see `bo_policy.BOPolicyConfig`)
 METHODS: dict[str, Callable[[], PolicyFactory]] = {
     **{name: _bo_factory(name) for name in BO_METHODS},
     "random": lambda: make_random,
@@ -24,8 +26,10 @@ METHODS: dict[str, Callable[[], PolicyFactory]] = {
 DEFAULT_METHODS = ("mfbo", "bo", "random", "regmix")
 
 
-def policy_factory(name: str) -> PolicyFactory:
-    """The factory for method `name`; ValueError names the known methods."""
+def policy_factory(name: str, bo_config: Any = None) -> PolicyFactory:
+    """The factory for method `name`, BO methods configured by `bo_config` (a
+    `bo_policy.BOPolicyConfig`; None: its defaults); ValueError names the known methods."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; known: {sorted(METHODS)}")
-    return METHODS[name]()
+    factory = METHODS[name]()
+    return functools.partial(factory, config=bo_config) if name in BO_METHODS else factory

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -26,14 +27,9 @@ SINGLE_THREAD_BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREAD
 _steps_queue = None  # in a worker: where it reports (episode, runs, cost) for the progress bar
 
 
-def _configure_worker(gin_files: Sequence[str], gin_bindings: Sequence[str], steps_queue) -> None:
+def _configure_worker(steps_queue) -> None:
     global _steps_queue
     _steps_queue = steps_queue
-    if gin_files or gin_bindings:
-        import gin
-
-        from admire_jax.bench import bo_policy  # noqa: F401  (registers the BO configurables)
-        gin.parse_config_files_and_bindings(list(gin_files), list(gin_bindings))
 
 
 @contextlib.contextmanager
@@ -52,7 +48,7 @@ def _single_threaded_children():
 
 
 def _episode(task: ReplayTask, method: str, seed: int, budget: float, n_init: int, cap: int | None,
-             on_step=None) -> Trace:
+             bo_config: Any, on_step=None) -> Trace:
     if on_step is None and _steps_queue is not None:
         label, last = f"{task.objective} {method}/{seed}", [0.0]
 
@@ -60,22 +56,22 @@ def _episode(task: ReplayTask, method: str, seed: int, budget: float, n_init: in
             if time.monotonic() - last[0] >= REDRAW_SECONDS:
                 last[0] = time.monotonic()
                 _steps_queue.put((label, runs, cost))
-    return run_episode(task, policy_factory(method), seed, budget, n_init, cap, on_step)
+    return run_episode(task, policy_factory(method, bo_config), seed, budget, n_init, cap, on_step)
 
 
 def replay_tasks(tasks: Sequence[ReplayTask], methods: Sequence[str], seeds: Sequence[int], budget: float,
                  n_init: int, max_steps: Mapping[str, int] | None = None, progress: tqdm | None = None,
-                 workers: int = 1, gin_files: Sequence[str] = (), gin_bindings: Sequence[str] = (),
-                 store: EpisodeStore | None = None) -> list[Episodes]:
+                 workers: int = 1, bo_config: Any = None, store: EpisodeStore | None = None) -> list[Episodes]:
     """Every method on every seed of every task (the same seeds for every method).
 
     `max_steps` caps the steps of the methods it names (for compute; such episodes end with stop
     reason 'max_steps'). Episodes found in `store` are reused and new ones are saved there as they
     finish, objective by objective (an interrupted replay leaves whole objectives) and within one
-    the BO methods first (the slowest). With `workers` > 1 the episodes run in that many fresh
-    processes, each configured with the gin files and bindings and running XLA single-threaded; an
+    the BO methods first (the slowest). The BO methods run with `bo_config` (a
+    `bo_policy.BOPolicyConfig`; None: its defaults), handed to every episode as an object. With
+    `workers` > 1 the episodes run in that many fresh processes running XLA single-threaded; an
     episode depends only on its seed, so results do not depend on how episodes are spread over
-    workers. Otherwise they run in this process, with the caller's gin configuration.
+    workers. Otherwise they run in this process.
     """
     caps = dict(max_steps or {})
     slow_first = sorted(methods, key=lambda m: m not in BO_METHODS)
@@ -108,17 +104,16 @@ def replay_tasks(tasks: Sequence[ReplayTask], methods: Sequence[str], seeds: Seq
         for t, m, s in todo:
             if progress is not None:
                 progress.set_description(f"{tasks[t].objective} {m} seed {s}")
-            finished((t, m, s), _episode(tasks[t], m, s, budget, n_init, caps.get(m), on_step))
+            finished((t, m, s), _episode(tasks[t], m, s, budget, n_init, caps.get(m), bo_config, on_step))
     elif todo:
         context = multiprocessing.get_context("spawn")  # jax does not survive fork
         steps_queue = context.Queue()
         running: dict[str, str] = {}
         ended: set[str] = set()
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_configure_worker,
-                                                    initargs=(tuple(gin_files), tuple(gin_bindings),
-                                                              steps_queue)) as pool:
+                                                    initargs=(steps_queue,)) as pool:
             with _single_threaded_children():  # workers start on submit and inherit this environment
-                futures = {pool.submit(_episode, tasks[t], m, s, budget, n_init, caps.get(m)): (t, m, s)
+                futures = {pool.submit(_episode, tasks[t], m, s, budget, n_init, caps.get(m), bo_config): (t, m, s)
                            for t, m, s in todo}
             waiting = set(futures)
             while waiting:

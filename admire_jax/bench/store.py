@@ -2,8 +2,9 @@
 
 Each episode is one `.npz` under `OUT/episodes/`, keyed by everything that determines it: the
 task's data (a hash of its arrays), the method, the seed, the budget, `n_init`, the step cap and the
-BO engine's gin configuration (for the methods that use the engine). A file whose key does not match is ignored and overwritten. The
-code itself is not part of the key: after changing a method, replay into a fresh directory.
+content of the BO methods' config (for the methods that use the engine). A file whose key does not
+match is ignored and overwritten. The code itself is not part of the key: after changing a method,
+replay into a fresh directory.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def task_fingerprint(task: ReplayTask) -> str:
 
 class EpisodeStore:
     """Episodes of one replay output directory. `settings` is whatever else fixes an episode;
-    `engine_config` (the gin configuration) is part of the key of the `engine_methods` only."""
+    `engine_config` (the BO config's content, as text) is part of the key of the `engine_methods` only."""
 
     def __init__(self, directory: str, settings: dict, engine_config: str = "",
                  engine_methods: tuple[str, ...] = ()):

@@ -84,10 +84,10 @@ def parse_fidelity_costs(text: str) -> dict[str, float]:
         except ValueError:
             cost = float("nan")
         if not sep or not label or not np.isfinite(cost) or cost <= 0:
-            raise TableError(f"--fidelity-costs: {item!r} is not LABEL=POSITIVE_NUMBER")
+            raise TableError(f"--fidelity_costs: {item!r} is not LABEL=POSITIVE_NUMBER")
         costs[label.strip()] = cost
     if not costs:
-        raise TableError("--fidelity-costs is empty")
+        raise TableError("--fidelity_costs is empty")
     return costs
 
 
@@ -107,7 +107,7 @@ def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
 def _weights(frame: pd.DataFrame, prefix: str) -> tuple[tuple[str, ...], np.ndarray]:
     columns = [c for c in frame.columns if str(c).startswith(prefix)]
     if len(columns) < 2:
-        raise TableError(f"--weights-prefix {prefix!r} matches {len(columns)} column(s); a mixture needs >= 2")
+        raise TableError(f"--weights_prefix {prefix!r} matches {len(columns)} column(s); a mixture needs >= 2")
     weights_RxD = np.stack([_numeric(frame, c) for c in columns], axis=1)
     bad = np.flatnonzero(~np.isfinite(weights_RxD).all(axis=1) | (weights_RxD < 0).any(axis=1))
     if bad.size:
@@ -130,10 +130,10 @@ def _row_costs(frame: pd.DataFrame, spec: TableSpec, labels_R: np.ndarray) -> np
             raise TableError(f"cost column {spec.cost_col!r} is missing, zero or negative in row(s) {bad[:10].tolist()}")
         return cost_R
     if spec.fidelity_costs is None:
-        raise TableError("give per-row costs (--cost-col) or per-fidelity costs (--fidelity-costs)")
+        raise TableError("give per-row costs (--cost_col) or per-fidelity costs (--fidelity_costs)")
     missing = sorted(set(labels_R) - set(spec.fidelity_costs))
     if missing:
-        raise TableError(f"--fidelity-costs has no cost for fidelity label(s) {missing}")
+        raise TableError(f"--fidelity_costs has no cost for fidelity label(s) {missing}")
     return np.array([spec.fidelity_costs[label] for label in labels_R], np.float64)
 
 
@@ -142,7 +142,7 @@ def _order_rungs(spec: TableSpec, labels: list[str], median_costs: dict[str, flo
         return tuple(sorted(labels, key=lambda label: (median_costs[label], label)))
     order = tuple(spec.fidelity_order)
     if sorted(order) != sorted(labels):
-        raise TableError(f"--fidelity-order {list(order)} must list exactly the table's fidelities {sorted(labels)}")
+        raise TableError(f"--fidelity_order {list(order)} must list exactly the table's fidelities {sorted(labels)}")
     return order
 
 
@@ -156,10 +156,10 @@ def load_tasks(path: str, spec: TableSpec) -> list[ReplayTask]:
         raise TableError(f"table {path!r} cannot be read as CSV: {error}") from None
     if not spec.objectives:
         raise TableError("give at least one --objective column")
-    _require_columns(frame, [spec.fidelity_col], "--fidelity-col")
+    _require_columns(frame, [spec.fidelity_col], "--fidelity_col")
     _require_columns(frame, list(spec.objectives), "--objective")
     if spec.cost_col is not None:
-        _require_columns(frame, [spec.cost_col], "--cost-col")
+        _require_columns(frame, [spec.cost_col], "--cost_col")
     domains, mixtures_RxD = _weights(frame, spec.weights_prefix)
     if frame[spec.fidelity_col].isna().any():
         raise TableError(f"fidelity column {spec.fidelity_col!r} is empty in some rows")
@@ -174,7 +174,7 @@ def load_tasks(path: str, spec: TableSpec) -> list[ReplayTask]:
     declared = None if spec.fidelity_costs is None else {r: float(spec.fidelity_costs[r]) for r in rungs
                                                            if r in spec.fidelity_costs}
     if declared is not None and set(declared) != set(rungs):
-        raise TableError(f"--fidelity-costs has no cost for fidelity label(s) {sorted(set(rungs) - set(declared))}")
+        raise TableError(f"--fidelity_costs has no cost for fidelity label(s) {sorted(set(rungs) - set(declared))}")
     tasks = []
     for objective in spec.objectives:
         value_R = _numeric(frame, objective)

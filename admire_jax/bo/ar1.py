@@ -10,8 +10,7 @@ A[i, l] = rho_l * ... * rho_{i-1} for l <= i; star: A[t, 0] = rho_{t-1}, A[t, t]
 Why a star: in the chain the target inherits every mid rung's own discrepancy (times rho), so a
 few mid-rung runs, bought near the optimum, move the target's ranking of the best mixtures with
 whatever is peculiar to the mid rung. In the star a mid rung informs the target only through the
-signal it shares with the cheapest rung; what is peculiar to it stays in its own delta. (RegMix
-Pile replay: BENCHMARKS.md, replay, session 6.)
+signal it shares with the cheapest rung; what is peculiar to it stays in its own delta.
 
 rho is constrained positive, with a LogNormal prior of median 1 (see `params.rho_prior`). Why:
 before any row of rung t+1 is seen, rho_t gets no gradient from the data, and with a free sign a

@@ -3,6 +3,7 @@ configuration and passed to the `Optimizer`; the engine itself never reads gin."
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import gin
 
@@ -18,6 +19,99 @@ FIDELITY_MAPS = ("log_cost", "linear_cost", "rank")
 STANDARDIZE = ("within_rung", "pooled")
 
 
+INPUT_TRANSFORMS = ("sqrt", "log_ratio", "identity")
+
+
+def frozen_factory(factory: KernelFactory | None) -> KernelFactory | None:
+    """`factory` with the gin parameters bound to it now passed explicitly (e.g.
+    `additive_plus_matern52.interaction_variance`), so that the engine calling it later reads no
+    gin; a factory without bindings is returned as it is."""
+    if factory is None or isinstance(factory, functools.partial):
+        return factory
+    try:
+        bound = gin.get_bindings(factory)
+    except ValueError:  # not registered with gin
+        return factory
+    if not bound:
+        return factory
+    frozen = functools.partial(factory, **bound)
+    frozen.__name__ = factory.__name__
+    return frozen
+
+
+def factory_description(factory: KernelFactory | None):
+    """A kernel factory as JSON-able data: its name, with the options bound to it if any."""
+    if factory is None:
+        return None
+    name = getattr(factory, "__name__", repr(factory))
+    if isinstance(factory, functools.partial) and factory.keywords:
+        return {"factory": name, "options": dict(factory.keywords)}
+    return name
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The GP's input map, noise and priors beyond the fidelity model and kernel (see
+    `models.build_model`, which checks the values): transform 'sqrt' | 'log_ratio' (with
+    `pseudo_count`) | 'identity'; discrepancy_kernel: mixture kernel of what differs between rungs
+    (None: the Optimizer's kernel); noise_prior: (concentration, rate) of a Gamma prior on the
+    per-rung noise (None: Gamma(1.1, 20)); rho_median, rho_log_sd: LogNormal prior of the AR1
+    factors; mean_prior_sd: Normal(0, sd) prior on each rung's mean (None: none)."""
+
+    transform: str = "sqrt"
+    pseudo_count: float = 1e-2
+    discrepancy_kernel: KernelFactory | None = None
+    noise_floor: float = 1e-6
+    initial_noise: float = 1e-2
+    noise_prior: tuple[float, float] | None = None
+    rho_median: float = 1.0
+    rho_log_sd: float = 0.5
+    mean_prior_sd: float | None = 25.0
+
+    def __post_init__(self):
+        if self.transform not in INPUT_TRANSFORMS:
+            raise ValueError(f"unknown input transform {self.transform!r}; use one of {', '.join(map(repr, INPUT_TRANSFORMS))}")
+        if not (self.noise_floor >= 0 and self.initial_noise > 0 and self.pseudo_count > 0):
+            raise ValueError(f"noise_floor must be >= 0, initial_noise and pseudo_count > 0; got {self.noise_floor}, "
+                             f"{self.initial_noise}, {self.pseudo_count}")
+        if self.noise_prior is not None:
+            object.__setattr__(self, "noise_prior", tuple(float(v) for v in self.noise_prior))
+        object.__setattr__(self, "discrepancy_kernel", frozen_factory(self.discrepancy_kernel))
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class MapFitConfig:
+    """MAP fit (see `fit.fit_map`): `num_restarts` starts of a full fit besides the warm start,
+    at most `max_iters` L-BFGS steps each, stopping at a gradient norm <= `tol` or (ftol > 0) a
+    relative loss decrease in (0, ftol]."""
+
+    num_restarts: int = 3
+    max_iters: int = 100
+    tol: float = 1e-5
+    ftol: float = 0.0
+
+    def __post_init__(self):
+        if self.num_restarts < 0 or self.max_iters < 1 or self.tol < 0 or self.ftol < 0:
+            raise ValueError(f"map fit needs num_restarts >= 0, max_iters >= 1, tol and ftol >= 0; got {self}")
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class NutsFitConfig:
+    """NUTS fit (see `fit.fit_nuts`): warm-up and kept samples, thinned to `num_hyper_samples`."""
+
+    num_warmup: int = 200
+    num_samples: int = 200
+    num_hyper_samples: int = 16
+    max_tree_depth: int = 6
+
+    def __post_init__(self):
+        if min(self.num_warmup, self.num_samples, self.num_hyper_samples, self.max_tree_depth) < 1:
+            raise ValueError(f"every NUTS setting must be >= 1; got {self}")
+
+
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
@@ -31,7 +125,8 @@ class OptimizerConfig:
     Refit policy (see `refit.RefitPolicy`): refit_every, refit_growth, full_refit_every,
     full_refit_growth, warm_refit_iters, new_rung_refits. blas_threads: BLAS threads while the
     Optimizer computes (None: the library default). standardize: outcome unit, the spread around
-    each rung's mean ('within_rung') or around the mean of all outcomes ('pooled').
+    each rung's mean ('within_rung') or around the mean of all outcomes ('pooled'). model_config,
+    map_fit, nuts_fit: the GP's priors and the hyperparameter fits.
     """
 
     model: str = "linear_truncated"
@@ -53,6 +148,9 @@ class OptimizerConfig:
     new_rung_refits: int = 3
     blas_threads: int | None = 1
     standardize: str = "within_rung"
+    model_config: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    map_fit: MapFitConfig = dataclasses.field(default_factory=MapFitConfig)
+    nuts_fit: NutsFitConfig = dataclasses.field(default_factory=NutsFitConfig)
 
     def __post_init__(self):
         for name, known in (("model", MODELS), ("fit", FITS), ("acquisition", ACQUISITIONS),
@@ -62,6 +160,7 @@ class OptimizerConfig:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; use one of {', '.join(map(repr, known))}")
         if not callable(self.kernel):
             raise ValueError(f"kernel must be a factory num_dims -> Kernel, got {self.kernel!r}")
+        object.__setattr__(self, "kernel", frozen_factory(self.kernel))
         for name in ("num_max_values", "q", "num_restarts", "raw_samples", "refine_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -85,6 +184,22 @@ class OptimizerConfig:
         return AcquisitionConfig(self.acquisition, self.max_value_sampler, self.num_max_values)
 
 
-def default_config() -> OptimizerConfig:
-    """`OptimizerConfig` with the defaults written above, whatever gin binds."""
-    return OptimizerConfig(**{f.name: f.default for f in dataclasses.fields(OptimizerConfig)})
+def default_config(cls: type = OptimizerConfig):
+    """`cls` (a config record above) with the defaults written here, whatever gin binds."""
+    return cls(**{f.name: f.default if f.default is not dataclasses.MISSING else default_config(f.default_factory)
+                  for f in dataclasses.fields(cls)})
+
+
+def describe(record) -> dict:
+    """A config record as JSON-able data: nested records as dicts, factories by their name."""
+    out = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if dataclasses.is_dataclass(value):
+            value = describe(value)
+        elif callable(value):
+            value = factory_description(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out

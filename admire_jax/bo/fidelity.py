@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-import gin
 import jax
 import jax.numpy as jnp
 
@@ -17,7 +16,6 @@ from admire_jax.bo.kernels import Kernel
 from admire_jax.bo.params import POSITIVE, child, module, param, power_prior
 
 
-@gin.configurable
 def fidelity_coordinates(costs: Mapping[str, float], target: str, kind: str = "log_cost") -> dict[str, float]:
     """Maps each rung to s in [0, 1] (target 1, cheapest 0 for the cost maps).
 

@@ -5,7 +5,8 @@ acquisition can average over hyperparameter samples the same way.
 """
 from __future__ import annotations
 
-import gin
+from typing import Mapping
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,6 +14,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 from numpyro.infer import MCMC, NUTS
 
+from admire_jax.bo.data import TrainingData
 from admire_jax.bo.gp import GPParams, log_marginal_likelihood
 from admire_jax.bo.params import constrain, log_abs_det_jacobian, log_prior, unconstrain
 
@@ -49,11 +51,11 @@ def _lbfgs(loss, raw0, max_iters, tol, ftol):
 
 
 @jax.jit
-def _fit_one(init: GPParams, start: GPParams, X, y, mask, max_iters: int, tol: float, ftol: float):
+def _fit_one(init: GPParams, start: GPParams, data: TrainingData, max_iters: int, tol: float, ftol: float):
     """One L-BFGS run from `start` (constrained); returns the fitted parameters and the loss."""
-    n = jnp.maximum(jnp.sum(mask), 1)
+    n = jnp.maximum(jnp.sum(data.mask), 1)
     _, unravel = ravel_pytree(unconstrain(init))  # one flat vector: far fewer ops per L-BFGS step
-    loss = lambda flat: -log_posterior(unravel(flat), X, y, mask, jacobian=False) / n
+    loss = lambda flat: -log_posterior(unravel(flat), data.inputs, data.y, data.mask, jacobian=False) / n
     final = _lbfgs(loss, ravel_pytree(unconstrain(start))[0], max_iters, tol, ftol)
     value = loss(final)
     return constrain(unravel(final)), jnp.where(jnp.isfinite(value), value, jnp.inf)
@@ -66,8 +68,7 @@ def _perturbed(init: GPParams, key) -> GPParams:
     return constrain(unravel(flat + jax.random.normal(key, flat.shape, flat.dtype)))
 
 
-@gin.configurable
-def fit_map(init: GPParams, X, y, mask, key, warm: GPParams | None = None, num_restarts: int = 3,
+def fit_map(init: GPParams, data: TrainingData, key: jax.Array, warm: GPParams | None = None, num_restarts: int = 3,
             max_iters: int = 100, tol: float = 1e-5, ftol: float = 0.0) -> GPParams:
     """MAP hyperparameters (marginal likelihood + priors): the best of L-BFGS runs from the warm
     start (if given) and `num_restarts` more starts (the default initialisation, then random
@@ -82,7 +83,7 @@ def fit_map(init: GPParams, X, y, mask, key, warm: GPParams | None = None, num_r
     starts = starts[: (warm is not None) + num_restarts] or [init]
     best, best_loss = None, np.inf
     for start in starts:
-        params, loss = _fit_one(init, start, X, y, mask, max_iters, tol, ftol)
+        params, loss = _fit_one(init, start, data, max_iters, tol, ftol)
         if best is None or float(loss) < best_loss:
             best, best_loss = params, float(loss)
     if not np.isfinite(best_loss):  # every start diverged: keep usable (warm or initial) values
@@ -90,14 +91,15 @@ def fit_map(init: GPParams, X, y, mask, key, warm: GPParams | None = None, num_r
     return jax.tree_util.tree_map(lambda a: a[None], best)
 
 
-@gin.configurable
-def fit_nuts(init: GPParams, X, y, mask, key, warm: GPParams | None = None, num_warmup: int = 200,
-             num_samples: int = 200, num_hyper_samples: int = 16, max_tree_depth: int = 6) -> GPParams:
-    """Posterior samples of the hyperparameters by NUTS, started at the MAP estimate and thinned
-    to `num_hyper_samples` for the acquisition (trees are capped at depth `max_tree_depth`)."""
+def fit_nuts(init: GPParams, data: TrainingData, key: jax.Array, warm: GPParams | None = None,
+             num_warmup: int = 200, num_samples: int = 200, num_hyper_samples: int = 16, max_tree_depth: int = 6,
+             map_options: Mapping[str, float] | None = None) -> GPParams:
+    """Posterior samples of the hyperparameters by NUTS, started at the MAP estimate (`fit_map`
+    with `map_options`) and thinned to `num_hyper_samples` for the acquisition (trees are capped
+    at depth `max_tree_depth`)."""
     key_map, key_mcmc = jax.random.split(key)
-    start = jax.tree_util.tree_map(lambda a: a[0], fit_map(init, X, y, mask, key_map, warm=warm))
-    potential = lambda raw: -log_posterior(raw, X, y, mask, jacobian=True)
+    start = jax.tree_util.tree_map(lambda a: a[0], fit_map(init, data, key_map, warm=warm, **(map_options or {})))
+    potential = lambda raw: -log_posterior(raw, data.inputs, data.y, data.mask, jacobian=True)
     mcmc = MCMC(NUTS(potential_fn=potential, max_tree_depth=max_tree_depth), num_warmup=num_warmup, num_samples=num_samples, progress_bar=False)
     mcmc.run(key_mcmc, init_params=unconstrain(start))
     raw = mcmc.get_samples()

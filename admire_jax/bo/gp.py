@@ -35,8 +35,8 @@ _BLAS_CONTROLLER = None
 @contextlib.contextmanager
 def blas_threads(n: int | None) -> Iterator[None]:
     """At most n threads in the BLAS behind jax's CPU Cholesky and triangular solves inside the
-    block (None: the library default). On a loaded machine a multi-threaded OpenBLAS made the
-    triangular solves of a GP fit 40-100x slower (threads spin-waiting for descheduled peers)."""
+    block (None: the library default). On a loaded machine a multi-threaded OpenBLAS can make the
+    triangular solves of a GP fit many times slower (threads spin-waiting for descheduled peers)."""
     global _BLAS_CONTROLLER
     if n is None:
         yield

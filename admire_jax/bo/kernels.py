@@ -2,7 +2,7 @@
 
 A kernel defines `evaluate(x1, x2)` on one pair of points; Gram matrices come from vmap.
 Write your own by subclassing `Kernel`, decorating with `@module` and declaring parameters
-with `param(...)` (see bo_README).
+with `param(...)` (see docs/bo.md, "Your own kernel").
 """
 from __future__ import annotations
 

@@ -94,7 +94,6 @@ BUILTIN_KERNELS: dict[str, KernelFactory] = {
 and one of these is found again on load without being passed."""
 
 
-@gin.configurable
 def input_transform(kind: str = "sqrt", pseudo_count: float = 1e-2):
     """Simplex input map: 'sqrt' (Hellinger), 'log_ratio' (with a pseudo-count) or 'identity'."""
     if kind == "sqrt":
@@ -110,7 +109,6 @@ def _mixture_kernel(factory: KernelFactory, num_domains: int, transform) -> Kern
     return Transformed(transform, factory(num_domains))
 
 
-@gin.configurable
 def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated",
                 kernel: KernelFactory = matern52, transform=None, noise_floor: float = 1e-6,
                 initial_noise: float = 1e-2, rho_median: float = 1.0, rho_log_sd: float = 0.5,
@@ -129,13 +127,14 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
     without observations (typically the target) has no mean of its own to centre on. The target
     ranking does not depend on an unobserved rung's mean, but without a prior that mean gets no
     gradient, stays wherever a random restart put it, and makes the posterior improper for NUTS.
-    The prior must be much wider than real rung offsets (on the RegMix Pile table the 1B level lies
-    ~10 within-rung sd from the 1M level, ~3 pooled sd), or it would shrink the target mean fitted
-    from its first rows towards the cheap level.
+    The prior must be much wider than real rung offsets (which can reach several pooled sd, and
+    many more within-rung sd), or it would shrink the target mean fitted from its first rows
+    towards the cheap level.
     noise_prior: (concentration, rate) of a Gamma prior on the per-rung noise variances instead of
     the default Gamma(1.1, 20), e.g. (1.1, 2000) where outcomes are (nearly) noise-free and the
     target rung varies much less than the cheap rungs that set the outcome unit (replays of
     finished runs).
+    transform: the simplex input map (default: `input_transform()`, square-root weights).
     discrepancy_kernel: the mixture kernel of what differs between rungs (the AR1 discrepancies of
     the rungs above the cheapest, or the linear-truncated model's bias part; default: `kernel`):
     what is shared across rungs and what differs between them need not have the same structure.

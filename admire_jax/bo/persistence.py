@@ -1,65 +1,67 @@
-"""The Optimizer's whole state as JSON, so that a run can stop and go on (the next proposal
-after a reload is the same as without the reload)."""
+"""The Optimizer's state as JSON: the problem, the config and what it was told.
+
+Fitted hyperparameters are not saved: they are a cache of the told history, and a reloaded
+Optimizer re-tells that history, exactly as the experiment layer rebuilds one from its stored
+trials each round. So a reloaded Optimizer proposes what a fresh one told the same history does.
+"""
 from __future__ import annotations
 
 import dataclasses
-import json
+import functools
 import math
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from admire_jax.bo.config import OptimizerConfig
-from admire_jax.bo.gp import x64
+from admire_jax.bo.config import MapFitConfig, ModelConfig, NutsFitConfig, OptimizerConfig, describe
 from admire_jax.bo.models import BUILTIN_KERNELS, KernelFactory
 
+if TYPE_CHECKING:
+    from admire_jax.bo.optimizer import Optimizer
 
-class Persistent:
-    """Mixin of the Optimizer: `state_dict` / `save` and `from_state_dict` / `load`."""
 
-    def state_dict(self) -> dict:
-        """The whole state as JSON-able data (non-finite values are stored as strings)."""
-        leaves = lambda tree: None if tree is None else [np.asarray(a).tolist() for a in jax.tree_util.tree_leaves(tree)]
-        fitted = None if self._fitted is None else dict(version=self._fitted[0], leaves=leaves(self._fitted[1]))
-        obs = [dict(o, value=o["value"] if math.isfinite(o["value"]) else repr(o["value"])) for o in self.observations]
-        return dict(version=1, domains=self.domains, fidelities=self.costs, target=self.target,
-                    maximize=self.maximize, seed=self.seed, bounds=self.bounds,
-                    config=dict(dataclasses.asdict(self.config), kernel=self.config.kernel_name),
-                    observations=obs, pending=self.pending, num_asks=self.num_asks, num_fits=self.num_fits,
-                    fit_size=self._fit_size, full_size=self._full_size, warm=leaves(self._warm),
-                    fitted=fitted)
+def state_dict(opt: "Optimizer") -> dict:
+    """JSON-able state of `opt` (non-finite values are stored as strings)."""
+    observations = [dict(o, value=o["value"] if math.isfinite(o["value"]) else repr(o["value"]))
+                    for o in opt.observations]
+    return dict(domains=opt.domains, fidelities=opt.costs, target=opt.target, maximize=opt.maximize, seed=opt.seed,
+                bounds=opt.bounds, config=describe(opt.config), observations=observations,
+                pending=[dict(p) for p in opt.pending], num_asks=opt.num_asks)
 
-    def save(self, path: str) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.state_dict(), f)
 
-    @classmethod
-    def from_state_dict(cls, state: Mapping, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Persistent":
-        config = dict(state["config"])
-        config.setdefault("standardize", "pooled")  # states saved before the option existed
-        kernel_name = config.pop("kernel")
-        kernel = kernel or BUILTIN_KERNELS.get(kernel_name)
-        if kernel is None or getattr(kernel, "__name__", repr(kernel)) != kernel_name:
-            raise ValueError(f"state was saved with kernel {kernel_name!r}; pass that kernel factory to load()")
-        opt = cls(state["domains"], state["fidelities"], state["target"], maximize=state["maximize"],
-                  seed=state["seed"], bounds={k: tuple(v) for k, v in state["bounds"].items()},
-                  cost_model=cost_model, config=OptimizerConfig(**config, kernel=kernel))
-        opt.observations = [dict(o, value=float(o["value"])) for o in state["observations"]]
-        opt.pending, opt.num_asks = [dict(p) for p in state["pending"]], int(state["num_asks"])
-        opt.num_fits, opt._fit_size = int(state["num_fits"]), int(state.get("fit_size", 0))
-        opt._full_size = int(state.get("full_size", 0))
-        with x64():
-            treedef = jax.tree_util.tree_structure(opt._init)
-            tree = lambda leaves: jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, jnp.float64) for a in leaves])
-            if state["warm"] is not None:
-                opt._warm = tree(state["warm"])
-            if state.get("fitted") is not None:
-                opt._fitted = (int(state["fitted"]["version"]), tree(state["fitted"]["leaves"]))
-        return opt
+def config_from_dict(data: Mapping, kernel: KernelFactory | None = None) -> OptimizerConfig:
+    """The OptimizerConfig `describe` wrote; kernel factories are found by name among the built-in
+    ones and `kernel`."""
+    known = dict(BUILTIN_KERNELS)
+    if kernel is not None:
+        known[getattr(kernel, "__name__", repr(kernel))] = kernel
 
-    @classmethod
-    def load(cls, path: str, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Persistent":
-        with open(path, encoding="utf-8") as f:
-            return cls.from_state_dict(json.load(f), kernel=kernel, cost_model=cost_model)
+    def factory(saved: str | dict | None) -> KernelFactory | None:
+        if saved is None:
+            return None
+        name, options = (saved, {}) if isinstance(saved, str) else (saved["factory"], saved["options"])
+        if name not in known:
+            raise ValueError(f"state was saved with kernel {name!r}; pass that kernel factory to load()")
+        if not options:
+            return known[name]
+        bound = functools.partial(known[name], **options)
+        bound.__name__ = name
+        return bound
+
+    model = dict(data["model_config"])
+    model["discrepancy_kernel"] = factory(model["discrepancy_kernel"])
+    if model["noise_prior"] is not None:
+        model["noise_prior"] = tuple(model["noise_prior"])
+    nested = dict(model_config=ModelConfig(**model), map_fit=MapFitConfig(**data["map_fit"]),
+                  nuts_fit=NutsFitConfig(**data["nuts_fit"]))
+    flat = {f.name: data[f.name] for f in dataclasses.fields(OptimizerConfig) if f.name not in nested}
+    return OptimizerConfig(**dict(flat, kernel=factory(data["kernel"]), **nested))
+
+
+def from_state_dict(cls: type, state: Mapping, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Optimizer":
+    """A fresh `cls` (the Optimizer) told `state`'s observations (as recorded: already checked and
+    normalised), with its pending proposals and number of asks."""
+    opt = cls(state["domains"], state["fidelities"], state["target"], maximize=state["maximize"], seed=state["seed"],
+              bounds={k: tuple(v) for k, v in state["bounds"].items()}, cost_model=cost_model,
+              config=config_from_dict(state["config"], kernel))
+    opt.observations = [dict(o, value=float(o["value"])) for o in state["observations"]]
+    opt.pending, opt.num_asks = [dict(p) for p in state["pending"]], int(state["num_asks"])
+    return opt

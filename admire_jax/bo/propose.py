@@ -1,6 +1,7 @@
-"""Maximising the cost-aware acquisition over (simplex within bounds) x rungs, or over a pool.
+"""The cost-aware acquisition on padded rows, and its local ascent over the simplex within bounds.
 
-Everything here is jitted with padded shapes; `AcquisitionConfig` is the static part.
+Everything here is jitted with padded shapes; `AcquisitionConfig` is the static part. The host-side
+search that calls it (raw samples, then refinement) is `maximize`.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import optax
 
 from admire_jax.bo import acquisition as acq
 from admire_jax.bo.cost import cost_weighted, log_cost_weighted
+from admire_jax.bo.data import Candidates, TargetRung, TrainingData, mixtures_of, rung_of
+from admire_jax.bo.fidelity import split
 from admire_jax.bo.gp import GPParams, Posterior, condition, predict, predict_joint, predict_pair
 from admire_jax.bo.params import child, module
 
@@ -45,23 +48,26 @@ class Context:
 
 
 def with_fidelity(W_MxD: jax.Array, s: jax.Array, r: jax.Array) -> jax.Array:
+    """Rows [w, s, r]: each mixture at fidelity coordinate s and rung r."""
     M = W_MxD.shape[0]
     return jnp.concatenate([W_MxD, jnp.full((M, 1), s, W_MxD.dtype), jnp.full((M, 1), r, W_MxD.dtype)], axis=1)
 
 
-def at_target(X_MxF: jax.Array, s_target, r_target) -> jax.Array:
-    return with_fidelity(X_MxF[:, :-2], s_target, r_target)
+def at_target(X_MxF: jax.Array, target: TargetRung) -> jax.Array:
+    """The same mixtures at the target rung."""
+    return with_fidelity(mixtures_of(X_MxF), target.fidelity, target.rung)
 
 
-def _one_context(params: GPParams, X, y, mask, fantasy, Xc, cand_mask, s_t, r_t, key, cfg: AcquisitionConfig,
-                 has_fantasies: bool) -> Context:
+def _one_context(params: GPParams, data: TrainingData, candidates: Candidates, target: TargetRung, key,
+                 cfg: AcquisitionConfig, has_fantasies: bool) -> Context:
+    X, y, mask = data.inputs, data.y, data.mask
     if has_fantasies:  # kriging believer: pending points observe their own posterior mean
-        believed, _ = predict(condition(params, X, y, mask & ~fantasy), X)
-        y = jnp.where(fantasy, believed, y)
+        believed, _ = predict(condition(params, X, y, data.observed), X)
+        y = jnp.where(data.fantasy, believed, y)
     post = condition(params, X, y, mask)
-    observed_mean, _ = predict(post, at_target(X, s_t, r_t))
-    best = jnp.max(jnp.where(mask & ~fantasy, observed_mean, NEG))
-    Xct = at_target(Xc, s_t, r_t)
+    observed_mean, _ = predict(post, at_target(X, target))
+    best = jnp.max(jnp.where(data.observed, observed_mean, NEG))
+    Xct, cand_mask = at_target(candidates.inputs, target), candidates.valid
     if cfg.max_value_sampler == "thompson":
         mean_c, var_c = predict(post, Xct)
         top = jnp.argsort(jnp.where(cand_mask, -(mean_c + 2.0 * jnp.sqrt(var_c)), jnp.inf))[: cfg.thompson_candidates]
@@ -78,16 +84,17 @@ def _one_context(params: GPParams, X, y, mask, fantasy, Xc, cand_mask, s_t, r_t,
 
 
 @partial(jax.jit, static_argnames=("cfg", "has_fantasies"))
-def make_contexts(params_S: GPParams, X, y, mask, fantasy, Xc, cand_mask, s_t, r_t, key, cfg: AcquisitionConfig,
-                  has_fantasies: bool) -> Context:
-    """Contexts for every hyperparameter sample (leading axis S)."""
+def make_contexts(params_S: GPParams, data: TrainingData, candidates: Candidates, target: TargetRung, key,
+                  cfg: AcquisitionConfig, has_fantasies: bool) -> Context:
+    """Contexts for every hyperparameter sample (leading axis S); max values are sampled over
+    `candidates` at the target rung."""
     S = jax.tree_util.tree_leaves(params_S)[0].shape[0]
-    return jax.vmap(lambda p, k: _one_context(p, X, y, mask, fantasy, Xc, cand_mask, s_t, r_t, k, cfg, has_fantasies))(
+    return jax.vmap(lambda p, k: _one_context(p, data, candidates, target, k, cfg, has_fantasies))(
         params_S, jax.random.split(key, S))
 
 
-def _values_one(ctx: Context, X, s_t, r_t, cost_M, cfg: AcquisitionConfig) -> jax.Array:
-    Xt = at_target(X, s_t, r_t)
+def _values_one(ctx: Context, X, target: TargetRung, cost_M, cfg: AcquisitionConfig) -> jax.Array:
+    Xt = at_target(X, target)
     if cfg.kind in ("logei", "ucb", "mes", "mean"):
         mean, var = predict(ctx.post, Xt)
         std = jnp.sqrt(var)
@@ -108,17 +115,18 @@ def _values_one(ctx: Context, X, s_t, r_t, cost_M, cfg: AcquisitionConfig) -> ja
     return cost_weighted(gain, cost_M)
 
 
-def acquisition_values(ctx_S: Context, X_MxF, valid_M, s_t, r_t, cost_R, cfg: AcquisitionConfig) -> jax.Array:
-    """Cost-aware acquisition of rows X (each at its own rung), averaged over hyperparameter
+def acquisition_values(ctx_S: Context, rows: Candidates, target: TargetRung, cost_R, cfg: AcquisitionConfig) -> jax.Array:
+    """Cost-aware acquisition of the rows (each at its own rung), averaged over hyperparameter
     samples; invalid rows (padding, excluded, or off-target for target-only acquisitions) get -1e30."""
-    cost_M = cost_R[X_MxF[:, -1].astype(jnp.int32)]
-    vals_SxM = jax.vmap(lambda c: _values_one(c, X_MxF, s_t, r_t, cost_M, cfg))(ctx_S)
+    X_MxF, valid_M = rows.inputs, rows.valid
+    cost_M = cost_R[rung_of(X_MxF).astype(jnp.int32)]
+    vals_SxM = jax.vmap(lambda c: _values_one(c, X_MxF, target, cost_M, cfg))(ctx_S)
     if cfg.kind == "logei":
         vals = jax.nn.logsumexp(vals_SxM, axis=0) - jnp.log(vals_SxM.shape[0])
     else:
         vals = jnp.mean(vals_SxM, axis=0)
     if cfg.target_only:
-        valid_M = valid_M & (X_MxF[:, -1] == r_t)
+        valid_M = valid_M & (rung_of(X_MxF) == target.rung)
     return jnp.where(valid_M & jnp.isfinite(vals), vals, NEG)
 
 
@@ -144,17 +152,22 @@ project_rows = jax.jit(jax.vmap(project_to_bounds, in_axes=(0, None, None)))
 
 
 @partial(jax.jit, static_argnames=("cfg", "steps"))
-def refine(ctx_S: Context, W0_PxD, s_P, r_P, lo_D, hi_D, cost_R, s_t, r_t, cfg: AcquisitionConfig, steps: int,
+def refine(ctx_S: Context, starts_PxF, lo_D, hi_D, cost_R, target: TargetRung, cfg: AcquisitionConfig, steps: int,
            learning_rate: float = 0.05):
-    """Local ascent of the acquisition from each start (mixture W0[i] at rung r[i]) by Adam on
-    softmax logits, projected into the bounds; returns the best point seen and its value."""
+    """Local ascent of the acquisition from each start row [w, s, r] (its mixture stays at its
+    rung) by Adam on softmax logits, projected into the bounds; returns the best point seen and
+    its value."""
     valid = jnp.ones(1, bool)
     opt = optax.adam(learning_rate)
+    num_domains = starts_PxF.shape[1] - 2
 
-    def one(w0, s, r):
+    def one(start):
+        w0, s, r = split(start, num_domains)
+
         def objective(z_D):
             w = project_to_bounds(jax.nn.softmax(z_D), lo_D, hi_D)
-            return -acquisition_values(ctx_S, with_fidelity(w[None], s, r), valid, s_t, r_t, cost_R, cfg)[0]
+            rows = Candidates(with_fidelity(w[None], s, r), valid)
+            return -acquisition_values(ctx_S, rows, target, cost_R, cfg)[0]
 
         def step(carry, _):
             z, state, best_z, best_v = carry
@@ -170,4 +183,4 @@ def refine(ctx_S: Context, W0_PxD, s_P, r_P, lo_D, hi_D, cost_R, s_t, r_t, cfg: 
         best_z = jnp.where(v_last < best_v, z, best_z)
         return project_to_bounds(jax.nn.softmax(best_z), lo_D, hi_D), -jnp.minimum(v_last, best_v)
 
-    return jax.vmap(one)(W0_PxD, s_P, r_P)
+    return jax.vmap(one)(starts_PxF)

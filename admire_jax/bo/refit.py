@@ -5,16 +5,15 @@ N, while one new observation rarely moves the hyperparameters much; between refi
 re-conditioned on the new data with the last hyperparameters (one Cholesky).
 
 Full refits (restarts from several starting points, to escape a poor local optimum) are gated
-by data growth too: one new observation among a thousand rarely moves the optimum to another
-basin, a full refit at N = 1000 costs ~15 warm refits (BENCHMARKS.md), and a warm
-refit tracks the basin it is in (at N = 1000, 20 warm steps from the previous multi-start optimum
-reached a MAP objective of 0.1670 nats per observation, a 4-start full refit 0.1677).
+by data growth too: one new observation among many rarely moves the optimum to another basin,
+a full refit costs many warm refits, and a warm refit tracks the basin it is in, so at large N a
+few warm steps from the previous optimum fit about as well as a full multi-start refit.
 
 Spaced-out refits have one blind spot, which the new-rung rule closes: a rung that had no rows at
 the last fit still has its mean at the prior's centre (the level of the rungs that had rows), so
 re-conditioning alone turns its first rows into huge deviations from that level, which lifts their
-own mixtures far above that rung's unseen rows until the next refit (RegMix Pile replay: a 1B row of
-rank 6 recommended right after it was run, back to the best row some steps later).
+own mixtures far above that rung's unseen rows until the next refit (a mediocre target row can be
+recommended right after it was run).
 """
 from __future__ import annotations
 

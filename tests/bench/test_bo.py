@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from admire_jax import gin_cli
 from admire_jax.bench import cli
-from admire_jax.bench.bo_policy import BOPolicy, RunningMeanCost, make_bo, make_mfbo, stratified_pool
+from admire_jax.bench.bo_policy import BOPolicy, BOPolicyConfig, RunningMeanCost, make_bo, make_mfbo, stratified_pool
+from admire_jax.bo import NutsFitConfig, OptimizerConfig
 from admire_jax.bench.episode import run_episode
 from admire_jax.bench.table import TableSpec, load_tasks
 
@@ -81,10 +83,10 @@ def test_mfbo_and_bo_episodes_follow_the_protocol(table, tmp_path):
 
     # CLI: BO methods configured by gin, with a random subset of the unseen rows scored each step
     out = tmp_path / "out"
-    argv = ["--table", str(table), "--weights-prefix", "w:", "--fidelity-col", "fid", "--objective", "score",
-            "--maximize", "--cost-col", "cost", "--target-fidelity", "full", "--methods", "mfbo,bo",
-            "--seeds", "1", "--budget", "2.5", "--max-steps", "mfbo=3", "--gin", "BOPolicy.pool_size = 4",
-            "--out", str(out), "--no-progress"]
+    argv = ["--table", str(table), "--weights_prefix", "w:", "--fidelity_col", "fid", "--objective", "score",
+            "--maximize", "--cost_col", "cost", "--target_fidelity", "full", "--methods", "mfbo,bo",
+            "--seeds", "1", "--budget", "2.5", "--max_steps", "mfbo=3", "--gin.BOPolicyConfig.pool_size=4",
+            "--out", str(out), "--no_progress"]
     assert cli.main(argv) == 0
     import gin
     assert "pool_size" not in gin.config_str()  # the replay's bindings do not leak into the process
@@ -96,50 +98,41 @@ def test_mfbo_and_bo_episodes_follow_the_protocol(table, tmp_path):
 
 @pytest.mark.slow
 def test_mfbo_nuts_averages_over_hyperparameter_samples(table):
-    import gin
-
     from admire_jax.bench.bo_policy import make_mfbo_nuts
     (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))
     policies = []
 
+    nuts = NutsFitConfig(num_warmup=20, num_samples=20, num_hyper_samples=4)
+    config = BOPolicyConfig(optimizer=OptimizerConfig(nuts_fit=nuts))
+
     def factory(t, rng):
-        policies.append(make_mfbo_nuts(t, rng))
+        policies.append(make_mfbo_nuts(t, rng, config))
         return policies[-1]
 
-    with gin.unlock_config():
-        gin.parse_config(["fit_nuts.num_warmup = 20", "fit_nuts.num_samples = 20", "fit_nuts.num_hyper_samples = 4"])
-    try:
-        trace = run_episode(task, factory, seed=0, budget=10.0, n_init=2, max_steps=1)
-    finally:
-        gin.clear_config()
+    trace = run_episode(task, factory, seed=0, budget=10.0, n_init=2, max_steps=1)
     assert trace.picked_S.size == 3 and np.all(task.fidelity_of_R[trace.recommended_K] == task.target_index)
     assert policies[0].optimizer.config.fit == "nuts"
-    params = policies[0].optimizer._params()
+    params = policies[0].optimizer.hyperparameters()
     assert jax.tree_util.tree_leaves(params)[0].shape[0] == 4  # four posterior samples, not one MAP point
 
 
 def test_the_replay_config_sets_the_engines_new_rung_refits(table):
     """The replay's BO methods get the new-rung refit from the engine's own refit policy, set in
     configs/replay/bo_fast.gin (the engine's behaviour is tested in tests/bo/test_refit_schedule.py)."""
-    import gin
 
     (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))
     rows = []
-    for bindings in ([], ["NEW_RUNG_REFITS = 1"]):
-        with gin.unlock_config():
-            gin.parse_config_files_and_bindings(["configs/replay/bo_fast.gin"], bindings)
-        try:
-            replay = make_mfbo(task, np.random.default_rng(0)).optimizer
-        finally:
-            gin.clear_config()
-        rows.append(replay.refit.new_rung_rows)
+    for bindings in ([], ["--gin.NEW_RUNG_REFITS=1"]):
+        args, parsed = gin_cli.parse_args(gin_cli.parser("test", ""), ["--gin_file=configs/replay/bo_fast.gin", *bindings])
+        replay = make_mfbo(task, np.random.default_rng(0), cli.bo_config(args, parsed)).optimizer
+        rows.append(replay.config.new_rung_refits)
     assert rows == [3, 1]
-    assert replay.refit.growth == 0.05  # refits are spaced out, so the rule matters
+    assert replay.config.refit_growth == 0.05  # refits are spaced out, so the rule matters
 
 
 def test_mfbo_scores_every_target_row_when_the_cheap_rung_fills_the_pool(table):
     (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))
-    policy = BOPolicy(task, np.random.default_rng(0), (0, 1), pool_size=5)
+    policy = BOPolicy(task, np.random.default_rng(0), (0, 1), BOPolicyConfig(pool_size=5))
     scored = []
 
     class Spy:

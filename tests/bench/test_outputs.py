@@ -29,8 +29,8 @@ def table(tmp_path):
 def test_replay_writes_summary_curves_table_and_plot(table, tmp_path, capsys):
     path, frame = table
     out = tmp_path / "out"
-    argv = ["--table", str(path), "--weights-prefix", "w:", "--fidelity-col", "fid", "--objective", "loss:x",
-            "--objective", "loss:y", "--minimize", "--cost-col", "cost", "--target-fidelity", "full",
+    argv = ["--table", str(path), "--weights_prefix", "w:", "--fidelity_col", "fid", "--objective", "loss:x",
+            "--objective", "loss:y", "--minimize", "--cost_col", "cost", "--target_fidelity", "full",
             "--methods", "regmix,random", "--seeds", "3", "--budget", "4", "--tol", "0.01", "--out", str(out)]
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
@@ -74,10 +74,10 @@ def test_declared_costs_and_fidelity_order_run_unchanged_on_other_labels(table, 
     frame["fid"] = frame["fid"].map({"proxy": "Qwen2.5-0.5B", "full": "Qwen2.5-7B"})
     frame.to_csv(path, index=False)
     out = tmp_path / "out2"
-    argv = ["--table", str(path), "--weights-prefix", "w:", "--fidelity-col", "fid", "--objective", "loss:x",
-            "--maximize", "--fidelity-costs", "Qwen2.5-0.5B=95,Qwen2.5-7B=537", "--target-fidelity", "Qwen2.5-7B",
-            "--methods", "random,regmix", "--seeds", "2", "--max-steps", "regmix=5", "--out", str(out),
-            "--no-progress"]
+    argv = ["--table", str(path), "--weights_prefix", "w:", "--fidelity_col", "fid", "--objective", "loss:x",
+            "--maximize", "--fidelity_costs", "Qwen2.5-0.5B=95,Qwen2.5-7B=537", "--target_fidelity", "Qwen2.5-7B",
+            "--methods", "random,regmix", "--seeds", "2", "--max_steps", "regmix=5", "--out", str(out),
+            "--no_progress"]
     assert cli.main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fidelity_order"] == ["Qwen2.5-0.5B", "Qwen2.5-7B"]
@@ -90,16 +90,16 @@ def test_declared_costs_and_fidelity_order_run_unchanged_on_other_labels(table, 
 
 
 def test_first_seed_replays_exactly_those_seeds(table, tmp_path):
-    """--first-seed 2 --seeds 2 gives seeds 2 and 3, episode for episode those of a 4-seed replay."""
+    """--first_seed 2 --seeds 2 gives seeds 2 and 3, episode for episode those of a 4-seed replay."""
     path, _ = table
-    common = ["--table", str(path), "--weights-prefix", "w:", "--fidelity-col", "fid", "--objective", "loss:x",
-              "--minimize", "--cost-col", "cost", "--target-fidelity", "full", "--methods", "random,regmix",
-              "--budget", "3", "--no-progress"]
+    common = ["--table", str(path), "--weights_prefix", "w:", "--fidelity_col", "fid", "--objective", "loss:x",
+              "--minimize", "--cost_col", "cost", "--target_fidelity", "full", "--methods", "random,regmix",
+              "--budget", "3", "--no_progress"]
     assert cli.main(common + ["--seeds", "4", "--out", str(tmp_path / "all")]) == 0
-    assert cli.main(common + ["--seeds", "2", "--first-seed", "2", "--out", str(tmp_path / "later")]) == 0
+    assert cli.main(common + ["--seeds", "2", "--first_seed", "2", "--out", str(tmp_path / "later")]) == 0
     every = pd.read_csv(tmp_path / "all" / "curves.csv")
     later = pd.read_csv(tmp_path / "later" / "curves.csv")
     assert sorted(later.seed.unique()) == [2, 3]
     pd.testing.assert_frame_equal(every[every.seed >= 2].reset_index(drop=True), later.reset_index(drop=True))
     assert json.loads((tmp_path / "later" / "summary.json").read_text())["seeds"] == 2
-    assert cli.main(common + ["--first-seed", "-1", "--out", str(tmp_path / "bad")]) == 2
+    assert cli.main(common + ["--first_seed", "-1", "--out", str(tmp_path / "bad")]) == 2

@@ -47,7 +47,7 @@ def test_explicit_fidelity_order_and_declared_costs(tmp_path):
     (task,) = load_tasks(str(tmp_path / "t.csv"), spec)
     assert task.rungs == ("medium", "small", "large")
     assert task.declared_costs == {"medium": 0.2, "small": 0.5, "large": 1.0}
-    np.testing.assert_allclose(task.cost_R[:6], 0.5)  # paid cost is the declared one without --cost-col
+    np.testing.assert_allclose(task.cost_R[:6], 0.5)  # paid cost is the declared one without --cost_col
 
 
 def test_weights_within_1e_2_are_renormalised(tmp_path):
@@ -70,29 +70,33 @@ def test_nan_objectives_are_skipped_and_counted(tmp_path):
 
 
 def _run_cli(tmp_path, capsys, *extra, objective="acc"):
-    argv = ["--table", str(tmp_path / "t.csv"), "--weights-prefix", "ratio_", "--fidelity-col", "size",
-            "--objective", objective, "--maximize", "--cost-col", "gpu_hours", "--target-fidelity", "large",
-            "--methods", "random", "--seeds", "2", "--out", str(tmp_path / "out"), "--no-progress", *extra]
+    argv = ["--table", str(tmp_path / "t.csv"), "--weights_prefix", "ratio_", "--fidelity_col", "size",
+            "--objective", objective, "--maximize", "--cost_col", "gpu_hours", "--target_fidelity", "large",
+            "--methods", "random", "--seeds", "2", "--out", str(tmp_path / "out"), "--no_progress", *extra]
     code = cli.main(argv)
     return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("edit, extra, message", [
-    (lambda f: f.drop(columns=["size"]), (), "--fidelity-col"),
+    (lambda f: f.drop(columns=["size"]), (), "--fidelity_col"),
     (lambda f: f, ("--objective", "missing_col"), "missing_col"),
-    (lambda f: f.drop(columns=["gpu_hours"]), (), "--cost-col"),
+    (lambda f: f.drop(columns=["gpu_hours"]), (), "--cost_col"),
     (lambda f: f.assign(ratio_a=f["ratio_a"] + 0.05), (), "do not sum to 1"),
     (lambda f: f.assign(ratio_a=-f["ratio_a"]), (), "negative"),
     (lambda f: f.assign(acc=np.where(f["size"] == "large", np.nan, f["acc"])), (), "no finite value at target"),
     (lambda f: f.assign(size=f["size"].replace("large", "huge")), (), "target fidelity 'large' has no rows"),
     (lambda f: f.assign(gpu_hours=-1.0), (), "zero or negative"),
     (lambda f: f.assign(acc="bad"), (), "not numeric"),
-    (lambda f: f, ("--fidelity-order", "small,large"), "--fidelity-order"),
+    (lambda f: f, ("--fidelity_order", "small,large"), "--fidelity_order"),
     (lambda f: f, ("--methods", "random,simplex"), "unknown method"),
-    (lambda f: f, ("--n-init", "50"), "--n-init"),
-    (lambda f: f, ("--max-steps", "regmix=3"), "--max-steps"),
-    (lambda f: f, ("--max-steps", "0"), "--max-steps"),
-    (lambda f: f.drop(columns=["ratio_b", "ratio_c"]), (), "--weights-prefix"),
+    (lambda f: f, ("--n_init", "50"), "--n_init"),
+    (lambda f: f, ("--max_steps", "regmix=3"), "--max_steps"),
+    (lambda f: f, ("--max_steps", "0"), "--max_steps"),
+    (lambda f: f.drop(columns=["ratio_b", "ratio_c"]), (), "--weights_prefix"),
+    (lambda f: f, ("--weights-prefix", "ratio_"), "unrecognised argument '--weights-prefix'"),
+    (lambda f: f, ("--gin.BOPolicyConfig.pool_size=0",), "BO configuration: pool_size must be an integer >= 1"),
+    (lambda f: f, ("--gin.OptimizerConfig.acquisition='ei'",), "unknown acquisition 'ei'"),
+    (lambda f: f, ("--gin_file=missing.gin",), "gin file not found: missing.gin"),
 ])
 def test_bad_input_exits_2_with_a_named_problem(tmp_path, capsys, edit, extra, message):
     edit(_table(tmp_path / "t.csv")).to_csv(tmp_path / "t.csv", index=False)
@@ -104,9 +108,9 @@ def test_bad_input_exits_2_with_a_named_problem(tmp_path, capsys, edit, extra, m
 
 def test_bad_fidelity_costs_and_missing_file(tmp_path, capsys):
     _table(tmp_path / "t.csv")
-    code, err = _run_cli(tmp_path, capsys, "--fidelity-costs", "small=0.1,large=oops")
+    code, err = _run_cli(tmp_path, capsys, "--fidelity_costs", "small=0.1,large=oops")
     assert code == 2 and "large=oops" in err
-    code, err = _run_cli(tmp_path, capsys, "--fidelity-costs", "small=0.1,large=1")
+    code, err = _run_cli(tmp_path, capsys, "--fidelity_costs", "small=0.1,large=1")
     assert code == 2 and "no cost for fidelity label(s) ['medium']" in err
     (tmp_path / "t.csv").unlink()
     code, err = _run_cli(tmp_path, capsys)

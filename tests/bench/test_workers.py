@@ -26,9 +26,9 @@ def _table(tmp_path, rungs, cost_col, objective, seed=0):
 
 
 def _argv(path, out, *extra):
-    return ["--table", str(path), "--weights-prefix", "w:", "--fidelity-col", "model", "--objective", "score",
-            "--maximize", "--cost-col", "cost", "--target-fidelity", "big", "--methods", "regmix,random",
-            "--seeds", "3", "--budget", "3", "--out", str(out), "--no-progress", *extra]
+    return ["--table", str(path), "--weights_prefix", "w:", "--fidelity_col", "model", "--objective", "score",
+            "--maximize", "--cost_col", "cost", "--target_fidelity", "big", "--methods", "regmix,random",
+            "--seeds", "3", "--budget", "3", "--out", str(out), "--no_progress", *extra]
 
 
 def test_workers_give_the_same_episodes_and_stored_episodes_are_reused(tmp_path, monkeypatch, capsys):
@@ -46,7 +46,7 @@ def test_workers_give_the_same_episodes_and_stored_episodes_are_reused(tmp_path,
     assert cli.main(_argv(path, tmp_path / "serial")) == 0  # every episode comes from the store
     pd.testing.assert_frame_equal(serial, pd.read_csv(tmp_path / "serial" / "curves.csv"))
     # the BO engine's configuration is no part of the key of methods that do not use it
-    assert cli.main(_argv(path, tmp_path / "serial", "--gin", "BOPolicy.pool_size = 4")) == 0
+    assert cli.main(_argv(path, tmp_path / "serial", "--gin.BOPolicyConfig.pool_size=4")) == 0
     with pytest.raises(AssertionError, match="was stored"):  # a different budget is a different episode
         cli.main(_argv(path, tmp_path / "serial", "--budget", "2"))
     monkeypatch.undo()
@@ -68,10 +68,10 @@ def test_benchmark_command_runs_unchanged_on_a_qwen_table_with_train_time_and_ac
     rungs = (("Qwen2.5-7B", 537.0, 4), ("Qwen2.5-0.5B", 95.0, 16), ("Qwen2.5-3B", 240.0, 6))
     path, frame = _table(tmp_path, rungs, "train_time", "accuracy", seed=3)
     out = tmp_path / "out"
-    argv = ["--table", str(path), "--weights-prefix", "w:", "--fidelity-col", "model", "--objective", "accuracy",
-            "--maximize", "--cost-col", "train_time", "--target-fidelity", "Qwen2.5-7B",
-            "--methods", "mfbo,bo,random,regmix", "--seeds", "2", "--budget", "2200", "--max-steps", "mfbo=3",
-            "--gin-file", "configs/replay/bo_fast.gin", "--out", str(out), "--no-progress"]
+    argv = ["--table", str(path), "--weights_prefix", "w:", "--fidelity_col", "model", "--objective", "accuracy",
+            "--maximize", "--cost_col", "train_time", "--target_fidelity", "Qwen2.5-7B",
+            "--methods", "mfbo,bo,random,regmix", "--seeds", "2", "--budget", "2200", "--max_steps", "mfbo=3",
+            "--gin_file=configs/replay/bo_fast.gin", "--out", str(out), "--no_progress"]
     assert cli.main(argv) == 0  # budget > the initial row + 3 runs of the target: mfbo stops at its step cap
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fidelity_order"] == ["Qwen2.5-0.5B", "Qwen2.5-3B", "Qwen2.5-7B"]

@@ -129,7 +129,7 @@ def test_selected_by_gin_runs_a_multi_fidelity_bo_step_and_reloads():
         opt.tell(w, ["small", "big"][i % 2], float(np.sum(np.log(w + 0.05))))
     prop = opt.ask()[0]
     assert prop.mixture.sum() == pytest.approx(1.0) and prop.fidelity in ("small", "big")
-    fitted = opt._params().kernel.kernel.unbiased.kernel  # Scale(LinearTruncatedFidelity(Transformed(Additive)))
+    fitted = opt.hyperparameters().kernel.kernel.unbiased.kernel  # Scale(LinearTruncatedFidelity(Transformed(Additive)))
     assert isinstance(fitted, Additive)
     assert not np.allclose(np.asarray(fitted.variance[0]), 1.0 / 3)  # its parameters were fitted
     mean, std = opt.predict(rng.dirichlet(np.ones(3), 5), "big")

@@ -2,7 +2,6 @@
 identify the target's parameters: positive rho with a prior near 1, weak priors on rung means."""
 import dataclasses
 
-import gin
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +9,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from admire_jax.bo import Optimizer, OptimizerConfig
+from admire_jax.bo.config import MapFitConfig
+from admire_jax.bo.data import TrainingData
 from admire_jax.bo.fit import fit_map
 from admire_jax.bo.gp import condition, predict, x64
 from admire_jax.bo.models import build_model
@@ -55,7 +56,7 @@ def test_target_ranking_and_positive_rho_survive_random_starts():
             for k in range(4):
                 noise = 1.5 * jax.random.normal(jax.random.key(10 * seed + k), flat.shape, flat.dtype)
                 start = constrain(unravel(flat + noise))
-                params = fit_map(init, jnp.asarray(X), jnp.asarray(y), mask, jax.random.key(0), warm=start,
+                params = fit_map(init, TrainingData.of(jnp.asarray(X), jnp.asarray(y), mask), jax.random.key(0), warm=start,
                                  num_restarts=0, max_iters=100)
                 params = jax.tree_util.tree_map(lambda a: a[0], params)
                 assert np.all(np.asarray(params.kernel.rho) > 0)
@@ -67,21 +68,17 @@ def test_target_ranking_and_positive_rho_survive_random_starts():
 
 
 def test_optimizer_ar1_ranks_the_target_with_restarts_and_no_target_rows():
-    gin.parse_config("fit_map.num_restarts = 6")
-    try:
-        for seed in range(2):
-            X, _, X_t, truth_t = _problem(seed)
-            opt = Optimizer([f"d{i}" for i in range(D)], {"lo": 0.001, "mid": 0.06, "hi": 1.0}, target="hi",
-                            seed=seed, config=OptimizerConfig(model="ar1"))
-            rng = np.random.default_rng(seed)
-            for row in X:
-                rung = int(row[-1])
-                opt.tell(row[:D], ["lo", "mid"][rung], float(_rung_values(row[None, :D], rung, rng)[0]))
-            mean, std = opt.predict(X_t[:, :D], "hi")
-            assert spearmanr(mean, truth_t)[0] > 0.5
-            assert np.all(np.asarray(opt._params().kernel.rho) > 0) and np.all(std > 0)
-    finally:
-        gin.clear_config()
+    for seed in range(2):
+        X, _, X_t, truth_t = _problem(seed)
+        opt = Optimizer([f"d{i}" for i in range(D)], {"lo": 0.001, "mid": 0.06, "hi": 1.0}, target="hi",
+                        seed=seed, config=OptimizerConfig(model="ar1", map_fit=MapFitConfig(num_restarts=6)))
+        rng = np.random.default_rng(seed)
+        for row in X:
+            rung = int(row[-1])
+            opt.tell(row[:D], ["lo", "mid"][rung], float(_rung_values(row[None, :D], rung, rng)[0]))
+        mean, std = opt.predict(X_t[:, :D], "hi")
+        assert spearmanr(mean, truth_t)[0] > 0.5
+        assert np.all(np.asarray(opt.hyperparameters().kernel.rho) > 0) and np.all(std > 0)
 
 
 def test_rho_and_mean_priors_are_configurable_and_penalise_implausible_values():
@@ -92,11 +89,7 @@ def test_rho_and_mean_priors_are_configurable_and_penalise_implausible_values():
         far = float(log_prior(at(init, kernel=at(init.kernel, rho=jnp.array([1.0, 0.05])))))
         assert near_one - far > 5.0  # LogNormal(0, 0.5): log(0.05) is ~6 sd out
         assert float(log_prior(at(init, mean=jnp.array([0.0, 0.0, 200.0])))) < float(log_prior(init)) - 5.0
-        gin.parse_config("build_model.rho_log_sd = 5.0\nbuild_model.mean_prior_sd = None")
-        try:
-            loose = build_model(D, 3, kind="ar1")
-        finally:
-            gin.clear_config()
+        loose = build_model(D, 3, kind="ar1", rho_log_sd=5.0, mean_prior_sd=None)
         loose_far = float(log_prior(at(loose, kernel=at(loose.kernel, rho=jnp.array([1.0, 0.05])))))
         loose_one = float(log_prior(at(loose, kernel=at(loose.kernel, rho=jnp.array([1.0, 1.0])))))
         assert loose_one - loose_far < 1.0

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from admire_jax.bo import Optimizer, OptimizerConfig, Pool
+from admire_jax.bo import NutsFitConfig, Optimizer, OptimizerConfig, Pool
 from admire_jax.bo.kernels import Kernel, safe_norm
 from admire_jax.bo.params import POSITIVE, module, param
 
@@ -51,7 +51,7 @@ def test_custom_kernel_selected_from_gin_runs_a_bo_step():
     _tell_some(opt)
     prop = opt.ask()[0]
     assert prop.mixture.sum() == pytest.approx(1.0) and prop.fidelity in ("small", "big")
-    fitted = opt._params().kernel.kernel.biased.kernel  # Scale(LinearTruncatedFidelity(Transformed(RQ)))
+    fitted = opt.hyperparameters().kernel.kernel.biased.kernel  # Scale(LinearTruncatedFidelity(Transformed(RQ)))
     assert isinstance(fitted, RationalQuadratic)
     assert float(fitted.alpha[0]) != 1.0  # its parameters were fitted
     with pytest.raises(ValueError, match="saved with kernel 'rational_quadratic'"):
@@ -65,23 +65,19 @@ def test_ar1_model_with_gibbon_and_thompson_max_values_in_pool_mode():
     W = np.random.default_rng(1).dirichlet(np.ones(3), 10)
     prop = opt.ask(pool=Pool(W, ["small", "big"] * 5))[0]
     assert 0 <= prop.index < 10 and prop.acquisition > 0
-    rho = float(opt._params().kernel.rho[0, 0])
+    rho = float(opt.hyperparameters().kernel.rho[0, 0])
     assert np.isfinite(rho)
 
 
 @pytest.mark.slow
 def test_nuts_fit_averages_the_acquisition_over_samples():
-    import admire_jax.bo.fit as fit
-    gin.parse_config("fit_nuts.num_warmup = 60\nfit_nuts.num_samples = 20\nfit_nuts.num_hyper_samples = 4\n"
-                     "fit_nuts.max_tree_depth = 4")
-    try:
-        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", config=OptimizerConfig(fit="nuts"))
-        _tell_some(opt)
-        W = np.random.default_rng(1).dirichlet(np.ones(3), 10)
-        prop = opt.ask(pool=Pool(W, ["small", "big"] * 5))[0]
-        params = opt._params()
-    finally:
-        gin.clear_config()
+    nuts = NutsFitConfig(num_warmup=60, num_samples=20, num_hyper_samples=4, max_tree_depth=4)
+    opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big",
+                    config=OptimizerConfig(fit="nuts", nuts_fit=nuts))
+    _tell_some(opt)
+    W = np.random.default_rng(1).dirichlet(np.ones(3), 10)
+    prop = opt.ask(pool=Pool(W, ["small", "big"] * 5))[0]
+    params = opt.hyperparameters()
     assert jax.tree_util.tree_leaves(params)[0].shape[0] == 4
     assert prop.acquisition > 0
     mean, std = opt.predict(W, "big")

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 SCRIPT = r"""
+import jax
 import numpy as np
 from admire_jax.bo import Optimizer, OptimizerConfig, Pool
 opt = Optimizer(["a", "b", "c", "d"], {"small": 0.01, "mid": 0.1, "big": 1.0}, target="big", seed=3, config=OptimizerConfig(refit_every=2, full_refit_every=2))
@@ -22,7 +23,7 @@ for step in range(4):  # reuse, warm refit and full refit steps
     row = left.pop(p.index)
     opt.tell(W[row], labels[row], score(W[row], labels[row]))
     print(step, row, p.fidelity, repr(p.acquisition))
-print(opt.state_dict()["fitted"]["leaves"])
+print([leaf.tolist() for leaf in jax.tree_util.tree_leaves(opt.hyperparameters())])
 print(repr(opt.recommend(W).mean))
 """
 

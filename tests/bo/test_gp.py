@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from admire_jax.bo.data import TrainingData
 from admire_jax.bo.fit import fit_map, fit_nuts
 from admire_jax.bo import gp
 from admire_jax.bo.gp import cholesky_with_jitter, x64
@@ -86,7 +87,7 @@ def _lengthscales(params):
 def test_map_recovers_the_relevant_dimension():
     with x64():
         X, y = _synthetic(40, 0)
-        fitted = fit_map(_params(), X, y, np.ones(40, bool), jax.random.key(0))
+        fitted = fit_map(_params(), TrainingData.of(X, y), jax.random.key(0))
         ls = _lengthscales(fitted)[0]
         assert ls[0] < 1.0 and ls[0] * 5 < min(ls[1], ls[2])  # only domain 0 matters
         assert float(fitted.noise[0, 0]) < 0.01
@@ -96,7 +97,7 @@ def test_map_recovers_the_relevant_dimension():
 def test_nuts_recovers_the_relevant_dimension_and_returns_samples():
     with x64():
         X, y = _synthetic(40, 0)
-        samples = fit_nuts(_params(), X, y, np.ones(40, bool), jax.random.key(0), num_warmup=100, num_samples=40, max_tree_depth=5,
+        samples = fit_nuts(_params(), TrainingData.of(X, y), jax.random.key(0), num_warmup=100, num_samples=40, max_tree_depth=5,
                            num_hyper_samples=8)
         ls = _lengthscales(samples)
         assert ls.shape == (8, 3)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from admire_jax.bo import Optimizer, OptimizerConfig
-from admire_jax.bo import optimizer as optimizer_module
+from admire_jax.bo import surrogate as surrogate_module
 from admire_jax.bo.fit import fit_map, log_posterior
 from admire_jax.bo.params import unconstrain
 from admire_jax.bo.refit import RefitPolicy
@@ -62,50 +62,44 @@ def test_new_rung_rule_refits_on_each_of_a_rungs_first_rows_only():
 
 def test_optimizer_refits_when_the_first_rows_of_a_new_rung_arrive():
     """With refits due only every 100 observations, each of the first `new_rung_refits` target rows
-    still refits (so the target's mean leaves the prior's centre). After a reload the counts at the
-    last fit come from the data; a state saved before the option existed gets the default (3)."""
+    still refits (so the target's mean leaves the prior's centre)."""
     rng = np.random.default_rng(0)
     W = rng.dirichlet(np.ones(3), 8)
     value = lambda w, k: float(w[0] - (w[1] - 0.3) ** 2) + (1.0 if k == "big" else 0.0)
-    fits, moved, states = [], [], []
+    fits, moved = [], []
     for n in (2, 0):
         opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", maximize=True, config=OptimizerConfig(refit_every=100, new_rung_refits=n))
         for w in W[:5]:
             opt.tell(w, "small", value(w, "small"))
         opt.predict(W[:1], "big")
-        mean_before = float(opt._params().mean[0, 1])
+        mean_before = float(opt.hyperparameters().mean[0, 1])
         for w in W[5:7]:
             opt.tell(w, "big", value(w, "big"))
             opt.predict(w[None], "big")
         fits.append(opt.num_fits)
-        moved.append(float(opt._params().mean[0, 1]) != mean_before)
-        states.append(opt.state_dict())
-    assert fits == [3, 1] and moved == [True, False]  # a fit per target row with the rule; none without
-    state = states[0]  # rule on (2), last fit on 2 target rows
-    same = Optimizer.from_state_dict(state)
-    del state["config"]["new_rung_refits"]  # as saved before the option existed: the default (3)
-    old = Optimizer.from_state_dict(state)
-    for o in (same, old):
-        o.tell(W[7], "big", value(W[7], "big"))
-        o.predict(W[7:], "big")
-    assert (same.num_fits, old.num_fits) == (3, 4)  # the third target row: refit only with 3
+        moved.append(float(opt.hyperparameters().mean[0, 1]) != mean_before)
+        opt.tell(W[7], "big", value(W[7], "big"))  # the third target row: the rule (2 rows) is spent
+        opt.predict(W[7:], "big")
+        fits.append(opt.num_fits)
+    assert fits == [3, 3, 1, 1] and moved == [True, False]  # a fit per target row with the rule; none without
 
 
 def _map_objective(opt: Optimizer) -> float:
     """Negative log posterior per observation of the Optimizer's current hyperparameters."""
-    with opt._numerics():
-        params = jax.tree_util.tree_map(lambda a: a[0], opt._params())
-        X, y, mask, _ = opt._data()
-        return float(-log_posterior(unconstrain(params), X, y, mask, jacobian=False) / mask.sum())
+    params = jax.tree_util.tree_map(lambda a: a[0], opt.hyperparameters())
+    with opt.surrogate.numerics():
+        data = opt.training_data()
+        return float(-log_posterior(unconstrain(params), data.inputs, data.y, data.mask, jacobian=False)
+                     / data.mask.sum())
 
 
 def _run(full_refit_growth: float, monkeypatch, restarts: list) -> Optimizer:
     """Sequential tells on a 3-domain problem where only domain 0 matters, refitting each time."""
     def counting_fit_map(*args, **kwargs):
-        restarts.append(kwargs.get("num_restarts", "default"))
+        restarts.append(kwargs["num_restarts"])  # 0: a warm refit
         return fit_map(*args, **kwargs)
 
-    monkeypatch.setattr(optimizer_module, "fit_map", counting_fit_map)
+    monkeypatch.setattr(surrogate_module, "fit_map", counting_fit_map)
     opt = Optimizer(["a", "b", "c"], {"big": 1.0}, target="big", seed=0, config=OptimizerConfig(full_refit_every=2, full_refit_growth=full_refit_growth))
     rng = np.random.default_rng(5)
     for i in range(36):
@@ -121,7 +115,8 @@ def test_growth_gated_full_refits_fit_as_well_as_frequent_ones(monkeypatch):
     every, gated = [], []
     frequent = _run(0.0, monkeypatch, every)
     rare = _run(0.5, monkeypatch, gated)
-    assert every.count("default") == 13 and gated.count("default") == 3  # full fits: far fewer
+    full = lambda restarts: sum(r > 0 for r in restarts)
+    assert full(every) == 13 and full(gated) == 3  # full fits: far fewer
     assert _map_objective(rare) <= _map_objective(frequent) + 0.005  # nats per observation
-    ls = np.asarray(rare._params().kernel.kernel.kernel.kernel.lengthscale)[0]  # Scale(MixtureOnly(Transformed(.)))
+    ls = np.asarray(rare.hyperparameters().kernel.kernel.kernel.kernel.lengthscale)[0]  # Scale(MixtureOnly(Transformed(.)))
     assert ls[0] * 5 < min(ls[1], ls[2])  # only domain 0 matters
