@@ -180,7 +180,8 @@ def run_suite(tables: Sequence[SuiteTable], out: str, pile_table: str, methods: 
 
 def _cost(cell: dict) -> str:
     lo, hi = cell["ci90"]
-    return f"{'>= ' if cell['median_is_bound'] else ''}{cell['median']:.3g} [{lo:.3g}, {hi:.3g}] ({cell['solved_fraction']:.2f})"
+    bound = ">= " if cell["median_is_bound"] else ""
+    return f"{bound}{cell['median']:.3g} [{lo:.3g}, {hi:.3g}] ({cell['solved_fraction']:.2f})"
 
 
 def _speedup(cell: dict | None) -> str:
@@ -193,22 +194,24 @@ def _speedup(cell: dict | None) -> str:
 def markdown(summary: dict) -> str:
     """The suite summary as two Markdown tables: cost-to-best per method, then speed-ups and spend."""
     methods = summary["methods"]
-    lines = [f"Replay suite: {summary['seeds']} seeds from {summary['first_seed']}, methods {', '.join(methods)}"
-             f"{', max steps ' + summary['max_steps'] if summary['max_steps'] else ''}; "
-             f"{summary['wall_seconds']:.0f} s. Held cost-to-best in target-run units (generated tables: scored "
-             "on the noiseless truth): median [90% bootstrap CI] (solved fraction); '>=' marks a median that "
-             "depends on a censored episode.", "",
-             "| table | D | cost ratio | Spearman (top-decile) | noise | " + " | ".join(methods) + " |",
+    cap = f", max steps {summary['max_steps']}" if summary["max_steps"] else ""
+    intro = (f"Replay suite: {summary['seeds']} seeds from {summary['first_seed']}, methods {', '.join(methods)}"
+             f"{cap}; {summary['wall_seconds']:.0f} s. Held cost-to-best in target-run units (generated tables: "
+             "scored on the noiseless truth): median [90% bootstrap CI] (solved fraction); '>=' marks a median "
+             "that depends on a censored episode.")
+    lines = [intro, "", "| table | D | cost ratio | Spearman (top-decile) | noise | " + " | ".join(methods) + " |",
              "|---" * (5 + len(methods)) + "|"]
     for name, t in summary["tables"].items():
         p = t["properties"]
         spearman = "-" if p.get("spearman") is None else f"{p['spearman']:.2f} ({p['top_decile_agreement']:.2f})"
         noise = "-" if "noise" not in p else f"{p['noise']:g}x"
         cells = [_cost(t["methods"][m]) for m in methods]
-        lines.append(f"| {name} | {p['domains']} | {p['cost_ratio']} | {spearman} | {noise} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {p['domains']} | {p['cost_ratio']} | {spearman} | {noise} | "
+                     + " | ".join(cells) + " |")
     pairs = [f"{a}/{b}" for a, b in SPEEDUPS]
-    lines += ["", "| table | " + " | ".join(f"speed-up {p} [90% CI]" for p in pairs)
-              + f" | mfbo cheap-rung share of spend after step {CHEAP_SHARE_AFTER_STEPS} |", "|---" * (2 + len(pairs)) + "|"]
+    header = ("| table | " + " | ".join(f"speed-up {p} [90% CI]" for p in pairs)
+              + f" | mfbo cheap-rung share of spend after step {CHEAP_SHARE_AFTER_STEPS} |")
+    lines += ["", header, "|---" * (2 + len(pairs)) + "|"]
     for name, t in summary["tables"].items():
         share = t.get("mfbo_cheap_share_after_10_steps")
         lines.append(f"| {name} | " + " | ".join(_speedup(t["speedups"].get(p)) for p in pairs)

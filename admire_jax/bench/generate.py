@@ -21,8 +21,10 @@ noiseless ones (what `admire-jax replay --truth-col` scores against). A score is
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -101,7 +103,7 @@ class GeneratorSpec:
             raise GeneratorError(f"domains must be >= 2, got {self.domains}")
         if not ratio or len(ratio) != len(rows):
             raise GeneratorError(f"cost_ratio {list(ratio)} and rows {list(rows)} must list the same rungs")
-        if any(not np.isfinite(c) or c <= 0 for c in ratio) or any(b <= a for a, b in zip(ratio, ratio[1:])):
+        if any(not np.isfinite(c) or c <= 0 for c in ratio) or any(b <= a for a, b in itertools.pairwise(ratio)):
             raise GeneratorError(f"cost_ratio {list(ratio)} must be positive and strictly increasing (cheapest first)")
         if any(int(n) != n or n < 1 for n in rows) or rows[-1] < 2:
             raise GeneratorError(f"rows {list(rows)} must be positive integers, the target's >= 2")
@@ -138,7 +140,10 @@ def _mixtures(n: int, spec: GeneratorSpec, rng: np.random.Generator) -> np.ndarr
     return np.round(mixtures_NxD / mixtures_NxD.sum(axis=1, keepdims=True), 12)
 
 
-def _standardiser(law: MixingLaw, reference_TxD: np.ndarray):
+Response = Callable[[np.ndarray], np.ndarray]  # mixtures N x D -> values N
+
+
+def _standardiser(law: MixingLaw, reference_TxD: np.ndarray) -> Response:
     """The law rescaled to mean 0 and sd 1 over the reference mixtures."""
     values_T = law(reference_TxD)
     mean, sd = float(values_T.mean()), float(values_T.std()) or 1.0
@@ -157,7 +162,7 @@ def _theta_for(target_T: np.ndarray, discrepancy_T: np.ndarray, spearman: float)
     return float(THETA_GRID[index]), float(rho_G[index])
 
 
-def _blend(theta: float, target, discrepancy, mixtures_NxD: np.ndarray) -> np.ndarray:
+def _blend(theta: float, target: Response, discrepancy: Response, mixtures_NxD: np.ndarray) -> np.ndarray:
     """A cheap rung's response before its shift: the target and its discrepancy mixed at angle theta."""
     return np.cos(theta) * target(mixtures_NxD) + np.sin(theta) * discrepancy(mixtures_NxD)
 

@@ -8,7 +8,7 @@ from admire_jax.bench import generate_cli
 from admire_jax.bench.generate import GeneratorError, GeneratorSpec, generate_table, sidecar_path, write_table
 from admire_jax.bench.table import TableSpec, load_tasks
 
-SMALL = dict(domains=8, cost_ratio=(1.0, 3.0, 6.0), rows=(300, 150, 64))
+SMALL = {"domains": 8, "cost_ratio": (1.0, 3.0, 6.0), "rows": (300, 150, 64)}
 
 
 @pytest.mark.parametrize("spearman", [0.9, 0.6, 0.3, 0.0])
@@ -64,12 +64,12 @@ def test_single_fidelity_table_has_only_the_target_rung():
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(cost_ratio=(3.0, 1.0), rows=(5, 5)), "strictly increasing"),
-    (dict(rows=(5, 5)), "same rungs"),
-    (dict(spearman=1.5), "spearman"),
-    (dict(noise=-1.0), "noise"),
-    (dict(domains=1), "domains"),
-    (dict(rows=(10, 10, 1)), "target's >= 2"),
+    ({"cost_ratio": (3.0, 1.0), "rows": (5, 5)}, "strictly increasing"),
+    ({"rows": (5, 5)}, "same rungs"),
+    ({"spearman": 1.5}, "spearman"),
+    ({"noise": -1.0}, "noise"),
+    ({"domains": 1}, "domains"),
+    ({"rows": (10, 10, 1)}, "target's >= 2"),
 ])
 def test_bad_parameters_name_the_problem(change, message):
     with pytest.raises(GeneratorError, match=message):
