@@ -68,8 +68,7 @@ CORE_TABLES = {
 AROUND_06 = [  # the s0.6 table's function and mixtures (same seed) with one setting changed
     generated("s0.6_noise0", spearman=0.6, maximize=False, seed=2, noise=0.0),
     generated("s0.6_noise3", spearman=0.6, maximize=False, seed=2, noise=3.0),
-    generated("s0.6_cost1:60:1000", spearman=0.6, maximize=False, seed=2, cost_ratio=(1.0, 60.0, 1000.0),
-              rows=(768, 256, 64)),
+    generated("s0.6_cost1-60-1000", spearman=0.6, maximize=False, seed=2, cost_ratio=(1.0, 60.0, 1000.0)),
     generated("s0.6_d6", spearman=0.6, maximize=True, seed=5, domains=6),
     generated("s0.6_d60", spearman=0.6, maximize=True, seed=6, domains=60),
     generated("single_fidelity", spearman=0.6, maximize=True, seed=7, cost_ratio=(1.0,), rows=(64,)),

@@ -204,7 +204,7 @@ def generate_table(spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
             info.update(requested_spearman=requested[k], spearman=achieved, theta=theta,
                         top_decile_agreement=top_agreement(target_T, _blend(theta, target, discrepancy, target_TxD)))
         truth_N = level + sign * SPREAD * response_N
-        observed_N = truth_N + rng.normal(scale=noise_sd, size=truth_N.size) if noise_sd > 0 else truth_N.copy()
+        observed_N = truth_N + noise_sd * rng.standard_normal(truth_N.size)  # drawn at any noise: same stream
         info["noise"] = float(np.std(observed_N - truth_N) / (gap_q * SPREAD)) if gap_q > 0 else 0.0
         rung_info.append(info)
         frame = pd.DataFrame(mixtures_NxD, columns=[f"{WEIGHTS_PREFIX}d{j:02d}" for j in range(spec.domains)])
