@@ -39,7 +39,8 @@ def markdown_table(summary: dict) -> str:
              "(solved fraction); unsolved episodes count at the budget.", ""]
     for objective, s in per_objective.items():
         scored = f", scored on `{s['truth_col']}`" if s.get("truth_col") else ""
-        lines += [f"### {objective} ({'max' if s['maximize'] else 'min'}imised, best {s['best_target_value']:.5g}{scored})",
+        direction = "max" if s["maximize"] else "min"
+        lines += [f"### {objective} ({direction}imised, best {s['best_target_value']:.5g}{scored})",
                   "", "| method | " + " | ".join(metrics.VARIANTS) + " | runs per fidelity |",
                   "|---" * (len(metrics.VARIANTS) + 2) + "|"]
         for method, m in s["methods"].items():
