@@ -37,6 +37,8 @@ def add_table_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fidelity_costs", help="declared cost per run of each rung, e.g. 1M=0.001,60M=0.06,1B=1")
     p.add_argument("--target_fidelity", required=True, help="fidelity label whose best row is sought")
     p.add_argument("--fidelity_order", help="rungs cheapest first, comma-separated (default: by median row cost)")
+    p.add_argument("--truth_col", action="append", default=[], help="per --objective, in order: a column of "
+                   "noiseless values that cost-to-best is scored on (the methods see the objective only)")
 
 
 def table_spec(args: argparse.Namespace) -> TableSpec:
@@ -46,7 +48,8 @@ def table_spec(args: argparse.Namespace) -> TableSpec:
         target_fidelity=args.target_fidelity, maximize=bool(args.maximize), cost_col=args.cost_col,
         fidelity_costs=None if args.fidelity_costs is None else parse_fidelity_costs(args.fidelity_costs),
         fidelity_order=None if args.fidelity_order is None else tuple(
-            s.strip() for s in args.fidelity_order.split(",") if s.strip()))
+            s.strip() for s in args.fidelity_order.split(",") if s.strip()),
+        truth_cols=tuple(args.truth_col))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,7 +106,7 @@ def _setup(args: argparse.Namespace) -> tuple[list, list[str], float, dict[str, 
         raise TableError("--budget must be > 0")
     for task in tasks:
         for method in methods:
-            first_rung = 0 if method in ("mfbo", "mfbo-nuts", "regmix") else task.target_index
+            first_rung = 0 if method in ("mfbo", "mfbo-nuts", "regmix", "mixing_law") else task.target_index
             available = int((task.fidelity_of_R == first_rung).sum())
             if args.n_init > available:
                 raise TableError(f"--n_init {args.n_init} exceeds the {available} rows of rung "

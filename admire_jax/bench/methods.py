@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from admire_jax.bench.episode import PolicyFactory
+from admire_jax.bench.mixing_law import make_mixing_law
 from admire_jax.bench.policy import make_random
 from admire_jax.bench.regmix import make_regmix
 
@@ -22,6 +23,7 @@ METHODS: dict[str, Callable[[], PolicyFactory]] = {
     **{name: _bo_factory(name) for name in BO_METHODS},
     "random": lambda: make_random,
     "regmix": lambda: make_regmix,
+    "mixing_law": lambda: make_mixing_law,
 }
 DEFAULT_METHODS = ("mfbo", "bo", "random", "regmix")
 

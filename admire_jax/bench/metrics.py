@@ -17,7 +17,7 @@ class CostToBest:
     censored: bool   # never reached within the budget
 
 
-def _held_from(ok_K: np.ndarray) -> int | None:
+def held_from(ok_K: np.ndarray) -> int | None:
     """First index from which `ok_K` stays True to the end, or None."""
     if ok_K.size == 0 or not ok_K[-1]:
         return None
@@ -34,11 +34,11 @@ def cost_to_best(trace: Trace, variant: str, budget: float, tol: float = 0.0) ->
     """
     exact_K = trace.regret_K <= EXACT
     if variant == "held":
-        index = _held_from(exact_K)
+        index = held_from(exact_K)
     elif variant == "held_tol":
-        index = _held_from(trace.regret_K <= tol + EXACT)
+        index = held_from(trace.regret_K <= tol + EXACT)
     elif variant == "verified":
-        index = _held_from(exact_K & trace.verified_K)
+        index = held_from(exact_K & trace.verified_K)
     elif variant == "first_hit":
         hits = np.flatnonzero(exact_K)
         index = int(hits[0]) if hits.size else None
@@ -74,6 +74,13 @@ def speedup(cost_a_N: np.ndarray, censored_a_N: np.ndarray, cost_b_N: np.ndarray
     flag = {(False, False): "none", (False, True): "lower_bound", (True, False): "upper_bound",
             (True, True): "both"}[(a_bound, b_bound)]
     return ratio, ci, flag
+
+
+def median_ci(cost_N: np.ndarray, seed: int = 0, resamples: int = 2000) -> list[float]:
+    """90% bootstrap interval of the median over seeds."""
+    rng = np.random.default_rng(seed)
+    medians_B = np.median(cost_N[rng.integers(0, cost_N.size, size=(resamples, cost_N.size))], axis=1)
+    return [float(np.percentile(medians_B, 5)), float(np.percentile(medians_B, 95))]
 
 
 def cost_grid(smallest_cost: float, budget: float, points: int = 200) -> np.ndarray:

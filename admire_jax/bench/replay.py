@@ -147,7 +147,7 @@ def summarise_task(task: ReplayTask, episodes: Episodes, budget: float, tol: flo
     out: dict = {"table": task.path, "objective": task.objective, "maximize": task.maximize,
                  "target_fidelity": task.target, "fidelity_order": list(task.rungs), "seeds": n_seeds,
                  "budget": budget, "tol": tol, "best_target_value": task.best_target_value,
-                 "skipped_nan_rows": task.skipped_nan_rows, "methods": {}}
+                 "skipped_nan_rows": task.skipped_nan_rows, "truth_col": task.truth_col, "methods": {}}
     held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for method, traces in episodes.items():
         cost_to_best = {}

@@ -38,7 +38,9 @@ def markdown_table(summary: dict) -> str:
              f"budget {_fmt(summary['budget'])}, tol {_fmt(summary['tol'])}. Cost-to-best: median [q25, q75] "
              "(solved fraction); unsolved episodes count at the budget.", ""]
     for objective, s in per_objective.items():
-        lines += [f"### {objective} ({'max' if s['maximize'] else 'min'}imised, best {s['best_target_value']:.5g})",
+        scored = f", scored on `{s['truth_col']}`" if s.get("truth_col") else ""
+        direction = "max" if s["maximize"] else "min"
+        lines += [f"### {objective} ({direction}imised, best {s['best_target_value']:.5g}{scored})",
                   "", "| method | " + " | ".join(metrics.VARIANTS) + " | runs per fidelity |",
                   "|---" * (len(metrics.VARIANTS) + 2) + "|"]
         for method, m in s["methods"].items():

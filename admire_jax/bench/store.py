@@ -26,6 +26,8 @@ def task_fingerprint(task: ReplayTask) -> str:
     digest = hashlib.sha256()
     for array in (task.mixtures_RxD, task.fidelity_of_R, task.cost_R, task.value_R):
         digest.update(np.ascontiguousarray(array).tobytes())
+    if task.truth_R is not None:
+        digest.update(np.ascontiguousarray(task.truth_R).tobytes())
     digest.update(json.dumps([task.objective, task.maximize, task.rungs, task.target, task.declared_costs,
                               task.median_costs]).encode())
     return digest.hexdigest()

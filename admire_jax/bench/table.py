@@ -31,6 +31,7 @@ class TableSpec:
     cost_col: str | None = None
     fidelity_costs: Mapping[str, float] | None = None  # declared cost per run of each rung
     fidelity_order: tuple[str, ...] | None = None      # cheapest first; default: by median row cost
+    truth_cols: tuple[str, ...] = ()  # per objective: the noiseless values it is scored on (none: itself)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +56,12 @@ class ReplayTask:
     declared_costs: dict[str, float] | None
     median_costs: dict[str, float]  # per-rung median row cost (what orders the rungs)
     skipped_nan_rows: int
+    truth_col: str | None = None
+    truth_R: np.ndarray | None = None  # what regret is scored on; methods see value_R only
+
+    @property
+    def scored_R(self) -> np.ndarray:
+        return self.value_R if self.truth_R is None else self.truth_R
 
     @property
     def target_index(self) -> int:
@@ -66,12 +73,13 @@ class ReplayTask:
 
     @property
     def best_target_value(self) -> float:
-        values = self.value_R[self.target_rows]
+        values = self.scored_R[self.target_rows]
         return float(values.max() if self.maximize else values.min())
 
     def regret(self, row: int) -> float:
-        """|best target value - value of `row`|: 0 exactly when `row` is a best target row."""
-        return float(abs(self.best_target_value - self.value_R[row]))
+        """|best target value - value of `row`|, both by the truth column if there is one: 0 exactly
+        when `row` is a best target row."""
+        return float(abs(self.best_target_value - self.scored_R[row]))
 
 
 def parse_fidelity_costs(text: str) -> dict[str, float]:
@@ -160,6 +168,9 @@ def load_tasks(path: str, spec: TableSpec) -> list[ReplayTask]:
     _require_columns(frame, list(spec.objectives), "--objective")
     if spec.cost_col is not None:
         _require_columns(frame, [spec.cost_col], "--cost_col")
+    if spec.truth_cols and len(spec.truth_cols) != len(spec.objectives):
+        raise TableError(f"give one --truth_col per --objective ({len(spec.truth_cols)} for {len(spec.objectives)})")
+    _require_columns(frame, list(spec.truth_cols), "--truth_col")
     domains, mixtures_RxD = _weights(frame, spec.weights_prefix)
     if frame[spec.fidelity_col].isna().any():
         raise TableError(f"fidelity column {spec.fidelity_col!r} is empty in some rows")
@@ -176,14 +187,20 @@ def load_tasks(path: str, spec: TableSpec) -> list[ReplayTask]:
     if declared is not None and set(declared) != set(rungs):
         raise TableError(f"--fidelity_costs has no cost for fidelity label(s) {sorted(set(rungs) - set(declared))}")
     tasks = []
-    for objective in spec.objectives:
+    truth_cols = spec.truth_cols or (None,) * len(spec.objectives)
+    for objective, truth_col in zip(spec.objectives, truth_cols):
         value_R = _numeric(frame, objective)
         keep_R = np.isfinite(value_R)
-        if not keep_R[fidelity_of_R == rungs.index(spec.target_fidelity)].any():
+        is_target_R = fidelity_of_R == rungs.index(spec.target_fidelity)
+        if not keep_R[is_target_R].any():
             raise TableError(f"objective {objective!r} has no finite value at target fidelity {spec.target_fidelity!r}")
+        truth_R = None if truth_col is None else _numeric(frame, truth_col)
+        if truth_R is not None and not np.isfinite(truth_R[keep_R & is_target_R]).all():
+            raise TableError(f"truth column {truth_col!r} is not finite in every target row of {objective!r}")
         tasks.append(ReplayTask(
             path=str(path), objective=objective, maximize=spec.maximize, domains=domains, rungs=rungs,
             target=spec.target_fidelity, mixtures_RxD=mixtures_RxD[keep_R], fidelity_of_R=fidelity_of_R[keep_R],
             cost_R=cost_R[keep_R], value_R=value_R[keep_R], row_id_R=np.flatnonzero(keep_R),
-            declared_costs=declared, median_costs=median_costs, skipped_nan_rows=int((~keep_R).sum())))
+            declared_costs=declared, median_costs=median_costs, skipped_nan_rows=int((~keep_R).sum()),
+            truth_col=truth_col, truth_R=None if truth_R is None else truth_R[keep_R]))
     return tasks
