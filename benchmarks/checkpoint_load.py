@@ -5,7 +5,7 @@ with `load_hf_checkpoint` onto 8 simulated CPU devices (data 1 x fsdp 2 x tensor
 tracemalloc. The goal is a host peak far below one copy of the model: parameters are assembled
 device by device from memory-mapped files.
 
-  python benchmarks/checkpoint_load.py [--dir /tmp/bench_ckpt]
+  python benchmarks/checkpoint_load.py [--dir runs/bench_ckpt]
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def make_checkpoint(out: pathlib.Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", default="/tmp/bench_ckpt", help="where the random checkpoint is kept")
+    parser.add_argument("--dir", default="runs/bench_ckpt", help="where the random checkpoint is kept")
     args = parser.parse_args()
     out = pathlib.Path(args.dir)
     if not out.exists():

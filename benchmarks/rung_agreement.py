@@ -21,7 +21,7 @@ jumped from 6.4 to 11.2 at step 3). Runs are
 resumable: a run directory holding an "ok" result.json for the same budget is reused, so an
 interrupted script picks up where it stopped, and a finished one only rebuilds its tables.
 
-  python benchmarks/rung_agreement.py --out_dir /tmp/rung_agreement --json rung.json --markdown rung.md
+  python benchmarks/rung_agreement.py --out_dir runs/rung_agreement --json rung.json --markdown rung.md
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ is segment 0 and so only sees padding). The kernel is `jax.nn.dot_product_attent
 implementation is chosen per backend: jax does not pick cuDNN flash attention by itself. On CPU,
 'auto' instead runs the same XLA computation cut into causal query blocks
 (`block_causal_attention`), which skips the score blocks above the diagonal: about 2x faster
-forward + backward there at sequence 512 (measured, /work/notes/perf_BENCHMARKS.md).
+forward + backward there at sequence 512 (measured: BENCHMARKS.md, "Trainer throughput and MFU").
 """
 from __future__ import annotations
 
