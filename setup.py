@@ -1,4 +1,5 @@
 """admire-jax: multi-fidelity, cost-aware Bayesian optimisation of LM data mixtures."""
+
 from setuptools import find_packages, setup
 
 setup(

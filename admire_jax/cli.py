@@ -1,4 +1,5 @@
 """The `admire-jax` command: one sub-command per job, each living in its own layer."""
+
 from __future__ import annotations
 
 import importlib

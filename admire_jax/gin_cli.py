@@ -4,11 +4,13 @@ Every command takes `--gin_file=F` (repeatable), `--gin.NAME=VALUE` (repeatable)
 `--gin_search_paths=DIR[,DIR]`, as t5x's `gin_utils` does. A command parses gin once, here, then
 builds explicit config objects from it and passes those down; nothing below the command line
 clears or re-parses gin (planning a trainer run parses the trainer's files inside `isolated()`,
-which gives the command its own configuration back). A gin file (and any `include` inside one) is found as given, else under
-each search path, the working directory and the package's `configs/` folder, in that order.
+which gives the command its own configuration back). A gin file (and any `include` inside one) is
+found as given, else under each search path, the working directory and the package's `configs/`
+folder, in that order.
 
 Bad input raises UsageError: the commands print it as one line and exit with code 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,11 +41,19 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def parser(prog: str, description: str) -> ArgumentParser:
     """A command's parser with the gin options every command shares."""
-    p = ArgumentParser(prog=prog, description=description, allow_abbrev=False,
-                       epilog="--gin.NAME=VALUE binds a gin parameter, e.g. --gin.TrainConfig.steps=100")
+    p = ArgumentParser(
+        prog=prog,
+        description=description,
+        allow_abbrev=False,
+        epilog="--gin.NAME=VALUE binds a gin parameter, e.g. --gin.TrainConfig.steps=100",
+    )
     p.add_argument("--gin_file", action="append", default=[], help="gin file (repeatable)")
-    p.add_argument("--gin_search_paths", action="append", default=[],
-                   help="comma-separated folders where gin files and their includes are looked up")
+    p.add_argument(
+        "--gin_search_paths",
+        action="append",
+        default=[],
+        help="comma-separated folders where gin files and their includes are looked up",
+    )
     return p
 
 
@@ -54,7 +64,7 @@ def parse_args(p: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[argpars
     for item in rest:
         if not item.startswith(GIN_PREFIX):
             raise UsageError(f"unrecognised argument {item!r}")
-        name, eq, value = item[len(GIN_PREFIX):].partition("=")
+        name, eq, value = item[len(GIN_PREFIX) :].partition("=")
         if not eq or not name.strip():
             raise UsageError(f"{item!r}: gin bindings are written --gin.NAME=VALUE (one argument)")
         bindings.append(f"{name.strip()} = {value}")
@@ -63,8 +73,12 @@ def parse_args(p: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[argpars
 
 def given_search_paths(args: argparse.Namespace) -> list[str]:
     """The folders of `--gin_search_paths`, absolute (a command may store them and run elsewhere)."""
-    return [os.path.abspath(p.strip()) for item in getattr(args, "gin_search_paths", [])
-            for p in item.split(",") if p.strip()]
+    return [
+        os.path.abspath(p.strip())
+        for item in getattr(args, "gin_search_paths", [])
+        for p in item.split(",")
+        if p.strip()
+    ]
 
 
 def search_paths(args: argparse.Namespace) -> list[str]:
@@ -126,8 +140,12 @@ def isolated() -> Iterator[None]:
     the imported modules, the singletons and the operative config (gin has no public API for that)."""
     from gin import config as gin_config
 
-    saved = ({key: dict(values) for key, values in gin_config._CONFIG.items()},
-             set(gin_config._IMPORTS), dict(gin_config._SINGLETONS), dict(gin_config._OPERATIVE_CONFIG))
+    saved = (
+        {key: dict(values) for key, values in gin_config._CONFIG.items()},
+        set(gin_config._IMPORTS),
+        dict(gin_config._SINGLETONS),
+        dict(gin_config._OPERATIVE_CONFIG),
+    )
     try:
         yield
     finally:

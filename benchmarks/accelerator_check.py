@@ -18,6 +18,7 @@ is the platform: cpu, gpu or tpu) under --out and prints the table.
   python benchmarks/accelerator_check.py                      # defaults for the device present
   python benchmarks/accelerator_check.py --presets 1m 10m 60m --tokens_per_step 65536
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,7 @@ GIB = 1 << 30
 DEFAULT_PRESETS = {"cpu": ["1m", "10m"], "accelerator": ["1m", "10m", "60m", "150m", "410m", "1b"]}
 DEFAULT_TOKENS_PER_STEP = {"cpu": 2048, "accelerator": 32768}
 # jax device kinds -> the one-device target of `admire-jax validate --topology`.
-VALIDATE_TARGETS = {"NVIDIA H100": "1xh100", "NVIDIA A100": "1xa100", "TPU v5 lite": "v5e-1",
-                    "TPU v6 lite": "v6e-1"}
+VALIDATE_TARGETS = {"NVIDIA H100": "1xh100", "NVIDIA A100": "1xa100", "TPU v5 lite": "v5e-1", "TPU v6 lite": "v6e-1"}
 
 
 def probe() -> dict:
@@ -44,8 +44,12 @@ def probe() -> dict:
     import jax
 
     device = jax.devices()[0]
-    return {"platform": jax.default_backend(), "device_kind": device.device_kind,
-            "device_count": jax.device_count(), "jax": jax.__version__}
+    return {
+        "platform": jax.default_backend(),
+        "device_kind": device.device_kind,
+        "device_count": jax.device_count(),
+        "jax": jax.__version__,
+    }
 
 
 def measure_step(preset: str, attention: str, batch: int, seq_len: int, dtype: str, repeats: int) -> dict:
@@ -62,10 +66,14 @@ def measure_step(preset: str, attention: str, batch: int, seq_len: int, dtype: s
     device = jax.devices()[0]
     peak = peak_flops_per_device(device)
     stats = device.memory_stats() or {}
-    row.update(attention=attention, datasheet_peak_flops=peak,
-               mfu_vs_datasheet=round(row["model_gflops_per_s"] * 1e9 / peak, 3) if peak else None,
-               measured_peak_bytes=stats.get("peak_bytes_in_use"), device_bytes_limit=stats.get("bytes_limit"),
-               process_peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    row.update(
+        attention=attention,
+        datasheet_peak_flops=peak,
+        mfu_vs_datasheet=round(row["model_gflops_per_s"] * 1e9 / peak, 3) if peak else None,
+        measured_peak_bytes=stats.get("peak_bytes_in_use"),
+        device_bytes_limit=stats.get("bytes_limit"),
+        process_peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    )
     return row
 
 
@@ -95,8 +103,9 @@ def preset_macros(preset: str) -> dict[str, int]:
 def run_worker(args: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> tuple[dict | None, str]:
     """(the JSON a worker printed last, or None; the end of its output when it printed none)."""
     try:
-        done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
-                              env=env, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+        )
     except subprocess.TimeoutExpired:
         return None, f"timed out after {timeout:.0f} s"
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -106,12 +115,23 @@ def run_worker(args: Sequence[str], timeout: float, env: dict[str, str] | None =
     return None, tail[-1] if tail else f"exit code {done.returncode}"
 
 
-def validate(preset: str, batch: int, seq_len: int, dtype: str, target: str | None, memory_gib: float | None,
-             timeout: float) -> dict:
+def validate(
+    preset: str, batch: int, seq_len: int, dtype: str, target: str | None, memory_gib: float | None, timeout: float
+) -> dict:
     """`admire-jax validate --json` for the measured config (XLA attention): its report, or an error."""
-    argv = ["-m", "admire_jax.cli", "validate", f"--gin_file={os.path.join(MODELS, preset + '.gin')}",
-            "--devices=1", "--mesh=data=1", "--json", f"--gin.GLOBAL_BATCH={batch}", f"--gin.SEQ_LEN={seq_len}",
-            f"--gin.TransformerConfig.dtype='{dtype}'", "--gin.TransformerConfig.attention='xla'"]
+    argv = [
+        "-m",
+        "admire_jax.cli",
+        "validate",
+        f"--gin_file={os.path.join(MODELS, preset + '.gin')}",
+        "--devices=1",
+        "--mesh=data=1",
+        "--json",
+        f"--gin.GLOBAL_BATCH={batch}",
+        f"--gin.SEQ_LEN={seq_len}",
+        f"--gin.TransformerConfig.dtype='{dtype}'",
+        "--gin.TransformerConfig.attention='xla'",
+    ]
     argv += [f"--topology={target}"] if target else []
     argv += [f"--device_memory_gib={memory_gib}"] if memory_gib else []
     env = dict(os.environ) if target else {**os.environ, "JAX_PLATFORMS": "cpu"}
@@ -144,40 +164,70 @@ def check(args: argparse.Namespace) -> dict:
             continue
         for attention in args.attention or attention_kernels(device["platform"]):
             started = time.time()
-            row, error = run_worker([this, "--worker=measure", f"--preset={preset}", f"--attention={attention}",
-                                     f"--batch={batch}", f"--seq_len={seq_len}", f"--dtype={dtype}",
-                                     f"--repeats={args.repeats}"], args.timeout)
-            rows.append({**base, "attention": attention, **(row or {"error": error}),
-                         "seconds": round(time.time() - started, 1)})
+            row, error = run_worker(
+                [
+                    this,
+                    "--worker=measure",
+                    f"--preset={preset}",
+                    f"--attention={attention}",
+                    f"--batch={batch}",
+                    f"--seq_len={seq_len}",
+                    f"--dtype={dtype}",
+                    f"--repeats={args.repeats}",
+                ],
+                args.timeout,
+            )
+            rows.append(
+                {
+                    **base,
+                    "attention": attention,
+                    **(row or {"error": error}),
+                    "seconds": round(time.time() - started, 1),
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
-    return {"device": device, "host_cores": os.cpu_count(), "load_average": round(os.getloadavg()[0], 1),
-            "matmul_dtype": dtype, "tokens_per_step": tokens, "validate_target": target or "cpu", "rows": rows}
+    return {
+        "device": device,
+        "host_cores": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 1),
+        "matmul_dtype": dtype,
+        "tokens_per_step": tokens,
+        "validate_target": target or "cpu",
+        "rows": rows,
+    }
 
 
 def markdown(report: dict) -> str:
     """The report as a Markdown table, headed by the device it ran on."""
     d = report["device"]
     gib = lambda b: f"{b / GIB:.3f}" if b else "n/a"
-    lines = [f"{d['device_kind']} ({d['platform']}, jax {d['jax']}, {report['host_cores']} host cores, load average "
-             f"{report['load_average']}); model and matmul dtype {report['matmul_dtype']}; validate target "
-             f"{report['validate_target']}", "",
-             "| preset | attention | batch x seq | tokens/s | MFU vs matmul | matmul TFLOP/s | MFU vs datasheet "
-             "| peak GiB measured | peak GiB validate | measured / validate |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{d['device_kind']} ({d['platform']}, jax {d['jax']}, {report['host_cores']} host cores, load average "
+        f"{report['load_average']}); model and matmul dtype {report['matmul_dtype']}; validate target "
+        f"{report['validate_target']}",
+        "",
+        "| preset | attention | batch x seq | tokens/s | MFU vs matmul | matmul TFLOP/s | MFU vs datasheet "
+        "| peak GiB measured | peak GiB validate | measured / validate |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in report["rows"]:
         size = f"{r['batch']} x {r['seq_len']}"
         predicted = r["validate"].get("peak_bytes_per_device")
         if "skipped" in r or "error" in r:
-            lines.append(f"| {r['preset']} | {r.get('attention', '-')} | {size} | {r.get('skipped') or r['error']} "
-                         f"| | | | | {gib(predicted)} | |")
+            lines.append(
+                f"| {r['preset']} | {r.get('attention', '-')} | {size} | {r.get('skipped') or r['error']} "
+                f"| | | | | {gib(predicted)} | |"
+            )
             continue
         measured = r["measured_peak_bytes"] or r["process_peak_rss_bytes"]
         ratio = f"{measured / predicted:.2f}" if measured and predicted else "n/a"
         shown = gib(measured) if r["measured_peak_bytes"] else f"{gib(measured)} (process RSS)"
         datasheet = f"{100 * r['mfu_vs_datasheet']:.1f}%" if r["mfu_vs_datasheet"] is not None else "n/a"
-        lines.append(f"| {r['preset']} | {r['attention']} | {size} | {r['tokens_per_s']:.0f} "
-                     f"| {100 * r['mfu_vs_matmul']:.1f}% | {r['matmul_gflops_per_s'] / 1e3:.3g} | {datasheet} "
-                     f"| {shown} | {gib(predicted)} | {ratio} |")
+        lines.append(
+            f"| {r['preset']} | {r['attention']} | {size} | {r['tokens_per_s']:.0f} "
+            f"| {100 * r['mfu_vs_matmul']:.1f}% | {r['matmul_gflops_per_s'] / 1e3:.3g} | {datasheet} "
+            f"| {shown} | {gib(predicted)} | {ratio} |"
+        )
     return "\n".join(lines) + "\n"
 
 

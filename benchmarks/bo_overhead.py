@@ -10,6 +10,7 @@ once per bucket; BoTorch has no compile step. Ours is timed per kind of iteratio
 only, warm refit, full refit, cold first fit) and combined into the steady-state mean of each
 refit policy in POLICIES (see `steady_state`); BoTorch refits from scratch every iteration.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,13 @@ def make_data(n: int, pool: int, seed: int):
 
 
 def _optimizer(seed: int, **policy) -> Optimizer:
-    return Optimizer([f"d{i}" for i in range(D)], COSTS, target="1B", seed=seed,
-                     config=dataclasses.replace(OptimizerConfig(), **policy))
+    return Optimizer(
+        [f"d{i}" for i in range(D)],
+        COSTS,
+        target="1B",
+        seed=seed,
+        config=dataclasses.replace(OptimizerConfig(), **policy),
+    )
 
 
 def _compile(n: int, pool: Pool, W, F, y) -> None:
@@ -90,8 +96,11 @@ def time_ours(n: int, pool_size: int, repeats: int, seed: int, warm_refit_iters:
         cold.append(time.perf_counter() - t)
         fresh.clear_pending()
     times = dict(cold=statistics.median(cold))
-    kinds = dict(reuse=dict(refit_every=10**9), warm=dict(full_refit_every=10**9),
-                 full=dict(full_refit_every=1, full_refit_growth=0.0))
+    kinds = dict(
+        reuse=dict(refit_every=10**9),
+        warm=dict(full_refit_every=10**9),
+        full=dict(full_refit_every=1, full_refit_growth=0.0),
+    )
     for kind, policy in kinds.items():  # the same first fit, continued under each policy
         opt = _optimizer(seed, warm_refit_iters=warm_refit_iters, **policy)
         for w, f, v in zip(W[:n], F[:n], y[:n]):
@@ -101,8 +110,9 @@ def time_ours(n: int, pool_size: int, repeats: int, seed: int, warm_refit_iters:
     return times
 
 
-def steady_state(times: dict, n: int, refit_every: int, refit_growth: float, full_refit_every: int,
-                 full_refit_growth: float) -> tuple[int, int, float]:
+def steady_state(
+    times: dict, n: int, refit_every: int, refit_growth: float, full_refit_every: int, full_refit_growth: float
+) -> tuple[int, int, float]:
     """(k, m, mean seconds per iteration) of a refit policy at size n: one refit every k
     iterations, one full refit every m refits (`RefitPolicy.refits_per_full`), the other refits
     warm, and re-conditioning only in between."""
@@ -138,8 +148,12 @@ def time_botorch(n: int, pool: int, repeats: int, seed: int) -> float:
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         candidates = Xp.clone()
         candidates[:, D] = 1.0
-        acq = qMultiFidelityMaxValueEntropy(model, candidates, cost_aware_utility=cost,
-                                            project=lambda X: project_to_target_fidelity(X, target_fidelities=target, d=D + 1))
+        acq = qMultiFidelityMaxValueEntropy(
+            model,
+            candidates,
+            cost_aware_utility=cost,
+            project=lambda X: project_to_target_fidelity(X, target_fidelities=target, d=D + 1),
+        )
         with torch.no_grad():
             vals = torch.cat([acq(chunk[:, None, :]) for chunk in Xp.split(128)])
         int(vals.argmax())
@@ -160,12 +174,17 @@ def main() -> None:
     parser.add_argument("--full-refit-every", type=int, default=10)
     parser.add_argument("--full-refit-growth", type=float, default=0.1)
     parser.add_argument("--no-botorch", action="store_true")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch.set_num_threads for BoTorch (match XLA's thread count, set by XLA_FLAGS)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads for BoTorch (match XLA's thread count, set by XLA_FLAGS)",
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     if args.torch_threads and not args.no_botorch:
         import torch
+
         torch.set_num_threads(args.torch_threads)
     rows = []
     for n in args.sizes:
@@ -173,27 +192,40 @@ def main() -> None:
         ours = time_ours(n, args.pool, args.repeats, args.seed, args.warm_refit_iters)
         print(f"N={n}: admire_jax.bo {ours}", flush=True)
         bt = math.nan if args.no_botorch else time_botorch(n, args.pool, args.repeats, args.seed)
-        row = dict(n=n, load_start=load, load_end=os.getloadavg()[0], botorch_s=bt,
-                   **{f"ours_{k}_s": v for k, v in ours.items()})
+        row = dict(
+            n=n,
+            load_start=load,
+            load_end=os.getloadavg()[0],
+            botorch_s=bt,
+            **{f"ours_{k}_s": v for k, v in ours.items()},
+        )
         for name, (every, growth) in POLICIES.items():
             k, m, mean = steady_state(ours, n, every, growth, args.full_refit_every, args.full_refit_growth)
-            row[f"policy_{name}"] = dict(refit_every=every, refit_growth=growth, k=k, refits_per_full=m, mean_s=mean,
-                                         speedup=bt / mean)
+            row[f"policy_{name}"] = dict(
+                refit_every=every, refit_growth=growth, k=k, refits_per_full=m, mean_s=mean, speedup=bt / mean
+            )
         row["speedup_cold"] = bt / ours["cold"]
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(f"\nwarm_refit_iters={args.warm_refit_iters}, full_refit_every={args.full_refit_every}, "
-          f"full_refit_growth={args.full_refit_growth}; medians of "
-          f"{args.repeats} repeat(s); seconds per BO iteration")
-    print("| N | load | reuse | warm refit | full refit | cold | every obs. (k=1; m) | growth 5% (k; m) | BoTorch | "
-          "speed-up k=1 | speed-up 5% | speed-up cold |")
+    print(
+        f"\nwarm_refit_iters={args.warm_refit_iters}, full_refit_every={args.full_refit_every}, "
+        f"full_refit_growth={args.full_refit_growth}; medians of "
+        f"{args.repeats} repeat(s); seconds per BO iteration"
+    )
+    print(
+        "| N | load | reuse | warm refit | full refit | cold | every obs. (k=1; m) | growth 5% (k; m) | BoTorch | "
+        "speed-up k=1 | speed-up 5% | speed-up cold |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         e, g = r["policy_every"], r["policy_growth5"]
-        print(f"| {r['n']} | {r['load_start']:.0f}-{r['load_end']:.0f} | {r['ours_reuse_s']:.2f} | {r['ours_warm_s']:.2f} | "
-              f"{r['ours_full_s']:.2f} | {r['ours_cold_s']:.2f} | {e['mean_s']:.2f} ({e['refits_per_full']}) | "
-              f"{g['mean_s']:.2f} ({g['k']}; {g['refits_per_full']}) | "
-              f"{r['botorch_s']:.2f} | {e['speedup']:.1f}x | {g['speedup']:.1f}x | {r['speedup_cold']:.1f}x |")
+        print(
+            f"| {r['n']} | {r['load_start']:.0f}-{r['load_end']:.0f} | "
+            f"{r['ours_reuse_s']:.2f} | {r['ours_warm_s']:.2f} | "
+            f"{r['ours_full_s']:.2f} | {r['ours_cold_s']:.2f} | {e['mean_s']:.2f} ({e['refits_per_full']}) | "
+            f"{g['mean_s']:.2f} ({g['k']}; {g['refits_per_full']}) | "
+            f"{r['botorch_s']:.2f} | {e['speedup']:.1f}x | {g['speedup']:.1f}x | {r['speedup_cold']:.1f}x |"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(dict(args=vars(args), rows=rows), f, indent=1)

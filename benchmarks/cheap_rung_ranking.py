@@ -23,6 +23,7 @@ lowest row (as in an earlier prototype study, so the figures can be compared).
       --cheap_fidelity 1M --seeds 8 --models lightgbm --kernels matern52,additive_matern52 \
       --gin_file configs/replay/bo_fast.gin --out results/
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default="lightgbm", help="comma-separated non-GP models: 'lightgbm' or '' for none")
     p.add_argument("--kernels", default="", help="comma-separated gin kernel factories, one GP model each")
     p.add_argument("--seeds", type=int, default=8, help="random orders of the cheap rows (seeds 0..N-1)")
-    p.add_argument("--sizes", default=DEFAULT_SIZES,
-                   help="training-set sizes: comma-separated N or START:STOP:STEP (STOP inclusive)")
+    p.add_argument(
+        "--sizes",
+        default=DEFAULT_SIZES,
+        help="training-set sizes: comma-separated N or START:STOP:STEP (STOP inclusive)",
+    )
     p.add_argument("--out", required=True, help="output directory (results.json, table.md)")
     return p
 
@@ -96,6 +100,7 @@ def gp_model(kernel_name: str, task: ReplayTask, rung: str, config) -> FitPredic
 
     from admire_jax.bo import Optimizer
     from admire_jax.bo.kernels import Kernel
+
     try:
         factory = gin.get_configurable(kernel_name)
     except ValueError:
@@ -109,16 +114,24 @@ def gp_model(kernel_name: str, task: ReplayTask, rung: str, config) -> FitPredic
     costs = {rung: task.median_costs[rung]}
 
     def fit_predict(train_NxD: np.ndarray, train_N: np.ndarray, target_TxD: np.ndarray, seed: int) -> np.ndarray:
-        opt = Optimizer(list(task.domains), costs, rung, maximize=task.maximize, seed=seed,
-                        config=dataclasses.replace(config, kernel=factory))
+        opt = Optimizer(
+            list(task.domains),
+            costs,
+            rung,
+            maximize=task.maximize,
+            seed=seed,
+            config=dataclasses.replace(config, kernel=factory),
+        )
         for w_D, value in zip(train_NxD, train_N):
             opt.tell(w_D, rung, float(value))
         return opt.predict(target_TxD, rung)[0]
+
     return fit_predict
 
 
-def rank_run(fit_predict: FitPredict, task: ReplayTask, cheap_rows: np.ndarray, sizes: Sequence[int],
-             seed: int) -> dict:
+def rank_run(
+    fit_predict: FitPredict, task: ReplayTask, cheap_rows: np.ndarray, sizes: Sequence[int], seed: int
+) -> dict:
     """One seed of one model: the top pick, its true rank and the Spearman rho at every size."""
     order = np.random.default_rng(SEED_OFFSET + seed).permutation(cheap_rows.size)
     target_T = task.target_rows
@@ -136,29 +149,45 @@ def rank_run(fit_predict: FitPredict, task: ReplayTask, cheap_rows: np.ndarray, 
         rhos.append(float(stats.spearmanr(prediction_T, truth_T)[0]))
     hit = np.array(ranks) == 1
     held = next((sizes[i] for i in range(len(sizes)) if hit[i:].all()), None)
-    return dict(seed=seed, held_n=held, hit_fraction=float(hit.mean()), spearman=float(np.nanmean(rhos)),
-                top_pick_rank=ranks, top_pick_table_row=picks, spearman_by_size=rhos, fit_seconds=seconds)
+    return dict(
+        seed=seed,
+        held_n=held,
+        hit_fraction=float(hit.mean()),
+        spearman=float(np.nanmean(rhos)),
+        top_pick_rank=ranks,
+        top_pick_table_row=picks,
+        spearman_by_size=rhos,
+        fit_seconds=seconds,
+    )
 
 
 def summarise(runs: Sequence[dict]) -> dict:
     """Over seeds: median held N (never held = inf), mean hit fraction and rho, median fit time."""
     held = [np.inf if r["held_n"] is None else r["held_n"] for r in runs]
-    return dict(median_held_n=float(np.median(held)), seeds_never_held=sum(r["held_n"] is None for r in runs),
-                mean_hit_fraction=float(np.mean([r["hit_fraction"] for r in runs])),
-                mean_spearman=float(np.mean([r["spearman"] for r in runs])),
-                median_fit_seconds=float(np.median([s for r in runs for s in r["fit_seconds"]])),
-                total_seconds=float(sum(sum(r["fit_seconds"]) for r in runs)))
+    return dict(
+        median_held_n=float(np.median(held)),
+        seeds_never_held=sum(r["held_n"] is None for r in runs),
+        mean_hit_fraction=float(np.mean([r["hit_fraction"] for r in runs])),
+        mean_spearman=float(np.mean([r["spearman"] for r in runs])),
+        median_fit_seconds=float(np.median([s for r in runs for s in r["fit_seconds"]])),
+        total_seconds=float(sum(sum(r["fit_seconds"]) for r in runs)),
+    )
 
 
 def markdown_table(summaries: dict[str, dict], runs: dict[str, list[dict]]) -> str:
-    lines = ["| model | median held N | held N per seed | never held | mean hit fraction | mean Spearman "
-             "| median fit (s) | total fit (s) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | median held N | held N per seed | never held | mean hit fraction | mean Spearman "
+        "| median fit (s) | total fit (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, s in summaries.items():
         median = "never" if np.isinf(s["median_held_n"]) else f"{s['median_held_n']:g}"
         per_seed = " ".join("-" if r["held_n"] is None else str(r["held_n"]) for r in runs[name])
-        lines.append(f"| {name} | {median} | {per_seed} | {s['seeds_never_held']}/{len(runs[name])} "
-                     f"| {s['mean_hit_fraction']:.2f} | {s['mean_spearman']:.3f} | {s['median_fit_seconds']:.2f} "
-                     f"| {s['total_seconds']:.0f} |")
+        lines.append(
+            f"| {name} | {median} | {per_seed} | {s['seeds_never_held']}/{len(runs[name])} "
+            f"| {s['mean_hit_fraction']:.2f} | {s['mean_spearman']:.3f} | {s['median_fit_seconds']:.2f} "
+            f"| {s['total_seconds']:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -204,10 +233,22 @@ def main(argv: list[str]) -> int:
         return 2
     cheap_rows = np.flatnonzero(task.fidelity_of_R == task.rungs.index(cheap))
     os.makedirs(args.out, exist_ok=True)
-    config = dict(argv=argv, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  table=args.table, objective=task.objective, maximize=task.maximize, cheap=cheap,
-                  target=task.target, cheap_rows=int(cheap_rows.size), target_rows=int(task.target_rows.size),
-                  sizes=sizes, seeds=args.seeds, seed_offset=SEED_OFFSET, gin_files=args.gin_file, gin=bindings)
+    config = dict(
+        argv=argv,
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        table=args.table,
+        objective=task.objective,
+        maximize=task.maximize,
+        cheap=cheap,
+        target=task.target,
+        cheap_rows=int(cheap_rows.size),
+        target_rows=int(task.target_rows.size),
+        sizes=sizes,
+        seeds=args.seeds,
+        seed_offset=SEED_OFFSET,
+        gin_files=args.gin_file,
+        gin=bindings,
+    )
     runs: dict[str, list[dict]] = {}
     summaries: dict[str, dict] = {}
     for name, fit_predict in models.items():
@@ -215,9 +256,11 @@ def main(argv: list[str]) -> int:
         for seed in range(args.seeds):
             run = rank_run(fit_predict, task, cheap_rows, sizes, seed)
             runs[name].append(run)
-            print(f"{name} seed={seed} held_N={run['held_n']} hit={run['hit_fraction']:.2f} "
-                  f"rho={run['spearman']:.3f} ranks={run['top_pick_rank']} t={sum(run['fit_seconds']):.0f}s",
-                  flush=True)
+            print(
+                f"{name} seed={seed} held_N={run['held_n']} hit={run['hit_fraction']:.2f} "
+                f"rho={run['spearman']:.3f} ranks={run['top_pick_rank']} t={sum(run['fit_seconds']):.0f}s",
+                flush=True,
+            )
         summaries[name] = summarise(runs[name])
         # Written after every model, so an interrupted benchmark keeps the models it finished.
         with open(os.path.join(args.out, "results.json"), "w") as f:

@@ -7,6 +7,7 @@ device by device from memory-mapped files.
 
   python benchmarks/checkpoint_load.py [--dir runs/bench_ckpt]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,13 @@ def make_checkpoint(out: pathlib.Path) -> None:
     import transformers
 
     cfg = transformers.Qwen2Config(
-        vocab_size=32768, hidden_size=768, intermediate_size=2048, num_hidden_layers=6,
-        num_attention_heads=12, num_key_value_heads=4, tie_word_embeddings=False,
+        vocab_size=32768,
+        hidden_size=768,
+        intermediate_size=2048,
+        num_hidden_layers=6,
+        num_attention_heads=12,
+        num_key_value_heads=4,
+        tie_word_embeddings=False,
     )
     transformers.Qwen2ForCausalLM(cfg).to(torch.bfloat16).save_pretrained(out, max_shard_size="50MB")
 
@@ -53,13 +59,17 @@ def main() -> None:
         jax.block_until_ready(value.get_value())
     seconds = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
-    print(json.dumps({
-        "checkpoint_mib": round(sum(f.stat().st_size for f in files) / 2**20, 1),
-        "files": len(files),
-        "params_fp32_mib": round(model.config.total_params() * 4 / 2**20, 1),
-        "load_seconds": round(seconds, 2),
-        "peak_traced_host_mib": round(peak / 2**20, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "checkpoint_mib": round(sum(f.stat().st_size for f in files) / 2**20, 1),
+                "files": len(files),
+                "params_fp32_mib": round(model.config.total_params() * 4 / 2**20, 1),
+                "load_seconds": round(seconds, 2),
+                "peak_traced_host_mib": round(peak / 2**20, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

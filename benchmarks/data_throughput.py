@@ -10,6 +10,7 @@ the loader's tokens per second to the trainer's. Usage:
     python benchmarks/data_throughput.py [--seq_len 512] [--batch 64] [--steps 400]
                                          [--trainer_steps 30] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,11 @@ def _local_domains(data_dir: pathlib.Path) -> list:
     for pkg in sorted(largest):
         jsonl = data_dir / "bench_sources" / f"{pkg.name}.jsonl"
         jsonl.parent.mkdir(parents=True, exist_ok=True)
-        lines = [json.dumps({"text": f.read_text(encoding="utf-8", errors="replace")})
-                 for f in sorted(pkg.rglob("*.py")) if "test" not in f.parts and f.stat().st_size]
+        lines = [
+            json.dumps({"text": f.read_text(encoding="utf-8", errors="replace")})
+            for f in sorted(pkg.rglob("*.py"))
+            if "test" not in f.parts and f.stat().st_size
+        ]
         jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
         domains.append(local_domain(f"stdlib_{pkg.name}", jsonl, data_dir=data_dir / "bench_tfds"))
     return domains
@@ -55,15 +59,27 @@ def _trainer_tokens_per_second(steps: int, data_dir: pathlib.Path) -> float:
     """Median tokens/s the trainer logs for the 1m preset (first logged interval dropped:
     it holds compilation)."""
     with tempfile.TemporaryDirectory() as run_dir:
-        cmd = [sys.executable, "-m", "admire_jax.cli", "train", "--preset=1m",
-               f"--gin.TrainConfig.steps={steps}", "--gin.TrainConfig.log_every=5",
-               "--gin.TrainConfig.progress_bar=False", f"--run_dir={run_dir}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "admire_jax.cli",
+            "train",
+            "--preset=1m",
+            f"--gin.TrainConfig.steps={steps}",
+            "--gin.TrainConfig.log_every=5",
+            "--gin.TrainConfig.progress_bar=False",
+            f"--run_dir={run_dir}",
+        ]
         env = {**os.environ, "ADMIRE_JAX_DATA_DIR": str(data_dir)}
-        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL,
-                       preexec_fn=lambda: os.sched_setaffinity(0, range(os.cpu_count())))
+        subprocess.run(
+            cmd,
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=lambda: os.sched_setaffinity(0, range(os.cpu_count())),
+        )
         with open(os.path.join(run_dir, "metrics.jsonl"), encoding="utf-8") as f:
-            rates = [r["tokens_per_second"] for r in map(json.loads, f)
-                     if "tokens_per_second" in r]
+            rates = [r["tokens_per_second"] for r in map(json.loads, f) if "tokens_per_second" in r]
     return statistics.median(rates[1:] or rates)
 
 
@@ -73,8 +89,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--core", type=int, default=0, help="CPU core to pin to")
-    parser.add_argument("--trainer_steps", type=int, default=0,
-                        help="also train the 1m proxy this many steps (all cores) and compare")
+    parser.add_argument(
+        "--trainer_steps", type=int, default=0, help="also train the 1m proxy this many steps (all cores) and compare"
+    )
     parser.add_argument("--data_dir", default=None, help="cache root (default: data_root())")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -84,8 +101,15 @@ def main() -> None:
     t0 = time.perf_counter()
     domains = builtin_domains(data_dir=data_dir) + _local_domains(data_dir)
     weights = np.random.default_rng(0).dirichlet(np.ones(len(domains)))
-    loader = MixtureLoader(domains, dict(zip([d.name for d in domains], weights)), args.seq_len,
-                           args.batch, 0, ByteTokenizer(), data_dir=data_dir)
+    loader = MixtureLoader(
+        domains,
+        dict(zip([d.name for d in domains], weights)),
+        args.seq_len,
+        args.batch,
+        0,
+        ByteTokenizer(),
+        data_dir=data_dir,
+    )
     setup_s = time.perf_counter() - t0
 
     loader.batch(0)  # warm-up
@@ -95,13 +119,17 @@ def main() -> None:
     delivery_s = time.perf_counter() - t0
     tokens = args.steps * args.batch * args.seq_len
     result = {
-        "domains": len(domains), "seq_len": args.seq_len, "batch": args.batch,
-        "steps": args.steps, "tokens_per_second": tokens / delivery_s,
-        "ms_per_batch": 1e3 * delivery_s / args.steps, "setup_seconds": setup_s,
+        "domains": len(domains),
+        "seq_len": args.seq_len,
+        "batch": args.batch,
+        "steps": args.steps,
+        "tokens_per_second": tokens / delivery_s,
+        "ms_per_batch": 1e3 * delivery_s / args.steps,
+        "setup_seconds": setup_s,
         "train_tokens_held": int(sum(loader.windows) * args.seq_len),
         "max_epochs_at_end": max(loader.epochs(args.steps).values()),
-        "machine": f"{platform.processor() or platform.machine()}, 1 core pinned "
-                   f"({os.cpu_count()} present)", "keys": sorted(batch),
+        "machine": f"{platform.processor() or platform.machine()}, 1 core pinned ({os.cpu_count()} present)",
+        "keys": sorted(batch),
     }
     if args.trainer_steps > 0:
         trainer = _trainer_tokens_per_second(args.trainer_steps, data_dir)

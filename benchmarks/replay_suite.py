@@ -17,6 +17,7 @@ steps. See docs/replay_suite.md.
   python benchmarks/replay_suite.py --out benchmarks/results/replay_suite --grid small --seeds 5 \\
       --workers 2 --gin_file replay/bo_fast.gin
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -95,7 +96,7 @@ def cheap_share(curve: pd.DataFrame, target: str, after_steps: int = CHEAP_SHARE
     """Share of the cost paid after the first `after_steps` steps that went to rungs other than the
     target (NaN when the episode has no such step). One curve row per step, ordered."""
     spent_K = np.diff(curve["cum_cost"].to_numpy(), prepend=np.nan)
-    later = (curve["step"].to_numpy() > after_steps)
+    later = curve["step"].to_numpy() > after_steps
     total = float(spent_K[later].sum())
     cheap = float(spent_K[later & (curve["picked_fidelity"].astype(str).to_numpy() != target)].sum())
     return cheap / total if total > 0 else float("nan")
@@ -112,9 +113,12 @@ def summarise_replay(curves: pd.DataFrame, budget: float, target: str, methods: 
         cost_N, censored_N = np.array([c for c, _ in results]), np.array([c for _, c in results])
         held[method] = (cost_N, censored_N)
         out["methods"][method] = {
-            "median": float(np.median(cost_N)), "ci90": metrics.median_ci(cost_N),
+            "median": float(np.median(cost_N)),
+            "ci90": metrics.median_ci(cost_N),
             "median_is_bound": metrics.median_is_censored(cost_N, censored_N),
-            "solved_fraction": float(1.0 - censored_N.mean()), "per_seed": cost_N.tolist()}
+            "solved_fraction": float(1.0 - censored_N.mean()),
+            "per_seed": cost_N.tolist(),
+        }
         if method == "mfbo":
             shares = [cheap_share(g, target) for g in episodes]
             finite = [s for s in shares if np.isfinite(s)]
@@ -136,30 +140,61 @@ def table_path(table: SuiteTable, out: str, pile_table: str) -> tuple[str, dict]
         return pile_table, {
             "domains": sum(str(c).startswith(table.columns.weights_prefix) for c in frame.columns),
             "cost_ratio": ":".join(f"{c / costs[0]:g}" for c in costs),
-            "objective": f"{table.columns.objective} ({'max' if table.columns.maximize else 'min'})"}
+            "objective": f"{table.columns.objective} ({'max' if table.columns.maximize else 'min'})",
+        }
     path = os.path.join(out, "tables", f"{table.name}.csv")
     sidecar = write_table(path, table.generator)
     spec = table.generator
-    return path, {"domains": spec.domains, "cost_ratio": ":".join(f"{c:g}" for c in spec.cost_ratio),
-                  "objective": f"{spec.columns.objective} ({'max' if spec.maximize else 'min'})",
-                  "noise": spec.noise, "spearman": sidecar["spearman"],
-                  "top_decile_agreement": sidecar["top_decile_agreement"], "rows": list(spec.rows)}
+    return path, {
+        "domains": spec.domains,
+        "cost_ratio": ":".join(f"{c:g}" for c in spec.cost_ratio),
+        "objective": f"{spec.columns.objective} ({'max' if spec.maximize else 'min'})",
+        "noise": spec.noise,
+        "spearman": sidecar["spearman"],
+        "top_decile_agreement": sidecar["top_decile_agreement"],
+        "rows": list(spec.rows),
+    }
 
 
-def run_suite(tables: Sequence[SuiteTable], out: str, pile_table: str, methods: Sequence[str] = METHODS,
-              seeds: int = 20, first_seed: int = 0, workers: int = 1, max_steps: str | None = None,
-              gin_files: Sequence[str] = (), gin_bindings: Sequence[str] = ()) -> dict:
+def run_suite(
+    tables: Sequence[SuiteTable],
+    out: str,
+    pile_table: str,
+    methods: Sequence[str] = METHODS,
+    seeds: int = 20,
+    first_seed: int = 0,
+    workers: int = 1,
+    max_steps: str | None = None,
+    gin_files: Sequence[str] = (),
+    gin_bindings: Sequence[str] = (),
+) -> dict:
     """Replay every method on every table (reusing finished episodes) and return the suite summary."""
     start = time.time()
-    summary: dict = {"methods": list(methods), "seeds": seeds, "first_seed": first_seed, "max_steps": max_steps,
-                     "gin_files": list(gin_files), "gin_bindings": list(gin_bindings), "tables": {}}
+    summary: dict = {
+        "methods": list(methods),
+        "seeds": seeds,
+        "first_seed": first_seed,
+        "max_steps": max_steps,
+        "gin_files": list(gin_files),
+        "gin_bindings": list(gin_bindings),
+        "tables": {},
+    }
     for table in tables:
         path, properties = table_path(table, out, pile_table)
         replay_out = os.path.join(out, "replays", table.name)
         argv = table.columns.replay_options(path) + [
-            replay_flag("methods"), ",".join(methods), replay_flag("seeds"), str(seeds),
-            replay_flag("first_seed"), str(first_seed), replay_flag("workers"), str(workers),
-            replay_flag("out"), replay_out, *replay_gin_args(list(gin_files), list(gin_bindings))]
+            replay_flag("methods"),
+            ",".join(methods),
+            replay_flag("seeds"),
+            str(seeds),
+            replay_flag("first_seed"),
+            str(first_seed),
+            replay_flag("workers"),
+            str(workers),
+            replay_flag("out"),
+            replay_out,
+            *replay_gin_args(list(gin_files), list(gin_bindings)),
+        ]
         if max_steps is not None:
             argv += [replay_flag("max_steps"), max_steps]
         print(f"replay suite: table {table.name}", file=sys.stderr, flush=True)
@@ -170,9 +205,12 @@ def run_suite(tables: Sequence[SuiteTable], out: str, pile_table: str, methods: 
             replay = json.load(f)
         curves = pd.read_csv(os.path.join(replay_out, "curves.csv"))
         summary["tables"][table.name] = {
-            "properties": properties, "budget": replay["budget"], "truth_col": table.columns.truth_col,
+            "properties": properties,
+            "budget": replay["budget"],
+            "truth_col": table.columns.truth_col,
             "wall_seconds": round(time.time() - table_start, 1),
-            **summarise_replay(curves, replay["budget"], replay["target_fidelity"], methods)}
+            **summarise_replay(curves, replay["budget"], replay["target_fidelity"], methods),
+        }
     summary["wall_seconds"] = round(time.time() - start, 1)
     return summary
 
@@ -194,27 +232,40 @@ def markdown(summary: dict) -> str:
     """The suite summary as two Markdown tables: cost-to-best per method, then speed-ups and spend."""
     methods = summary["methods"]
     cap = f", max steps {summary['max_steps']}" if summary["max_steps"] else ""
-    intro = (f"Replay suite: {summary['seeds']} seeds from {summary['first_seed']}, methods {', '.join(methods)}"
-             f"{cap}; {summary['wall_seconds']:.0f} s. Held cost-to-best in target-run units (generated tables: "
-             "scored on the noiseless truth): median [90% bootstrap CI] (solved fraction); '>=' marks a median "
-             "that depends on a censored episode.")
-    lines = [intro, "", "| table | D | cost ratio | Spearman (top-decile) | noise | " + " | ".join(methods) + " |",
-             "|---" * (5 + len(methods)) + "|"]
+    intro = (
+        f"Replay suite: {summary['seeds']} seeds from {summary['first_seed']}, methods {', '.join(methods)}"
+        f"{cap}; {summary['wall_seconds']:.0f} s. Held cost-to-best in target-run units (generated tables: "
+        "scored on the noiseless truth): median [90% bootstrap CI] (solved fraction); '>=' marks a median "
+        "that depends on a censored episode."
+    )
+    lines = [
+        intro,
+        "",
+        "| table | D | cost ratio | Spearman (top-decile) | noise | " + " | ".join(methods) + " |",
+        "|---" * (5 + len(methods)) + "|",
+    ]
     for name, t in summary["tables"].items():
         p = t["properties"]
         spearman = "-" if p.get("spearman") is None else f"{p['spearman']:.2f} ({p['top_decile_agreement']:.2f})"
         noise = "-" if "noise" not in p else f"{p['noise']:g}x"
         cells = [_cost(t["methods"][m]) for m in methods]
-        lines.append(f"| {name} | {p['domains']} | {p['cost_ratio']} | {spearman} | {noise} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {name} | {p['domains']} | {p['cost_ratio']} | {spearman} | {noise} | " + " | ".join(cells) + " |"
+        )
     pairs = [f"{a}/{b}" for a, b in SPEEDUPS]
-    header = ("| table | " + " | ".join(f"speed-up {p} [90% CI]" for p in pairs)
-              + f" | mfbo cheap-rung share of spend after step {CHEAP_SHARE_AFTER_STEPS} |")
+    header = (
+        "| table | "
+        + " | ".join(f"speed-up {p} [90% CI]" for p in pairs)
+        + f" | mfbo cheap-rung share of spend after step {CHEAP_SHARE_AFTER_STEPS} |"
+    )
     lines += ["", header, "|---" * (2 + len(pairs)) + "|"]
     for name, t in summary["tables"].items():
         share = t.get("mfbo_cheap_share_after_10_steps")
-        lines.append(f"| {name} | " + " | ".join(_speedup(t["speedups"].get(p)) for p in pairs)
-                     + f" | {'-' if share is None else f'{share:.2f}'} |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(_speedup(t["speedups"].get(p)) for p in pairs)
+            + f" | {'-' if share is None else f'{share:.2f}'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -235,8 +286,11 @@ def _parser() -> gin_cli.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="episodes run at once (processes)")
     p.add_argument("--methods", default=",".join(METHODS), help="comma-separated replay methods")
     p.add_argument("--max_steps", help="the replay's step cap: N or METHOD=N,... (for quick checks)")
-    p.add_argument("--pile_table", default=os.path.join(REPO_ROOT, PILE_TABLE),
-                   help=f"the RegMix Pile table (default: {PILE_TABLE} from the repo root)")
+    p.add_argument(
+        "--pile_table",
+        default=os.path.join(REPO_ROOT, PILE_TABLE),
+        help=f"the RegMix Pile table (default: {PILE_TABLE} from the repo root)",
+    )
     return p
 
 
@@ -248,8 +302,18 @@ def main(argv: list[str]) -> int:
             raise SuiteError("--seeds and --workers must be >= 1, --first_seed >= 0")
         gin_files = [gin_cli.resolve(f, gin_cli.search_paths(args)) for f in args.gin_file]
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-        summary = run_suite(GRIDS[args.grid], args.out, args.pile_table, methods, args.seeds, args.first_seed,
-                            args.workers, args.max_steps, gin_files, bindings)
+        summary = run_suite(
+            GRIDS[args.grid],
+            args.out,
+            args.pile_table,
+            methods,
+            args.seeds,
+            args.first_seed,
+            args.workers,
+            args.max_steps,
+            gin_files,
+            bindings,
+        )
     except (gin_cli.UsageError, SuiteError) as error:
         print(f"replay_suite.py: error: {error}", file=sys.stderr)
         return 2

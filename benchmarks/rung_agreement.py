@@ -23,6 +23,7 @@ interrupted script picks up where it stopped, and a finished one only rebuilds i
 
   python benchmarks/rung_agreement.py --out_dir runs/rung_agreement --json rung.json --markdown rung.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,9 @@ def objectives(val_loss: Mapping[str, float | None]) -> dict[str, float]:
     return {"mean_train_domains": float(np.mean(train)), TARGET: float(val_loss[TARGET])}
 
 
-def unigram_losses(mixture: Mapping[str, float], frequencies: Mapping[str, np.ndarray],
-                   windows: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, float]:
+def unigram_losses(
+    mixture: Mapping[str, float], frequencies: Mapping[str, np.ndarray], windows: Mapping[str, Mapping[str, np.ndarray]]
+) -> dict[str, float]:
     """Validation loss per domain of the mixture's unigram model (no context at all).
 
     `frequencies` maps each training domain to its token distribution [V]; the model predicts
@@ -71,8 +73,9 @@ def unigram_losses(mixture: Mapping[str, float], frequencies: Mapping[str, np.nd
     loss_mask [N, L]). A trained model near these losses has learnt little beyond byte frequencies.
     """
     log_p_V = np.log(sum(w * frequencies[d] for d, w in mixture.items()))
-    return {d: float(-(log_p_V[v["targets"]] * v["loss_mask"]).sum() / v["loss_mask"].sum())
-            for d, v in windows.items()}
+    return {
+        d: float(-(log_p_V[v["targets"]] * v["loss_mask"]).sum() / v["loss_mask"].sum()) for d, v in windows.items()
+    }
 
 
 def unigram_objectives(validation_sequences: int, seq_len: int) -> dict[str, dict[str, float]]:
@@ -87,10 +90,10 @@ def unigram_objectives(validation_sequences: int, seq_len: int) -> dict[str, dic
     for d in domains:
         counts_V = np.bincount(token_stream(d, "train", tokenizer), minlength=tokenizer.vocab_size) + 1.0
         frequencies[d.name] = counts_V / counts_V.sum()
-    windows = {d.name: validation_set(d, tokenizer, seq_len, validation_sequences)
-               for d in domains + builtin_targets([TARGET])}
-    return {name: objectives(unigram_losses(mixture, frequencies, windows))
-            for name, mixture in MIXTURES.items()}
+    windows = {
+        d.name: validation_set(d, tokenizer, seq_len, validation_sequences) for d in domains + builtin_targets([TARGET])
+    }
+    return {name: objectives(unigram_losses(mixture, frequencies, windows)) for name, mixture in MIXTURES.items()}
 
 
 def rank_agreement(losses: Mapping[str, Mapping[str, float]]) -> list[dict]:
@@ -115,20 +118,28 @@ def markdown(runs: Sequence[Mapping], agreement: Mapping[str, list[dict]]) -> st
     by_key = {(r["preset"], r["mixture_name"]): r for r in runs}
     lines = []
     for objective in OBJECTIVES:
-        lines += [f"Validation loss, {objective} (nats/token; rank among mixtures in brackets):", "",
-                  "| mixture | " + " | ".join(presets) + " |", "|---" * (len(presets) + 1) + "|"]
-        ranks = {p: _ranks({m: by_key[p, m]["objectives"][objective] for m in mixtures
-                            if (p, m) in by_key}) for p in presets}
+        lines += [
+            f"Validation loss, {objective} (nats/token; rank among mixtures in brackets):",
+            "",
+            "| mixture | " + " | ".join(presets) + " |",
+            "|---" * (len(presets) + 1) + "|",
+        ]
+        ranks = {
+            p: _ranks({m: by_key[p, m]["objectives"][objective] for m in mixtures if (p, m) in by_key}) for p in presets
+        }
         for m in mixtures:
-            cells = [f"{by_key[p, m]['objectives'][objective]:.4f} ({ranks[p][m]})" if (p, m) in by_key
-                     else "-" for p in presets]
+            cells = [
+                f"{by_key[p, m]['objectives'][objective]:.4f} ({ranks[p][m]})" if (p, m) in by_key else "-"
+                for p in presets
+            ]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["| objective | pair | mixtures | Spearman | p-value |", "|---|---|---|---|---|"]
     for objective, rows in agreement.items():
         for r in rows:
-            lines.append(f"| {objective} | {r['a']} vs {r['b']} | {r['n']} | {r['spearman']:.3f} "
-                         f"| {r['p_value']:.3g} |")
+            lines.append(
+                f"| {objective} | {r['a']} vs {r['b']} | {r['n']} | {r['spearman']:.3f} | {r['p_value']:.3g} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -153,14 +164,21 @@ def train_one(preset: str, mixture_name: str, args: argparse.Namespace) -> dict:
     mixture_file = os.path.join(run_dir, "mixture.json")
     with open(mixture_file, "w", encoding="utf-8") as f:
         json.dump(MIXTURES[mixture_name], f)
-    code = cli.main([
-        f"--preset={preset}", f"--mixture={mixture_file}", f"--run_dir={run_dir}",
-        f"--gin.TrainConfig.steps={steps}", f"--gin.GLOBAL_BATCH={args.batch}",
-        f"--gin.SEQ_LEN={args.seq_len}", f"--gin.TrainConfig.seed={args.seed}",
-        f"--gin.learning_rate_schedule.warmup_steps={args.warmup}",
-        f"--gin.proxy_data.validation_sequences={args.validation_sequences}",
-        "--gin.TrainConfig.checkpoint_every=100000", "--gin.TrainConfig.progress_bar=False",
-    ])
+    code = cli.main(
+        [
+            f"--preset={preset}",
+            f"--mixture={mixture_file}",
+            f"--run_dir={run_dir}",
+            f"--gin.TrainConfig.steps={steps}",
+            f"--gin.GLOBAL_BATCH={args.batch}",
+            f"--gin.SEQ_LEN={args.seq_len}",
+            f"--gin.TrainConfig.seed={args.seed}",
+            f"--gin.learning_rate_schedule.warmup_steps={args.warmup}",
+            f"--gin.proxy_data.validation_sequences={args.validation_sequences}",
+            "--gin.TrainConfig.checkpoint_every=100000",
+            "--gin.TrainConfig.progress_bar=False",
+        ]
+    )
     with open(path, encoding="utf-8") as f:
         record = json.load(f)
     if code != 0:
@@ -176,12 +194,19 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4, help="sequences per step (reduced, shared)")
     p.add_argument("--seq_len", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--warmup", type=float, default=0.125,
-                   help="warm-up steps, or a fraction of the run if < 1 "
-                        "(the presets' 5%% is 1-3 steps at these lengths)")
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=0.125,
+        help="warm-up steps, or a fraction of the run if < 1 (the presets' 5%% is 1-3 steps at these lengths)",
+    )
     p.add_argument("--validation_sequences", type=int, default=16, help="fixed windows per domain")
-    p.add_argument("--unigram", action=argparse.BooleanOptionalAction, default=True,
-                   help="also rank the mixtures by their unigram (byte-frequency) models' losses")
+    p.add_argument(
+        "--unigram",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also rank the mixtures by their unigram (byte-frequency) models' losses",
+    )
     p.add_argument("--out_dir", default="runs/rung_agreement")
     p.add_argument("--json", help="write runs and correlations here")
     p.add_argument("--markdown", help="write the Markdown tables here")
@@ -191,30 +216,42 @@ def main() -> None:
     for mixture_name in args.mixtures:  # mixture-major: a cut-off run still has complete triples
         for preset in args.presets:
             record = train_one(preset, mixture_name, args)
-            run = {"preset": preset, "mixture_name": mixture_name, "mixture": MIXTURES[mixture_name],
-                   "tokens": record["tokens"], "steps": record["steps"],
-                   "wall_seconds": record["wall_seconds"], "val_loss": record["val_loss"],
-                   "objectives": objectives(record["val_loss"])}
+            run = {
+                "preset": preset,
+                "mixture_name": mixture_name,
+                "mixture": MIXTURES[mixture_name],
+                "tokens": record["tokens"],
+                "steps": record["steps"],
+                "wall_seconds": record["wall_seconds"],
+                "val_loss": record["val_loss"],
+                "objectives": objectives(record["val_loss"]),
+            }
             runs.append(run)
-            print(json.dumps({k: run[k] for k in ("preset", "mixture_name", "wall_seconds", "objectives")}),
-                  flush=True)
+            print(json.dumps({k: run[k] for k in ("preset", "mixture_name", "wall_seconds", "objectives")}), flush=True)
     presets = list(args.presets)
     if args.unigram:  # the no-context reference, ranked like one more preset
         baseline = unigram_objectives(args.validation_sequences, args.seq_len)
-        runs += [{"preset": "unigram", "mixture_name": m, "mixture": MIXTURES[m],
-                  "objectives": baseline[m]} for m in args.mixtures]
+        runs += [
+            {"preset": "unigram", "mixture_name": m, "mixture": MIXTURES[m], "objectives": baseline[m]}
+            for m in args.mixtures
+        ]
         presets.append("unigram")
-    agreement = {o: rank_agreement({pr: {r["mixture_name"]: r["objectives"][o] for r in runs
-                                         if r["preset"] == pr} for pr in presets})
-                 for o in OBJECTIVES}
-    settings = {k: getattr(args, k)
-                for k in ("tokens", "batch", "seq_len", "seed", "warmup", "validation_sequences")}
+    agreement = {
+        o: rank_agreement(
+            {pr: {r["mixture_name"]: r["objectives"][o] for r in runs if r["preset"] == pr} for pr in presets}
+        )
+        for o in OBJECTIVES
+    }
+    settings = {k: getattr(args, k) for k in ("tokens", "batch", "seq_len", "seed", "warmup", "validation_sequences")}
     table = markdown(runs, agreement)
     print(table)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"settings": settings, "wall_seconds": time.time() - started, "runs": runs,
-                       "spearman": agreement}, f, indent=1)
+            json.dump(
+                {"settings": settings, "wall_seconds": time.time() - started, "runs": runs, "spearman": agreement},
+                f,
+                indent=1,
+            )
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as f:
             f.write(table)

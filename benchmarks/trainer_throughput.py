@@ -9,6 +9,7 @@ FLOP/s over that repeat's matmul FLOP/s, and the table reports medians over repe
 
   python benchmarks/trainer_throughput.py --presets 1m 10m 60m --batch 8 --seq_len 512 --repeats 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,8 @@ def preset_config(name: str, dtype: str, vocab_size: int, bindings: Sequence[str
     gin.parse_config_files_and_bindings(
         [os.path.join(CONFIGS, f"{name}.gin")],
         [f"TransformerConfig.dtype = '{dtype}'", f"TransformerConfig.vocab_size = {vocab_size}", *bindings],
-        finalize_config=False)
+        finalize_config=False,
+    )
     return TransformerConfig()
 
 
@@ -51,6 +53,7 @@ def matmul_timer(m: int, k: int, n: int, dtype: str) -> Callable[[int], float]:
     def products(x, w):
         def body(_, acc):
             return acc + jnp.dot(x + acc[:1, :1].astype(x.dtype), w).astype(jnp.float32)[:1, :1]
+
         return jax.lax.fori_loop(0, repeats, body, jnp.zeros((1, 1), jnp.float32))
 
     products(x, w).block_until_ready()
@@ -79,9 +82,13 @@ def train_step_timer(cfg: TransformerConfig, name: str, batch: int, seq_len: int
     compile_seconds = time.perf_counter() - start
     rng = np.random.default_rng(0)
     tokens = rng.integers(2, 258, size=(batch, seq_len + 1)).astype(np.int32)
-    data = {"inputs": tokens[:, :-1], "targets": tokens[:, 1:], "loss_mask": np.ones((batch, seq_len), np.float32),
-            "segment_ids": np.ones((batch, seq_len), np.int32),
-            "positions": np.broadcast_to(np.arange(seq_len, dtype=np.int32), (batch, seq_len)).copy()}
+    data = {
+        "inputs": tokens[:, :-1],
+        "targets": tokens[:, 1:],
+        "loss_mask": np.ones((batch, seq_len), np.float32),
+        "segment_ids": np.ones((batch, seq_len), np.int32),
+        "positions": np.broadcast_to(np.arange(seq_len, dtype=np.int32), (batch, seq_len)).copy(),
+    }
     data = jax.device_put(data, jax.sharding.NamedSharding(mesh, batch_partition_spec(spec, mesh)))
 
     def time_one_step() -> float:
@@ -107,13 +114,21 @@ def measure(cfg: TransformerConfig, name: str, batch: int, seq_len: int, dtype: 
         peaks.append(peak)
         ratios.append(flops_per_step / seconds / peak)
     seconds = statistics.median(steps)
-    return {"preset": name, "non_embedding_params": cfg.non_embedding_params(), "batch": batch,
-            "seq_len": seq_len, "dtype": dtype, "scan_unroll": cfg.scan_unroll, "repeats": repeats,
-            "tokens_per_s": round(batch * seq_len / seconds, 1),
-            "model_gflops_per_s": round(flops_per_step / seconds / 1e9, 2),
-            "matmul_gflops_per_s": round(statistics.median(peaks) / 1e9, 2),
-            "mfu_vs_matmul": round(statistics.median(ratios), 3),
-            "mfu_range": [round(min(ratios), 3), round(max(ratios), 3)], "compile_s": round(compile_s, 1)}
+    return {
+        "preset": name,
+        "non_embedding_params": cfg.non_embedding_params(),
+        "batch": batch,
+        "seq_len": seq_len,
+        "dtype": dtype,
+        "scan_unroll": cfg.scan_unroll,
+        "repeats": repeats,
+        "tokens_per_s": round(batch * seq_len / seconds, 1),
+        "model_gflops_per_s": round(flops_per_step / seconds / 1e9, 2),
+        "matmul_gflops_per_s": round(statistics.median(peaks) / 1e9, 2),
+        "mfu_vs_matmul": round(statistics.median(ratios), 3),
+        "mfu_range": [round(min(ratios), 3), round(max(ratios), 3)],
+        "compile_s": round(compile_s, 1),
+    }
 
 
 def main() -> None:
@@ -122,14 +137,20 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seq_len", type=int, default=512)
     p.add_argument("--repeats", type=int, default=5, help="interleaved step + matmul timings per preset")
-    p.add_argument("--dtype", nargs="+", default=["float32"],
-                   help="model compute dtype(s); the matmul reference uses the same dtype")
+    p.add_argument(
+        "--dtype",
+        nargs="+",
+        default=["float32"],
+        help="model compute dtype(s); the matmul reference uses the same dtype",
+    )
     p.add_argument("--vocab_size", type=int, default=384, help="ByteTokenizer's padded vocabulary")
     p.add_argument("--gin", action="append", default=[], help="extra binding, e.g. TransformerConfig.scan_unroll=1")
     p.add_argument("--json", help="write the rows here")
     args = p.parse_args()
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}, "
-          f"{jax.devices()[0].device_kind}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}, "
+        f"{jax.devices()[0].device_kind}, load average {os.getloadavg()[0]:.1f}"
+    )
     rows = []
     for dtype in args.dtype:
         for name in args.presets:
@@ -138,12 +159,16 @@ def main() -> None:
             row["load_average"] = round(os.getloadavg()[0], 1)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print("\n| preset | dtype | batch x seq | tokens/s | model GFLOP/s | jnp.dot GFLOP/s | MFU vs dot (median) | range |")
+    print(
+        "\n| preset | dtype | batch x seq | tokens/s | model GFLOP/s | jnp.dot GFLOP/s | MFU vs dot (median) | range |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['preset']} | {r['dtype']} | {r['batch']} x {r['seq_len']} | {r['tokens_per_s']:.0f} "
-              f"| {r['model_gflops_per_s']} | {r['matmul_gflops_per_s']} | {100 * r['mfu_vs_matmul']:.1f}% "
-              f"| {100 * r['mfu_range'][0]:.0f}-{100 * r['mfu_range'][1]:.0f}% |")
+        print(
+            f"| {r['preset']} | {r['dtype']} | {r['batch']} x {r['seq_len']} | {r['tokens_per_s']:.0f} "
+            f"| {r['model_gflops_per_s']} | {r['matmul_gflops_per_s']} | {100 * r['mfu_vs_matmul']:.1f}% "
+            f"| {100 * r['mfu_range'][0]:.0f}-{100 * r['mfu_range'][1]:.0f}% |"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(rows, f, indent=1)

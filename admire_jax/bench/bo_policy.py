@@ -8,6 +8,7 @@ posterior mean over all target rows (seen or not), ties broken at random. With p
 Optimizer plans with the running mean cost of each rung. The Optimizer's own refit policy refits on
 each of a rung's first rows (`OptimizerConfig.new_rung_refits`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +23,9 @@ from admire_jax.bo import Optimizer, OptimizerConfig, Pool
 from admire_jax.bo.config import default_config, describe
 
 
-def stratified_pool(available_rows: np.ndarray, rung_of_R: np.ndarray, pool_size: int | None,
-                    rng: np.random.Generator) -> np.ndarray:
+def stratified_pool(
+    available_rows: np.ndarray, rung_of_R: np.ndarray, pool_size: int | None, rng: np.random.Generator
+) -> np.ndarray:
     """The rows the acquisition scores this step: from each rung, all of its `available_rows` or, if
     it has more than `pool_size`, a random `pool_size` of them (sorted; None = every available row).
 
@@ -62,8 +64,9 @@ class BOPolicyConfig:
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
 
     def __post_init__(self):
-        if self.pool_size is not None and (isinstance(self.pool_size, bool) or not isinstance(self.pool_size, int)
-                                           or self.pool_size < 1):
+        if self.pool_size is not None and (
+            isinstance(self.pool_size, bool) or not isinstance(self.pool_size, int) or self.pool_size < 1
+        ):
             raise ValueError(f"pool_size must be an integer >= 1 or None, got {self.pool_size!r}")
 
     def describe(self) -> dict:
@@ -74,16 +77,22 @@ class BOPolicyConfig:
 class BOPolicy(Policy):
     """One Optimizer per episode, seeded from the episode's generator, configured by `config`."""
 
-    def __init__(self, task: ReplayTask, rng: np.random.Generator, allowed_rungs: tuple[int, ...],
-                 config: BOPolicyConfig):
+    def __init__(
+        self, task: ReplayTask, rng: np.random.Generator, allowed_rungs: tuple[int, ...], config: BOPolicyConfig
+    ):
         super().__init__(task, allowed_rungs, rng)
         self.pool_size = config.pool_size
         prior_costs = task.declared_costs or task.median_costs
         labels = [task.rungs[i] for i in allowed_rungs]
         self.optimizer = Optimizer(
-            domains=list(task.domains), fidelities={label: prior_costs[label] for label in labels},
-            target=task.target, maximize=task.maximize, seed=int(rng.integers(2**31 - 1)),
-            cost_model=None if task.declared_costs else RunningMeanCost(), config=config.optimizer)
+            domains=list(task.domains),
+            fidelities={label: prior_costs[label] for label in labels},
+            target=task.target,
+            maximize=task.maximize,
+            seed=int(rng.integers(2**31 - 1)),
+            cost_model=None if task.declared_costs else RunningMeanCost(),
+            config=config.optimizer,
+        )
 
     def observe(self, row: int, value: float, cost: float) -> None:
         super().observe(row, value, cost)
@@ -92,8 +101,10 @@ class BOPolicy(Policy):
 
     def pick(self, available_rows: np.ndarray, planning_costs: Mapping[int, float]) -> int:
         available_rows = stratified_pool(available_rows, self.task.fidelity_of_R, self.pool_size, self.rng)
-        pool = Pool(mixtures=self.task.mixtures_RxD[available_rows],
-                    fidelities=[self.task.rungs[i] for i in self.task.fidelity_of_R[available_rows]])
+        pool = Pool(
+            mixtures=self.task.mixtures_RxD[available_rows],
+            fidelities=[self.task.rungs[i] for i in self.task.fidelity_of_R[available_rows]],
+        )
         (proposal,) = self.optimizer.ask(1, pool=pool)
         return int(available_rows[proposal.index])
 

@@ -5,6 +5,7 @@ Example (the RegMix Pile table):
       --objective loss:avg --minimize --cost_col cost --target_fidelity 1B --seeds 20 \
       --gin_file configs/replay/bo_fast.gin --out results/
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,12 @@ def add_table_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", required=True, help="CSV, one row per finished run")
     p.add_argument("--weights_prefix", required=True, help="prefix of the mixture-weight columns, e.g. 'w:'")
     p.add_argument("--fidelity_col", required=True, help="column holding the fidelity label of each run")
-    p.add_argument("--objective", action="append", required=True,
-                   help="objective column; repeat for several objectives (separate tasks)")
+    p.add_argument(
+        "--objective",
+        action="append",
+        required=True,
+        help="objective column; repeat for several objectives (separate tasks)",
+    )
     direction = p.add_mutually_exclusive_group()
     direction.add_argument("--maximize", action="store_true", help="higher objective is better")
     direction.add_argument("--minimize", action="store_true", help="lower objective is better (default)")
@@ -37,37 +42,62 @@ def add_table_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fidelity_costs", help="declared cost per run of each rung, e.g. 1M=0.001,60M=0.06,1B=1")
     p.add_argument("--target_fidelity", required=True, help="fidelity label whose best row is sought")
     p.add_argument("--fidelity_order", help="rungs cheapest first, comma-separated (default: by median row cost)")
-    p.add_argument("--truth_col", action="append", default=[], help="per --objective, in order: a column of "
-                   "noiseless values that cost-to-best is scored on (the methods see the objective only)")
+    p.add_argument(
+        "--truth_col",
+        action="append",
+        default=[],
+        help="per --objective, in order: a column of "
+        "noiseless values that cost-to-best is scored on (the methods see the objective only)",
+    )
 
 
 def table_spec(args: argparse.Namespace) -> TableSpec:
     """The TableSpec of the options added by `add_table_arguments`."""
     return TableSpec(
-        weights_prefix=args.weights_prefix, fidelity_col=args.fidelity_col, objectives=tuple(args.objective),
-        target_fidelity=args.target_fidelity, maximize=bool(args.maximize), cost_col=args.cost_col,
+        weights_prefix=args.weights_prefix,
+        fidelity_col=args.fidelity_col,
+        objectives=tuple(args.objective),
+        target_fidelity=args.target_fidelity,
+        maximize=bool(args.maximize),
+        cost_col=args.cost_col,
         fidelity_costs=None if args.fidelity_costs is None else parse_fidelity_costs(args.fidelity_costs),
-        fidelity_order=None if args.fidelity_order is None else tuple(
-            s.strip() for s in args.fidelity_order.split(",") if s.strip()),
-        truth_cols=tuple(args.truth_col))
+        fidelity_order=None
+        if args.fidelity_order is None
+        else tuple(s.strip() for s in args.fidelity_order.split(",") if s.strip()),
+        truth_cols=tuple(args.truth_col),
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     p = gin_cli.parser("admire-jax replay", __doc__.split("\n")[0])
     add_table_arguments(p)
-    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help=f"comma-separated, first one is compared with the others; known: {','.join(METHODS)}")
+    p.add_argument(
+        "--methods",
+        default=",".join(DEFAULT_METHODS),
+        help=f"comma-separated, first one is compared with the others; known: {','.join(METHODS)}",
+    )
     p.add_argument("--seeds", type=int, default=20, help="episodes per method (seeds FIRST..FIRST+N-1)")
-    p.add_argument("--first_seed", type=int, default=0, help="FIRST: the first seed, e.g. to check a setting "
-                   "on seeds it was not chosen on")
+    p.add_argument(
+        "--first_seed",
+        type=int,
+        default=0,
+        help="FIRST: the first seed, e.g. to check a setting on seeds it was not chosen on",
+    )
     p.add_argument("--budget", type=float, help="cost budget per episode (default: cost of all target rows)")
     p.add_argument("--n_init", type=int, default=1, help="random initial rows of the cheapest allowed rung")
     p.add_argument("--tol", type=float, default=0.0, help="tolerance of the held_tol cost-to-best")
-    p.add_argument("--max_steps", help="cap on steps per episode, for compute: N for every method or "
-                   "METHOD=N,... (reported as stop reason 'max_steps'; the last recommendation then stands)")
+    p.add_argument(
+        "--max_steps",
+        help="cap on steps per episode, for compute: N for every method or "
+        "METHOD=N,... (reported as stop reason 'max_steps'; the last recommendation then stands)",
+    )
     p.add_argument("--workers", type=int, default=1, help="episodes run in this many processes at once")
-    p.add_argument("--out", required=True, help="output directory; finished episodes are kept in OUT/episodes "
-                   "and reused by a later replay with the same settings")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output directory; finished episodes are kept in OUT/episodes "
+        "and reused by a later replay with the same settings",
+    )
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -109,8 +139,10 @@ def _setup(args: argparse.Namespace) -> tuple[list, list[str], float, dict[str, 
             first_rung = 0 if method in ("mfbo", "mfbo-nuts", "regmix", "mixing_law") else task.target_index
             available = int((task.fidelity_of_R == first_rung).sum())
             if args.n_init > available:
-                raise TableError(f"--n_init {args.n_init} exceeds the {available} rows of rung "
-                                 f"{task.rungs[first_rung]!r} ({task.objective}, {method})")
+                raise TableError(
+                    f"--n_init {args.n_init} exceeds the {available} rows of rung "
+                    f"{task.rungs[first_rung]!r} ({task.objective}, {method})"
+                )
     return tasks, methods, budget, _max_steps(args.max_steps, methods)
 
 
@@ -135,8 +167,12 @@ def bo_config(args: argparse.Namespace, bindings: list[str]):
 def _store(args: argparse.Namespace, budget: float, config) -> EpisodeStore:
     """Where finished episodes are kept, keyed by what (besides task, method, seed, cap) fixes them."""
     engine = "" if config is None else json.dumps(config.describe(), sort_keys=True)
-    return EpisodeStore(os.path.join(args.out, "episodes"), {"budget": budget, "n_init": args.n_init},
-                        engine_config=engine, engine_methods=BO_METHODS)
+    return EpisodeStore(
+        os.path.join(args.out, "episodes"),
+        {"budget": budget, "n_init": args.n_init},
+        engine_config=engine,
+        engine_methods=BO_METHODS,
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -154,11 +190,22 @@ def main(argv: list[str]) -> int:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     start = time.time()
     store = _store(args, budget, config)
-    progress = tqdm(total=len(tasks) * len(methods) * len(seeds), unit="episode", disable=args.no_progress,
-                    file=sys.stderr)
+    progress = tqdm(
+        total=len(tasks) * len(methods) * len(seeds), unit="episode", disable=args.no_progress, file=sys.stderr
+    )
     try:
-        all_episodes = replay_tasks(tasks, methods, seeds, budget, args.n_init, max_steps, progress,
-                                    workers=args.workers, bo_config=config, store=store)
+        all_episodes = replay_tasks(
+            tasks,
+            methods,
+            seeds,
+            budget,
+            args.n_init,
+            max_steps,
+            progress,
+            workers=args.workers,
+            bo_config=config,
+            store=store,
+        )
     finally:
         progress.close()
     summary = combine([summarise_task(t, e, budget, args.tol) for t, e in zip(tasks, all_episodes)])

@@ -5,6 +5,7 @@ until the cumulative cost reaches the budget (the last run may overshoot it; any
 the budget does not count), the method has no row left to pick, or `max_steps` is reached. After
 the start and after every step, the policy recommends one target row and its regret is recorded.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,10 +30,10 @@ class Trace:
     cum_cost_K: np.ndarray
     regret_K: np.ndarray
     recommended_K: np.ndarray
-    verified_K: np.ndarray        # the recommended row had itself been run by then
+    verified_K: np.ndarray  # the recommended row had itself been run by then
     runs_K: np.ndarray
     picked_S: np.ndarray
-    stop_reason: str               # "budget" | "exhausted" | "max_steps"
+    stop_reason: str  # "budget" | "exhausted" | "max_steps"
 
 
 class PlanningCosts:
@@ -56,20 +57,31 @@ class PlanningCosts:
     def current(self) -> dict[int, float]:
         if self._declared is not None:
             return {i: self._declared[label] for i, label in enumerate(self._rungs)}
-        return {i: float(self._paid_sum[i] / self._paid_count[i]) if self._paid_count[i] else self._prior[i]
-                for i in range(len(self._rungs))}
+        return {
+            i: float(self._paid_sum[i] / self._paid_count[i]) if self._paid_count[i] else self._prior[i]
+            for i in range(len(self._rungs))
+        }
 
 
-def run_episode(task: ReplayTask, make_policy: PolicyFactory, seed: int, budget: float, n_init: int = 1,
-                max_steps: int | None = None, on_step: Callable[[int, float], None] | None = None) -> Trace:
+def run_episode(
+    task: ReplayTask,
+    make_policy: PolicyFactory,
+    seed: int,
+    budget: float,
+    n_init: int = 1,
+    max_steps: int | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> Trace:
     """Replay one episode of the method `make_policy` with `seed`; see the module docstring."""
     rng = np.random.default_rng(seed)
     policy = make_policy(task, rng)
     allowed_R = np.isin(task.fidelity_of_R, policy.allowed_rungs)
     first_rung_rows = np.flatnonzero(task.fidelity_of_R == min(policy.allowed_rungs))
     if n_init < 1 or n_init > first_rung_rows.size:
-        raise ValueError(f"n_init={n_init} must be between 1 and the {first_rung_rows.size} rows of rung "
-                         f"{task.rungs[min(policy.allowed_rungs)]!r}")
+        raise ValueError(
+            f"n_init={n_init} must be between 1 and the {first_rung_rows.size} rows of rung "
+            f"{task.rungs[min(policy.allowed_rungs)]!r}"
+        )
     costs = PlanningCosts(task)
     observed_R = np.zeros(task.value_R.size, bool)
     picked: list[int] = []
@@ -113,7 +125,12 @@ def run_episode(task: ReplayTask, make_policy: PolicyFactory, seed: int, budget:
             raise RuntimeError(f"{type(policy).__name__} picked row {row}, which is not available")
         run(row)
         record()
-    return Trace(cum_cost_K=np.array(trace["cost"]), regret_K=np.array(trace["regret"]),
-                 recommended_K=np.array(trace["rec"], np.int64), verified_K=np.array(trace["verified"]),
-                 runs_K=np.array(trace["runs"], np.int64), picked_S=np.array(picked, np.int64),
-                 stop_reason=stop_reason)
+    return Trace(
+        cum_cost_K=np.array(trace["cost"]),
+        regret_K=np.array(trace["regret"]),
+        recommended_K=np.array(trace["rec"], np.int64),
+        verified_K=np.array(trace["verified"]),
+        runs_K=np.array(trace["runs"], np.int64),
+        picked_S=np.array(picked, np.int64),
+        stop_reason=stop_reason,
+    )

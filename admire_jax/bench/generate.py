@@ -18,6 +18,7 @@ Each table stores the observed values (what the methods see) and, in a `_truth` 
 noiseless ones (what `admire-jax replay --truth_col` scores against). A score is maximised, a loss
 (LOSS_LEVEL minus the response) minimised. Costs are per row, the target's run costing 1.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,9 +38,9 @@ FIDELITY_COL = "fidelity"
 COST_COL = "cost"
 TARGET_LABEL = "target"
 SCORE_LEVEL, LOSS_LEVEL, SPREAD = 0.5, 3.0, 0.05  # value = level +/- SPREAD * standardised response
-RUNG_SHIFT = 1.0          # each rung below the target is this many target sds worse
+RUNG_SHIFT = 1.0  # each rung below the target is this many target sds worse
 THETA_GRID = np.linspace(0.0, np.pi, 4001)
-TOP_FRACTION = 0.1        # "top decile" of the target rows
+TOP_FRACTION = 0.1  # "top decile" of the target rows
 
 
 class GeneratorError(ValueError):
@@ -72,10 +73,21 @@ class TableColumns:
 
     def replay_options(self, table_path: str) -> list[str]:
         """The replay's table options for a table with these columns."""
-        options = [replay_flag("table"), table_path, replay_flag("weights_prefix"), self.weights_prefix,
-                   replay_flag("fidelity_col"), self.fidelity_col, replay_flag("cost_col"), self.cost_col,
-                   replay_flag("objective"), self.objective, replay_flag("target_fidelity"), self.target_fidelity,
-                   replay_flag("maximize" if self.maximize else "minimize")]
+        options = [
+            replay_flag("table"),
+            table_path,
+            replay_flag("weights_prefix"),
+            self.weights_prefix,
+            replay_flag("fidelity_col"),
+            self.fidelity_col,
+            replay_flag("cost_col"),
+            self.cost_col,
+            replay_flag("objective"),
+            self.objective,
+            replay_flag("target_fidelity"),
+            self.target_fidelity,
+            replay_flag("maximize" if self.maximize else "minimize"),
+        ]
         return options + ([replay_flag("truth_col"), self.truth_col] if self.truth_col else [])
 
 
@@ -124,8 +136,9 @@ class GeneratorSpec:
     @property
     def columns(self) -> TableColumns:
         objective = "score" if self.maximize else "loss"
-        return TableColumns(WEIGHTS_PREFIX, FIDELITY_COL, COST_COL, objective, self.maximize, TARGET_LABEL,
-                            f"{objective}_truth")
+        return TableColumns(
+            WEIGHTS_PREFIX, FIDELITY_COL, COST_COL, objective, self.maximize, TARGET_LABEL, f"{objective}_truth"
+        )
 
     def requested_spearman(self) -> list[float]:
         """The Spearman each cheap rung is made to reach (cheapest first)."""
@@ -197,12 +210,17 @@ def generate_table(spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
         if k == rungs - 1:
             response_N = target(mixtures_NxD)
         else:
-            discrepancy = _standardiser(random_law(spec.domains, spec.saturation, spec.interaction_scale, rng),
-                                        target_TxD)
+            discrepancy = _standardiser(
+                random_law(spec.domains, spec.saturation, spec.interaction_scale, rng), target_TxD
+            )
             theta, achieved = _theta_for(target_T, discrepancy(target_TxD), requested[k])
             response_N = _blend(theta, target, discrepancy, mixtures_NxD) - RUNG_SHIFT * (rungs - 1 - k)
-            info.update(requested_spearman=requested[k], spearman=achieved, theta=theta,
-                        top_decile_agreement=top_agreement(target_T, _blend(theta, target, discrepancy, target_TxD)))
+            info.update(
+                requested_spearman=requested[k],
+                spearman=achieved,
+                theta=theta,
+                top_decile_agreement=top_agreement(target_T, _blend(theta, target, discrepancy, target_TxD)),
+            )
         truth_N = level + sign * SPREAD * response_N
         observed_N = truth_N + noise_sd * rng.standard_normal(truth_N.size)  # drawn at any noise: same stream
         info["noise"] = float(np.std(observed_N - truth_N) / (gap_q * SPREAD)) if gap_q > 0 else 0.0
@@ -217,10 +235,14 @@ def generate_table(spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
     table = pd.concat(frames, ignore_index=True)
     errors = table[columns.objective] - table[columns.truth_col]
     sidecar = {
-        "generator": dataclasses.asdict(spec), "columns": dataclasses.asdict(columns), "rungs": rung_info,
-        "gap": gap_q * SPREAD, "noise_sd": noise_sd,
+        "generator": dataclasses.asdict(spec),
+        "columns": dataclasses.asdict(columns),
+        "rungs": rung_info,
+        "gap": gap_q * SPREAD,
+        "noise_sd": noise_sd,
         "noise_achieved": float(errors.std(ddof=0) / (gap_q * SPREAD)) if gap_q > 0 else 0.0,
-        "spearman": rung_info[0].get("spearman"), "top_decile_agreement": rung_info[0].get("top_decile_agreement"),
+        "spearman": rung_info[0].get("spearman"),
+        "top_decile_agreement": rung_info[0].get("top_decile_agreement"),
     }
     return table, sidecar
 

@@ -1,4 +1,5 @@
 """The search methods a replay can compare, by name. BO methods import the BO engine lazily."""
+
 from __future__ import annotations
 
 import functools
@@ -14,7 +15,9 @@ from admire_jax.bench.regmix import make_regmix
 def _bo_factory(name: str) -> Callable[[], PolicyFactory]:
     def load() -> PolicyFactory:
         from admire_jax.bench import bo_policy
+
         return bo_policy.FACTORIES[name]
+
     return load
 
 

@@ -1,4 +1,5 @@
 """Cost-to-best, censoring, speed-ups with bootstrap intervals, and regret curves on a cost grid."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,8 +14,8 @@ EXACT = 1e-12  # regret at or below this counts as the best value (float noise o
 
 @dataclasses.dataclass(frozen=True)
 class CostToBest:
-    cost: float      # cumulative cost when reached, or the budget when censored
-    censored: bool   # never reached within the budget
+    cost: float  # cumulative cost when reached, or the budget when censored
+    censored: bool  # never reached within the budget
 
 
 def held_from(ok_K: np.ndarray) -> int | None:
@@ -57,12 +58,22 @@ def median_is_censored(cost_N: np.ndarray, censored_N: np.ndarray) -> bool:
 def summarise(cost_N: np.ndarray, censored_N: np.ndarray) -> dict[str, float]:
     """median / q25 / q75 of cost-to-best over seeds (censored at the budget), and the solved fraction."""
     q25, median, q75 = np.percentile(cost_N, [25, 50, 75])
-    return {"median": float(median), "q25": float(q25), "q75": float(q75),
-            "solved_fraction": float(1.0 - np.mean(censored_N))}
+    return {
+        "median": float(median),
+        "q25": float(q25),
+        "q75": float(q75),
+        "solved_fraction": float(1.0 - np.mean(censored_N)),
+    }
 
 
-def speedup(cost_a_N: np.ndarray, censored_a_N: np.ndarray, cost_b_N: np.ndarray, censored_b_N: np.ndarray,
-            seed: int = 0, resamples: int = 2000) -> tuple[float, list[float], str]:
+def speedup(
+    cost_a_N: np.ndarray,
+    censored_a_N: np.ndarray,
+    cost_b_N: np.ndarray,
+    censored_b_N: np.ndarray,
+    seed: int = 0,
+    resamples: int = 2000,
+) -> tuple[float, list[float], str]:
     """Speed-up of A over B: median cost of B / median cost of A, a 90% bootstrap CI over seeds
     (seeds resampled jointly, since the methods share them), and which bound censoring makes it."""
     ratio = float(np.median(cost_b_N) / np.median(cost_a_N))
@@ -71,8 +82,9 @@ def speedup(cost_a_N: np.ndarray, censored_a_N: np.ndarray, cost_b_N: np.ndarray
     ratios_B = np.median(cost_b_N[idx_BxN], axis=1) / np.median(cost_a_N[idx_BxN], axis=1)
     ci = [float(np.percentile(ratios_B, 5)), float(np.percentile(ratios_B, 95))]
     a_bound, b_bound = median_is_censored(cost_a_N, censored_a_N), median_is_censored(cost_b_N, censored_b_N)
-    flag = {(False, False): "none", (False, True): "lower_bound", (True, False): "upper_bound",
-            (True, True): "both"}[(a_bound, b_bound)]
+    flag = {(False, False): "none", (False, True): "lower_bound", (True, False): "upper_bound", (True, True): "both"}[
+        (a_bound, b_bound)
+    ]
     return ratio, ci, flag
 
 

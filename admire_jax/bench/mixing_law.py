@@ -12,6 +12,7 @@ prediction. For a fixed s the law is linear in (c, a, b); the fit is ridge regre
 the ridge penalty chosen by generalised cross-validation over small grids, so a fit with fewer rows
 than coefficients (D = 19 has 190) stays well posed.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -3,6 +3,7 @@
 A policy is built fresh for each episode. It never sees a row's value or own cost before it has
 picked it; it plans with the per-rung costs the episode hands it.
 """
+
 from __future__ import annotations
 
 import abc
@@ -17,8 +18,10 @@ def argbest(values: np.ndarray, maximize: bool, rng: np.random.Generator) -> int
     """Index of the best entry of `values`; ties are broken at random with `rng`, never by position."""
     values = np.asarray(values, np.float64)
     if not np.any(np.isfinite(values)):
-        raise ValueError(f"no finite value to pick the best of (all {values.size} are NaN/inf): the method's "
-                         "model failed; for a BO method check its hyperparameter fit")
+        raise ValueError(
+            f"no finite value to pick the best of (all {values.size} are NaN/inf): the method's "
+            "model failed; for a BO method check its hyperparameter fit"
+        )
     best = np.nanmax(values) if maximize else np.nanmin(values)
     tied = np.flatnonzero(values == best)
     return int(tied[0] if tied.size == 1 else rng.choice(tied))

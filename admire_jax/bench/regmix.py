@@ -5,6 +5,7 @@ them, and the target row with the best prediction as the recommendation. The reg
 whenever the training set has grown by `refit_growth` (every run while it is small), which keeps a
 768-run episode to about a hundred fits; between refits the last model's pick stands.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -16,8 +17,15 @@ from admire_jax.bench.policy import Policy, argbest
 from admire_jax.bench.table import ReplayTask
 
 LIGHTGBM_PARAMS = {
-    "objective": "regression", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 3,
-    "min_data_in_bin": 1, "feature_fraction": 0.9, "num_threads": 1, "verbose": -1, "deterministic": True,
+    "objective": "regression",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 3,
+    "min_data_in_bin": 1,
+    "feature_fraction": 0.9,
+    "num_threads": 1,
+    "verbose": -1,
+    "deterministic": True,
 }
 BOOST_ROUNDS = 200
 MIN_ROWS_TO_FIT = 4
@@ -46,8 +54,12 @@ class RegMixPolicy(Policy):
 
     def _refit(self) -> None:
         rows = np.array(self.observed_rows)
-        self._prediction_T = lightgbm_predict(self.task.mixtures_RxD[rows], self.task.value_R[rows],
-                                              self.task.mixtures_RxD[self.task.target_rows], self._seed)
+        self._prediction_T = lightgbm_predict(
+            self.task.mixtures_RxD[rows],
+            self.task.value_R[rows],
+            self.task.mixtures_RxD[self.task.target_rows],
+            self._seed,
+        )
         self._fitted_on = len(rows)
 
     def recommend(self) -> int:

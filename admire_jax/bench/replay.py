@@ -1,4 +1,5 @@
 """Run every method over every seed of every task and turn the episodes into the summary object."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -47,8 +48,9 @@ def _single_threaded_children():
         os.environ.update(saved)
 
 
-def _episode(task: ReplayTask, method: str, seed: int, budget: float, n_init: int, cap: int | None,
-             bo_config: Any, on_step=None) -> Trace:
+def _episode(
+    task: ReplayTask, method: str, seed: int, budget: float, n_init: int, cap: int | None, bo_config: Any, on_step=None
+) -> Trace:
     if on_step is None and _steps_queue is not None:
         label, last = f"{task.objective} {method}/{seed}", [0.0]
 
@@ -56,12 +58,22 @@ def _episode(task: ReplayTask, method: str, seed: int, budget: float, n_init: in
             if time.monotonic() - last[0] >= REDRAW_SECONDS:
                 last[0] = time.monotonic()
                 _steps_queue.put((label, runs, cost))
+
     return run_episode(task, policy_factory(method, bo_config), seed, budget, n_init, cap, on_step)
 
 
-def replay_tasks(tasks: Sequence[ReplayTask], methods: Sequence[str], seeds: Sequence[int], budget: float,
-                 n_init: int, max_steps: Mapping[str, int] | None = None, progress: tqdm | None = None,
-                 workers: int = 1, bo_config: Any = None, store: EpisodeStore | None = None) -> list[Episodes]:
+def replay_tasks(
+    tasks: Sequence[ReplayTask],
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    budget: float,
+    n_init: int,
+    max_steps: Mapping[str, int] | None = None,
+    progress: tqdm | None = None,
+    workers: int = 1,
+    bo_config: Any = None,
+    store: EpisodeStore | None = None,
+) -> list[Episodes]:
     """Every method on every seed of every task (the same seeds for every method).
 
     `max_steps` caps the steps of the methods it names (for compute; such episodes end with stop
@@ -110,15 +122,19 @@ def replay_tasks(tasks: Sequence[ReplayTask], methods: Sequence[str], seeds: Seq
         steps_queue = context.Queue()
         running: dict[str, str] = {}
         ended: set[str] = set()
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_configure_worker,
-                                                    initargs=(steps_queue,)) as pool:
+        with concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_configure_worker, initargs=(steps_queue,)
+        ) as pool:
             with _single_threaded_children():  # workers start on submit and inherit this environment
-                futures = {pool.submit(_episode, tasks[t], m, s, budget, n_init, caps.get(m), bo_config): (t, m, s)
-                           for t, m, s in todo}
+                futures = {
+                    pool.submit(_episode, tasks[t], m, s, budget, n_init, caps.get(m), bo_config): (t, m, s)
+                    for t, m, s in todo
+                }
             waiting = set(futures)
             while waiting:
-                done, waiting = concurrent.futures.wait(waiting, timeout=REDRAW_SECONDS,
-                                                        return_when=concurrent.futures.FIRST_COMPLETED)
+                done, waiting = concurrent.futures.wait(
+                    waiting, timeout=REDRAW_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED
+                )
                 while not steps_queue.empty():
                     label, runs, cost = steps_queue.get()
                     if label not in ended:  # a report can arrive after its episode's result
@@ -144,10 +160,20 @@ def summarise_task(task: ReplayTask, episodes: Episodes, budget: float, tol: flo
     """The per-objective summary object of the issue (plus a few diagnostic fields)."""
     methods = list(episodes)
     n_seeds = len(next(iter(episodes.values())))
-    out: dict = {"table": task.path, "objective": task.objective, "maximize": task.maximize,
-                 "target_fidelity": task.target, "fidelity_order": list(task.rungs), "seeds": n_seeds,
-                 "budget": budget, "tol": tol, "best_target_value": task.best_target_value,
-                 "skipped_nan_rows": task.skipped_nan_rows, "truth_col": task.truth_col, "methods": {}}
+    out: dict = {
+        "table": task.path,
+        "objective": task.objective,
+        "maximize": task.maximize,
+        "target_fidelity": task.target,
+        "fidelity_order": list(task.rungs),
+        "seeds": n_seeds,
+        "budget": budget,
+        "tol": tol,
+        "best_target_value": task.best_target_value,
+        "skipped_nan_rows": task.skipped_nan_rows,
+        "truth_col": task.truth_col,
+        "methods": {},
+    }
     held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for method, traces in episodes.items():
         cost_to_best = {}
@@ -181,5 +207,6 @@ def combine(summaries: list[dict]) -> dict:
         top["per_objective"] = {s["objective"]: s for s in summaries}
         top["speedup_geomean"] = {
             pair: float(np.exp(np.mean([np.log(s["speedup"][pair]) for s in summaries])))
-            for pair in summaries[0]["speedup"]}
+            for pair in summaries[0]["speedup"]
+        }
     return top

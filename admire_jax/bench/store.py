@@ -6,6 +6,7 @@ content of the BO methods' config (for the methods that use the engine). A file 
 match is ignored and overwritten. The code itself is not part of the key: after changing a method,
 replay into a fresh directory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,11 @@ def task_fingerprint(task: ReplayTask) -> str:
         digest.update(np.ascontiguousarray(array).tobytes())
     if task.truth_R is not None:
         digest.update(np.ascontiguousarray(task.truth_R).tobytes())
-    digest.update(json.dumps([task.objective, task.maximize, task.rungs, task.target, task.declared_costs,
-                              task.median_costs]).encode())
+    digest.update(
+        json.dumps(
+            [task.objective, task.maximize, task.rungs, task.target, task.declared_costs, task.median_costs]
+        ).encode()
+    )
     return digest.hexdigest()
 
 
@@ -37,8 +41,7 @@ class EpisodeStore:
     """Episodes of one replay output directory. `settings` is whatever else fixes an episode;
     `engine_config` (the BO config's content, as text) is part of the key of the `engine_methods` only."""
 
-    def __init__(self, directory: str, settings: dict, engine_config: str = "",
-                 engine_methods: tuple[str, ...] = ()):
+    def __init__(self, directory: str, settings: dict, engine_config: str = "", engine_methods: tuple[str, ...] = ()):
         self.directory = directory
         self.settings = json.dumps(settings, sort_keys=True)
         self.engine_config = engine_config
@@ -75,6 +78,10 @@ class EpisodeStore:
         os.makedirs(self.directory, exist_ok=True)
         path = self._path(task, method, seed)
         partial = path + ".part.npz"
-        np.savez(partial, key=self._key(task, method, seed, cap), stop_reason=trace.stop_reason,
-                 **{name: getattr(trace, name) for name in _ARRAYS})
+        np.savez(
+            partial,
+            key=self._key(task, method, seed, cap),
+            stop_reason=trace.stop_reason,
+            **{name: getattr(trace, name) for name in _ARRAYS},
+        )
         os.replace(partial, path)  # a killed replay never leaves a half-written episode

@@ -4,6 +4,7 @@ Nothing about column names is assumed: the caller names the weight prefix, the f
 the objective column(s) and where costs come from. Every problem with the table raises
 `TableError` (a ValueError) with a message naming the problem, so the CLI can report it cleanly.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,7 +31,7 @@ class TableSpec:
     maximize: bool = False
     cost_col: str | None = None
     fidelity_costs: Mapping[str, float] | None = None  # declared cost per run of each rung
-    fidelity_order: tuple[str, ...] | None = None      # cheapest first; default: by median row cost
+    fidelity_order: tuple[str, ...] | None = None  # cheapest first; default: by median row cost
     truth_cols: tuple[str, ...] = ()  # per objective: the noiseless values it is scored on (none: itself)
 
 
@@ -52,7 +53,7 @@ class ReplayTask:
     fidelity_of_R: np.ndarray
     cost_R: np.ndarray
     value_R: np.ndarray
-    row_id_R: np.ndarray           # row number in the original table
+    row_id_R: np.ndarray  # row number in the original table
     declared_costs: dict[str, float] | None
     median_costs: dict[str, float]  # per-rung median row cost (what orders the rungs)
     skipped_nan_rows: int
@@ -125,8 +126,9 @@ def _weights(frame: pd.DataFrame, prefix: str) -> tuple[tuple[str, ...], np.ndar
     if off.size:
         raise TableError(
             f"weights do not sum to 1 (within {WEIGHT_SUM_TOLERANCE}) in table row(s) {off[:10].tolist()}"
-            f" (sums {np.round(sums_R[off[:10]], 4).tolist()})")
-    domains = tuple(str(c)[len(prefix):] for c in columns)
+            f" (sums {np.round(sums_R[off[:10]], 4).tolist()})"
+        )
+    domains = tuple(str(c)[len(prefix) :] for c in columns)
     return domains, weights_RxD / sums_R[:, None]
 
 
@@ -135,7 +137,9 @@ def _row_costs(frame: pd.DataFrame, spec: TableSpec, labels_R: np.ndarray) -> np
         cost_R = _numeric(frame, spec.cost_col)
         bad = np.flatnonzero(~np.isfinite(cost_R) | (cost_R <= 0))
         if bad.size:
-            raise TableError(f"cost column {spec.cost_col!r} is missing, zero or negative in row(s) {bad[:10].tolist()}")
+            raise TableError(
+                f"cost column {spec.cost_col!r} is missing, zero or negative in row(s) {bad[:10].tolist()}"
+            )
         return cost_R
     if spec.fidelity_costs is None:
         raise TableError("give per-row costs (--cost_col) or per-fidelity costs (--fidelity_costs)")
@@ -182,8 +186,11 @@ def load_tasks(path: str, spec: TableSpec) -> list[ReplayTask]:
     median_costs = {label: float(np.median(cost_R[labels_R == label])) for label in labels}
     rungs = _order_rungs(spec, labels, median_costs)
     fidelity_of_R = np.array([rungs.index(label) for label in labels_R], np.int64)
-    declared = None if spec.fidelity_costs is None else {r: float(spec.fidelity_costs[r]) for r in rungs
-                                                           if r in spec.fidelity_costs}
+    declared = (
+        None
+        if spec.fidelity_costs is None
+        else {r: float(spec.fidelity_costs[r]) for r in rungs if r in spec.fidelity_costs}
+    )
     if declared is not None and set(declared) != set(rungs):
         raise TableError(f"--fidelity_costs has no cost for fidelity label(s) {sorted(set(rungs) - set(declared))}")
     tasks = []
@@ -197,10 +204,24 @@ def load_tasks(path: str, spec: TableSpec) -> list[ReplayTask]:
         truth_R = None if truth_col is None else _numeric(frame, truth_col)
         if truth_R is not None and not np.isfinite(truth_R[keep_R & is_target_R]).all():
             raise TableError(f"truth column {truth_col!r} is not finite in every target row of {objective!r}")
-        tasks.append(ReplayTask(
-            path=str(path), objective=objective, maximize=spec.maximize, domains=domains, rungs=rungs,
-            target=spec.target_fidelity, mixtures_RxD=mixtures_RxD[keep_R], fidelity_of_R=fidelity_of_R[keep_R],
-            cost_R=cost_R[keep_R], value_R=value_R[keep_R], row_id_R=np.flatnonzero(keep_R),
-            declared_costs=declared, median_costs=median_costs, skipped_nan_rows=int((~keep_R).sum()),
-            truth_col=truth_col, truth_R=None if truth_R is None else truth_R[keep_R]))
+        tasks.append(
+            ReplayTask(
+                path=str(path),
+                objective=objective,
+                maximize=spec.maximize,
+                domains=domains,
+                rungs=rungs,
+                target=spec.target_fidelity,
+                mixtures_RxD=mixtures_RxD[keep_R],
+                fidelity_of_R=fidelity_of_R[keep_R],
+                cost_R=cost_R[keep_R],
+                value_R=value_R[keep_R],
+                row_id_R=np.flatnonzero(keep_R),
+                declared_costs=declared,
+                median_costs=median_costs,
+                skipped_nan_rows=int((~keep_R).sum()),
+                truth_col=truth_col,
+                truth_R=None if truth_R is None else truth_R[keep_R],
+            )
+        )
     return tasks

@@ -3,6 +3,7 @@
 Information-based ones (MES, MF-MES, GIBBON) need samples f* of the maximum of the target
 function; `gumbel_max_values` and `thompson_max_values` draw them.
 """
+
 from __future__ import annotations
 
 import math
@@ -102,6 +103,7 @@ def gumbel_max_values(mean_M, std_M, key, num_samples: int) -> jax.Array:
             mid = 0.5 * (a + b)
             below = jnp.sum(log_ndtr((mid - mean_M) / std_M)) < math.log(q)
             return jnp.where(below, mid, a), jnp.where(below, b, mid)
+
         a, b = jax.lax.fori_loop(0, 80, step, (lo, hi))
         return 0.5 * (a + b)
 

@@ -18,6 +18,7 @@ random restart or a poorly identified fit can land on rho_t < 0, which turns the
 ranking upside down at the target. "A bigger model ranks mixtures like a smaller one" is the
 premise of using cheap rungs at all, so a negative factor is excluded a priori.
 """
+
 from __future__ import annotations
 
 import jax

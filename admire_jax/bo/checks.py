@@ -1,4 +1,5 @@
 """Validation of user input to the Optimizer, with messages that name the offending row."""
+
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -53,7 +54,9 @@ def fidelity_label(label: str, known: Sequence[str]) -> str:
     return label
 
 
-def bounds_arrays(bounds: Mapping[str, tuple[float, float]] | None, domains: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def bounds_arrays(
+    bounds: Mapping[str, tuple[float, float]] | None, domains: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-domain (lower, upper) weight bounds; domains not named are [0, 1]."""
     lo, hi = np.zeros(len(domains)), np.ones(len(domains))
     for name, (a, b) in (bounds or {}).items():

@@ -1,5 +1,6 @@
 """Every knob of the BO engine in one frozen record, built once where a command reads its
 configuration and passed to the `Optimizer`; the engine itself never reads gin."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -71,10 +72,14 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.transform not in INPUT_TRANSFORMS:
-            raise ValueError(f"unknown input transform {self.transform!r}; use one of {', '.join(map(repr, INPUT_TRANSFORMS))}")
+            raise ValueError(
+                f"unknown input transform {self.transform!r}; use one of {', '.join(map(repr, INPUT_TRANSFORMS))}"
+            )
         if not (self.noise_floor >= 0 and self.initial_noise > 0 and self.pseudo_count > 0):
-            raise ValueError(f"noise_floor must be >= 0, initial_noise and pseudo_count > 0; got {self.noise_floor}, "
-                             f"{self.initial_noise}, {self.pseudo_count}")
+            raise ValueError(
+                f"noise_floor must be >= 0, initial_noise and pseudo_count > 0; got {self.noise_floor}, "
+                f"{self.initial_noise}, {self.pseudo_count}"
+            )
         if self.noise_prior is not None:
             object.__setattr__(self, "noise_prior", tuple(float(v) for v in self.noise_prior))
         object.__setattr__(self, "discrepancy_kernel", frozen_factory(self.discrepancy_kernel))
@@ -153,9 +158,14 @@ class OptimizerConfig:
     nuts_fit: NutsFitConfig = dataclasses.field(default_factory=NutsFitConfig)
 
     def __post_init__(self):
-        for name, known in (("model", MODELS), ("fit", FITS), ("acquisition", ACQUISITIONS),
-                            ("max_value_sampler", MAX_VALUE_SAMPLERS), ("fidelity_map", FIDELITY_MAPS),
-                            ("standardize", STANDARDIZE)):
+        for name, known in (
+            ("model", MODELS),
+            ("fit", FITS),
+            ("acquisition", ACQUISITIONS),
+            ("max_value_sampler", MAX_VALUE_SAMPLERS),
+            ("fidelity_map", FIDELITY_MAPS),
+            ("standardize", STANDARDIZE),
+        ):
             if getattr(self, name) not in known:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; use one of {', '.join(map(repr, known))}")
         if not callable(self.kernel):
@@ -176,8 +186,14 @@ class OptimizerConfig:
 
     @property
     def refit_policy(self) -> RefitPolicy:
-        return RefitPolicy(self.refit_every, float(self.refit_growth), self.full_refit_every, self.warm_refit_iters,
-                           float(self.full_refit_growth), self.new_rung_refits)
+        return RefitPolicy(
+            self.refit_every,
+            float(self.refit_growth),
+            self.full_refit_every,
+            self.warm_refit_iters,
+            float(self.full_refit_growth),
+            self.new_rung_refits,
+        )
 
     @property
     def acquisition_config(self) -> AcquisitionConfig:
@@ -186,8 +202,12 @@ class OptimizerConfig:
 
 def default_config(cls: type = OptimizerConfig):
     """`cls` (a config record above) with the defaults written here, whatever gin binds."""
-    return cls(**{f.name: f.default if f.default is not dataclasses.MISSING else default_config(f.default_factory)
-                  for f in dataclasses.fields(cls)})
+    return cls(
+        **{
+            f.name: f.default if f.default is not dataclasses.MISSING else default_config(f.default_factory)
+            for f in dataclasses.fields(cls)
+        }
+    )
 
 
 def describe(record) -> dict:

@@ -2,6 +2,7 @@
 
 A cost model maps (declared costs, measured costs so far) -> expected cost per rung label.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,9 @@ class FixedCost:
 class AffineCost:
     """cost = intercept + slope * parameters * tokens, with per-rung model size and token count."""
 
-    def __init__(self, parameters: Mapping[str, float], tokens: Mapping[str, float],
-                 intercept: float = 0.0, slope: float = 1.0):
+    def __init__(
+        self, parameters: Mapping[str, float], tokens: Mapping[str, float], intercept: float = 0.0, slope: float = 1.0
+    ):
         self.parameters, self.tokens = dict(parameters), dict(tokens)
         self.intercept, self.slope = float(intercept), float(slope)
 
@@ -47,8 +49,9 @@ class LearnedCost:
         if not logs:
             return dict(declared)
         ratio = sum(sum(v) / len(v) - math.log(declared[k]) for k, v in logs.items()) / len(logs)
-        return {k: math.exp(sum(logs[k]) / len(logs[k])) if k in logs else declared[k] * math.exp(ratio)
-                for k in declared}
+        return {
+            k: math.exp(sum(logs[k]) / len(logs[k])) if k in logs else declared[k] * math.exp(ratio) for k in declared
+        }
 
 
 def cost_weighted(utility: jax.Array, cost: jax.Array) -> jax.Array:

@@ -4,6 +4,7 @@ Model inputs are rows [w_1..w_D, s, r]: a mixture, its rung's fidelity coordinat
 index r (see `fidelity.split`). Arrays are padded to size buckets (`records.bucket`) so that a
 long run reuses a handful of compiled programs; a mask marks the real rows.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,8 +42,9 @@ def rung_of(inputs: jax.Array) -> jax.Array:
 def model_inputs(mixtures: np.ndarray, fidelity: np.ndarray, rung: np.ndarray) -> np.ndarray:
     """Rows [w, s, r] from mixtures [N, D], fidelity coordinates [N] and rung indices [N]."""
     mixtures = np.asarray(mixtures, np.float64).reshape(len(fidelity), -1)
-    return np.concatenate([mixtures, np.asarray(fidelity, np.float64)[:, None],
-                           np.asarray(rung, np.float64)[:, None]], axis=1)
+    return np.concatenate(
+        [mixtures, np.asarray(fidelity, np.float64)[:, None], np.asarray(rung, np.float64)[:, None]], axis=1
+    )
 
 
 @dataclasses.dataclass(frozen=True)

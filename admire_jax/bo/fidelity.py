@@ -4,6 +4,7 @@ fidelity kernel (same closed form as BoTorch's LinearTruncatedFidelityKernel).
 Model inputs are rows x = [w_1..w_D, s, r]: the mixture, the fidelity coordinate s in [0, 1]
 (target = 1), and the rung index r (0 = cheapest, as a float).
 """
+
 from __future__ import annotations
 
 import math

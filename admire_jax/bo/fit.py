@@ -3,6 +3,7 @@
 Both return a `GPParams` whose leaves carry a leading sample axis S (S = 1 for MAP), so every
 acquisition can average over hyperparameter samples the same way.
 """
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -68,8 +69,16 @@ def _perturbed(init: GPParams, key) -> GPParams:
     return constrain(unravel(flat + jax.random.normal(key, flat.shape, flat.dtype)))
 
 
-def fit_map(init: GPParams, data: TrainingData, key: jax.Array, warm: GPParams | None = None, num_restarts: int = 3,
-            max_iters: int = 100, tol: float = 1e-5, ftol: float = 0.0) -> GPParams:
+def fit_map(
+    init: GPParams,
+    data: TrainingData,
+    key: jax.Array,
+    warm: GPParams | None = None,
+    num_restarts: int = 3,
+    max_iters: int = 100,
+    tol: float = 1e-5,
+    ftol: float = 0.0,
+) -> GPParams:
     """MAP hyperparameters (marginal likelihood + priors): the best of L-BFGS runs from the warm
     start (if given) and `num_restarts` more starts (the default initialisation, then random
     perturbations of it). Starts run one after another through one compiled program.
@@ -91,16 +100,29 @@ def fit_map(init: GPParams, data: TrainingData, key: jax.Array, warm: GPParams |
     return jax.tree_util.tree_map(lambda a: a[None], best)
 
 
-def fit_nuts(init: GPParams, data: TrainingData, key: jax.Array, warm: GPParams | None = None,
-             num_warmup: int = 200, num_samples: int = 200, num_hyper_samples: int = 16, max_tree_depth: int = 6,
-             map_options: Mapping[str, float] | None = None) -> GPParams:
+def fit_nuts(
+    init: GPParams,
+    data: TrainingData,
+    key: jax.Array,
+    warm: GPParams | None = None,
+    num_warmup: int = 200,
+    num_samples: int = 200,
+    num_hyper_samples: int = 16,
+    max_tree_depth: int = 6,
+    map_options: Mapping[str, float] | None = None,
+) -> GPParams:
     """Posterior samples of the hyperparameters by NUTS, started at the MAP estimate (`fit_map`
     with `map_options`) and thinned to `num_hyper_samples` for the acquisition (trees are capped
     at depth `max_tree_depth`)."""
     key_map, key_mcmc = jax.random.split(key)
     start = jax.tree_util.tree_map(lambda a: a[0], fit_map(init, data, key_map, warm=warm, **(map_options or {})))
     potential = lambda raw: -log_posterior(raw, data.inputs, data.y, data.mask, jacobian=True)
-    mcmc = MCMC(NUTS(potential_fn=potential, max_tree_depth=max_tree_depth), num_warmup=num_warmup, num_samples=num_samples, progress_bar=False)
+    mcmc = MCMC(
+        NUTS(potential_fn=potential, max_tree_depth=max_tree_depth),
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        progress_bar=False,
+    )
     mcmc.run(key_mcmc, init_params=unconstrain(start))
     raw = mcmc.get_samples()
     keep = jnp.linspace(0, num_samples - 1, min(num_hyper_samples, num_samples)).astype(jnp.int32)

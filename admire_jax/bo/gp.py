@@ -4,6 +4,7 @@ Observations are padded to a fixed bucket size with a mask so that jitted code i
 data grows: padded rows get unit prior variance and no correlation, which leaves the marginal
 likelihood and the posterior of the real rows unchanged.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -4,6 +4,7 @@ A kernel defines `evaluate(x1, x2)` on one pair of points; Gram matrices come fr
 Write your own by subclassing `Kernel`, decorating with `@module` and declaring parameters
 with `param(...)` (see docs/bo.md, "Your own kernel").
 """
+
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
 """Acquisition maximisation: over a finite pool of rows, or over (simplex within bounds) x rungs by
 scoring random mixtures at every allowed rung and refining the best few by gradient ascent."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -20,20 +21,33 @@ def random_mixtures(key: jax.Array, n: int, lo: np.ndarray, hi: np.ndarray) -> n
     return np.asarray(project_rows(W, jnp.asarray(lo), jnp.asarray(hi)))
 
 
-def contexts(params: GPParams, data: TrainingData, candidate_mixtures: np.ndarray, target: TargetRung,
-             key: jax.Array, acquisition: AcquisitionConfig) -> Context:
+def contexts(
+    params: GPParams,
+    data: TrainingData,
+    candidate_mixtures: np.ndarray,
+    target: TargetRung,
+    key: jax.Array,
+    acquisition: AcquisitionConfig,
+) -> Context:
     """The conditioned GP and max-value samples of each hyperparameter sample; max values are
     drawn over `candidate_mixtures` and the mixtures of the data, at the target rung."""
     mask = np.asarray(data.mask)
     mixtures = np.concatenate([candidate_mixtures, np.asarray(data.mixtures)[mask]])
     zeros = np.zeros(len(mixtures))
     candidates = Candidates.padded(model_inputs(mixtures, zeros, zeros))
-    return make_contexts(params, data, candidates, target, key, cfg=acquisition,
-                         has_fantasies=bool(np.asarray(data.fantasy).any()))
+    return make_contexts(
+        params, data, candidates, target, key, cfg=acquisition, has_fantasies=bool(np.asarray(data.fantasy).any())
+    )
 
 
-def best_in_pool(ctx: Context, rows: np.ndarray, excluded: Sequence[int], target: TargetRung, cost_R: np.ndarray,
-                 acquisition: AcquisitionConfig) -> tuple[int, float]:
+def best_in_pool(
+    ctx: Context,
+    rows: np.ndarray,
+    excluded: Sequence[int],
+    target: TargetRung,
+    cost_R: np.ndarray,
+    acquisition: AcquisitionConfig,
+) -> tuple[int, float]:
     """Index and acquisition value of the best pool row [w, s, r], never one of `excluded`."""
     pool = Candidates.padded(rows)
     valid = np.array(pool.valid)
@@ -45,9 +59,19 @@ def best_in_pool(ctx: Context, rows: np.ndarray, excluded: Sequence[int], target
     return j, float(values[j])
 
 
-def maximise(ctx: Context, acquisition: AcquisitionConfig, raw_mixtures: np.ndarray, rungs: Sequence[str],
-             surrogate: Surrogate, lo: np.ndarray, hi: np.ndarray, cost_R: np.ndarray, target: TargetRung,
-             num_restarts: int, refine_steps: int) -> tuple[np.ndarray, str, float]:
+def maximise(
+    ctx: Context,
+    acquisition: AcquisitionConfig,
+    raw_mixtures: np.ndarray,
+    rungs: Sequence[str],
+    surrogate: Surrogate,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    cost_R: np.ndarray,
+    target: TargetRung,
+    num_restarts: int,
+    refine_steps: int,
+) -> tuple[np.ndarray, str, float]:
     """The best (mixture, rung, value): raw mixtures scored at every rung of `rungs`, then the
     best `num_restarts` of each rung refined for `refine_steps` steps."""
     rows = np.concatenate([surrogate.inputs(raw_mixtures, [k] * len(raw_mixtures)) for k in rungs])

@@ -3,6 +3,7 @@
 `kernel` arguments are factories `num_dims -> Kernel` so that ARD shapes follow the number of
 domains; any gin-registered callable of that form works, including user kernels.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -69,8 +70,11 @@ def additive_matern52(num_dims: int) -> Kernel:
     at 0.5 under the default Gamma(3, 6) prior (mean 0.5, little mass below 0.1 or above 1.5).
     """
     base = Matern52(lengthscale=jnp.full((num_dims,), 0.5))
-    return Additive(base, variance=jnp.full((num_dims,), 1.0 / num_dims),
-                    priors=(("variance", Prior("Gamma", (1.0, float(num_dims)))),))
+    return Additive(
+        base,
+        variance=jnp.full((num_dims,), 1.0 / num_dims),
+        priors=(("variance", Prior("Gamma", (1.0, float(num_dims)))),),
+    )
 
 
 @gin.configurable
@@ -83,13 +87,17 @@ def additive_plus_matern52(num_dims: int, interaction_variance: float = 0.1) -> 
     """
     if not interaction_variance > 0:
         raise ValueError(f"interaction_variance must be > 0, got {interaction_variance}")
-    interaction = Scale(matern52(num_dims), jnp.asarray(float(interaction_variance)),
-                        priors=(("variance", Prior("Gamma", (1.0, 1.0 / interaction_variance))),))
+    interaction = Scale(
+        matern52(num_dims),
+        jnp.asarray(float(interaction_variance)),
+        priors=(("variance", Prior("Gamma", (1.0, 1.0 / interaction_variance))),),
+    )
     return Sum(additive_matern52(num_dims), interaction)
 
 
 BUILTIN_KERNELS: dict[str, KernelFactory] = {
-    f.__name__: f for f in (matern52, matern32, matern12, rbf, additive_matern52, additive_plus_matern52)}
+    f.__name__: f for f in (matern52, matern32, matern12, rbf, additive_matern52, additive_plus_matern52)
+}
 """The kernel factories shipped with the engine, by name: a saved Optimizer state names its kernel,
 and one of these is found again on load without being passed."""
 
@@ -109,12 +117,20 @@ def _mixture_kernel(factory: KernelFactory, num_domains: int, transform) -> Kern
     return Transformed(transform, factory(num_domains))
 
 
-def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated",
-                kernel: KernelFactory = matern52, transform=None, noise_floor: float = 1e-6,
-                initial_noise: float = 1e-2, rho_median: float = 1.0, rho_log_sd: float = 0.5,
-                mean_prior_sd: float | None = 25.0,
-                noise_prior: tuple[float, float] | None = None,
-                discrepancy_kernel: KernelFactory | None = None) -> GPParams:
+def build_model(
+    num_domains: int,
+    num_rungs: int,
+    kind: str = "linear_truncated",
+    kernel: KernelFactory = matern52,
+    transform=None,
+    noise_floor: float = 1e-6,
+    initial_noise: float = 1e-2,
+    rho_median: float = 1.0,
+    rho_log_sd: float = 0.5,
+    mean_prior_sd: float | None = 25.0,
+    noise_prior: tuple[float, float] | None = None,
+    discrepancy_kernel: KernelFactory | None = None,
+) -> GPParams:
     """Initial hyperparameters (and priors) of the GP over rows [w, s, r].
 
     kind: 'linear_truncated' (fidelity kernel), 'ar1' (Kennedy-O'Hagan chain: each rung regressed on
@@ -145,21 +161,38 @@ def build_model(num_domains: int, num_rungs: int, kind: str = "linear_truncated"
     if num_rungs == 1:
         k = Scale(MixtureOnly(_mixture_kernel(kernel, num_domains, transform), num_domains=num_domains), one)
     elif kind == "linear_truncated":
-        k = Scale(LinearTruncatedFidelity(_mixture_kernel(kernel, num_domains, transform),
-                                          _mixture_kernel(discrepancy_kernel, num_domains, transform),
-                                          power=one, num_domains=num_domains), one)
+        k = Scale(
+            LinearTruncatedFidelity(
+                _mixture_kernel(kernel, num_domains, transform),
+                _mixture_kernel(discrepancy_kernel, num_domains, transform),
+                power=one,
+                num_domains=num_domains,
+            ),
+            one,
+        )
     elif kind in ("ar1", "ar1_star"):
         if not (rho_median > 0 and rho_log_sd > 0):
             raise ValueError(f"rho_median and rho_log_sd must be > 0, got {rho_median} and {rho_log_sd}")
-        parts = tuple(Scale(_mixture_kernel(kernel if r == 0 else discrepancy_kernel, num_domains, transform), one)
-                      for r in range(num_rungs))
-        k = AR1(parts, rho=jnp.full((num_rungs - 1,), float(rho_median)), num_domains=num_domains,
-                structure="star" if kind == "ar1_star" else "chain",
-                priors=(("rho", Prior("LogNormal", (math.log(rho_median), float(rho_log_sd)))),))
+        parts = tuple(
+            Scale(_mixture_kernel(kernel if r == 0 else discrepancy_kernel, num_domains, transform), one)
+            for r in range(num_rungs)
+        )
+        k = AR1(
+            parts,
+            rho=jnp.full((num_rungs - 1,), float(rho_median)),
+            num_domains=num_domains,
+            structure="star" if kind == "ar1_star" else "chain",
+            priors=(("rho", Prior("LogNormal", (math.log(rho_median), float(rho_log_sd)))),),
+        )
     else:
         raise ValueError(f"unknown model kind {kind!r}; use 'linear_truncated', 'ar1' or 'ar1_star'")
-    fields = dict(kernel=k, noise=jnp.full((num_rungs,), initial_noise), mean=jnp.zeros((num_rungs,)),
-                  num_domains=num_domains, noise_floor=noise_floor)
+    fields = dict(
+        kernel=k,
+        noise=jnp.full((num_rungs,), initial_noise),
+        mean=jnp.zeros((num_rungs,)),
+        num_domains=num_domains,
+        noise_floor=noise_floor,
+    )
     priors = []
     if num_rungs > 1 and mean_prior_sd is not None:
         if not mean_prior_sd > 0:

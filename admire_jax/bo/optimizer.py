@@ -4,6 +4,7 @@ A thin layer over the surrogate (`surrogate`), acquisition maximisation (`maximi
 recommendation (`recommend`). Its state is what it was told (observations, pending proposals, the
 number of asks); everything fitted is derived from that, so a saved state reloads by re-telling.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,18 @@ class Optimizer:
     costs to the expected cost of each rung (None: the declared costs). Randomness comes from
     `seed` and the number of asks and observations only."""
 
-    def __init__(self, domains: Sequence[str], fidelities: Mapping[str, float], target: str, *,
-                 maximize: bool = False, seed: int = 0, bounds: Mapping[str, tuple[float, float]] | None = None,
-                 cost_model: Any = None, config: OptimizerConfig | None = None):
+    def __init__(
+        self,
+        domains: Sequence[str],
+        fidelities: Mapping[str, float],
+        target: str,
+        *,
+        maximize: bool = False,
+        seed: int = 0,
+        bounds: Mapping[str, tuple[float, float]] | None = None,
+        cost_model: Any = None,
+        config: OptimizerConfig | None = None,
+    ):
         self.domains = [str(d) for d in domains]
         if len(set(self.domains)) != len(self.domains) or not self.domains:
             raise ValueError(f"domains must be distinct and non-empty, got {self.domains}")
@@ -67,8 +77,15 @@ class Optimizer:
         w = checks.mixture_rows(mixture, len(self.domains))[0]
         checks.fidelity_label(fidelity, self.rungs)
         value = float(value)
-        self.observations.append(dict(mixture=w.tolist(), fidelity=fidelity, value=value,
-                                      cost=None if cost is None else float(cost), failed=not math.isfinite(value)))
+        self.observations.append(
+            dict(
+                mixture=w.tolist(),
+                fidelity=fidelity,
+                value=value,
+                cost=None if cost is None else float(cost),
+                failed=not math.isfinite(value),
+            )
+        )
         for i, p in enumerate(self.pending):
             if p["fidelity"] == fidelity and np.allclose(p["mixture"], w, atol=1e-6):
                 del self.pending[i]
@@ -98,19 +115,28 @@ class Optimizer:
     def training_data(self, pending: Sequence[dict] = ()) -> TrainingData:
         """The padded record the GP is conditioned on: successes, then `pending` as fantasies."""
         successes = self.successes()
-        return self.surrogate.training_data(successes, self.surrogate.outcome_transform(successes, self.maximize),
-                                            pending)
+        return self.surrogate.training_data(
+            successes, self.surrogate.outcome_transform(successes, self.maximize), pending
+        )
 
     def contexts(self, key: jax.Array, candidate_mixtures: np.ndarray, pending: Sequence[dict] = ()) -> Context:
         """The conditioned GP of every hyperparameter sample, with its max-value samples."""
         params = self.hyperparameters()
-        return contexts(params, self.training_data(pending), candidate_mixtures, self.target_rung, key,
-                        self.config.acquisition_config)
+        return contexts(
+            params,
+            self.training_data(pending),
+            candidate_mixtures,
+            self.target_rung,
+            key,
+            self.config.acquisition_config,
+        )
 
     def rung_costs(self) -> np.ndarray:
         """Expected cost of a run at each rung (in the order of `rungs`), from the cost model."""
-        measured = {k: [o["cost"] for o in self.observations if o["fidelity"] == k and o["cost"] is not None]
-                    for k in self.rungs}
+        measured = {
+            k: [o["cost"] for o in self.observations if o["fidelity"] == k and o["cost"] is not None]
+            for k in self.rungs
+        }
         costs = self.cost_model(self.costs, measured)
         return np.array([float(costs[k]) for k in self.rungs])
 
@@ -137,9 +163,14 @@ class Optimizer:
                     picks.append(self._random_pick(key, pool, picks))
                 elif pool is not None:
                     ctx = self.contexts(key, W_pool, self.pending)
-                    j, value = best_in_pool(ctx, self.surrogate.inputs(W_pool, labels),
-                                            [p.index for p in picks if p.index is not None], self.target_rung,
-                                            self.rung_costs(), self.config.acquisition_config)
+                    j, value = best_in_pool(
+                        ctx,
+                        self.surrogate.inputs(W_pool, labels),
+                        [p.index for p in picks if p.index is not None],
+                        self.target_rung,
+                        self.rung_costs(),
+                        self.config.acquisition_config,
+                    )
                     picks.append(Proposal(W_pool[j], labels[j], j, value))
                 else:
                     picks.append(self._continuous_pick(key))
@@ -163,8 +194,19 @@ class Optimizer:
         ctx = self.contexts(k_ctx, raw[:256], self.pending)
         acquisition = self.config.acquisition_config
         rungs = [self.target] if acquisition.target_only else self.rungs
-        w, label, value = maximise(ctx, acquisition, raw, rungs, self.surrogate, self.lo, self.hi, self.rung_costs(),
-                                   self.target_rung, self.config.num_restarts, self.config.refine_steps)
+        w, label, value = maximise(
+            ctx,
+            acquisition,
+            raw,
+            rungs,
+            self.surrogate,
+            self.lo,
+            self.hi,
+            self.rung_costs(),
+            self.target_rung,
+            self.config.num_restarts,
+            self.config.refine_steps,
+        )
         return Proposal(w, label, None, value)
 
     # ------------------------------------------------------------------ predict / recommend
@@ -196,7 +238,9 @@ class Optimizer:
             json.dump(self.state_dict(), f)
 
     @classmethod
-    def from_state_dict(cls, state: Mapping, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Optimizer":
+    def from_state_dict(
+        cls, state: Mapping, kernel: KernelFactory | None = None, cost_model: Any = None
+    ) -> "Optimizer":
         """The Optimizer re-told `state`'s history: it proposes what one told that history fresh
         would. `kernel`: the kernel factory if it is not a built-in one (see `persistence`)."""
         return persistence.from_state_dict(cls, state, kernel, cost_model)

@@ -3,6 +3,7 @@
 A parameter is a dataclass field declared with `param(constraint, prior)`. Optimisers and
 samplers work on the unconstrained ("raw") tree; kernels always see constrained values.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -4,6 +4,7 @@ Fitted hyperparameters are not saved: they are a cache of the told history, and 
 Optimizer re-tells that history, exactly as the experiment layer rebuilds one from its stored
 trials each round. So a reloaded Optimizer proposes what a fresh one told the same history does.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,11 +21,21 @@ if TYPE_CHECKING:
 
 def state_dict(opt: "Optimizer") -> dict:
     """JSON-able state of `opt` (non-finite values are stored as strings)."""
-    observations = [dict(o, value=o["value"] if math.isfinite(o["value"]) else repr(o["value"]))
-                    for o in opt.observations]
-    return dict(domains=opt.domains, fidelities=opt.costs, target=opt.target, maximize=opt.maximize, seed=opt.seed,
-                bounds=opt.bounds, config=describe(opt.config), observations=observations,
-                pending=[dict(p) for p in opt.pending], num_asks=opt.num_asks)
+    observations = [
+        dict(o, value=o["value"] if math.isfinite(o["value"]) else repr(o["value"])) for o in opt.observations
+    ]
+    return dict(
+        domains=opt.domains,
+        fidelities=opt.costs,
+        target=opt.target,
+        maximize=opt.maximize,
+        seed=opt.seed,
+        bounds=opt.bounds,
+        config=describe(opt.config),
+        observations=observations,
+        pending=[dict(p) for p in opt.pending],
+        num_asks=opt.num_asks,
+    )
 
 
 def config_from_dict(data: Mapping, kernel: KernelFactory | None = None) -> OptimizerConfig:
@@ -50,18 +61,30 @@ def config_from_dict(data: Mapping, kernel: KernelFactory | None = None) -> Opti
     model["discrepancy_kernel"] = factory(model["discrepancy_kernel"])
     if model["noise_prior"] is not None:
         model["noise_prior"] = tuple(model["noise_prior"])
-    nested = dict(model_config=ModelConfig(**model), map_fit=MapFitConfig(**data["map_fit"]),
-                  nuts_fit=NutsFitConfig(**data["nuts_fit"]))
+    nested = dict(
+        model_config=ModelConfig(**model),
+        map_fit=MapFitConfig(**data["map_fit"]),
+        nuts_fit=NutsFitConfig(**data["nuts_fit"]),
+    )
     flat = {f.name: data[f.name] for f in dataclasses.fields(OptimizerConfig) if f.name not in nested}
     return OptimizerConfig(**dict(flat, kernel=factory(data["kernel"]), **nested))
 
 
-def from_state_dict(cls: type, state: Mapping, kernel: KernelFactory | None = None, cost_model: Any = None) -> "Optimizer":
+def from_state_dict(
+    cls: type, state: Mapping, kernel: KernelFactory | None = None, cost_model: Any = None
+) -> "Optimizer":
     """A fresh `cls` (the Optimizer) told `state`'s observations (as recorded: already checked and
     normalised), with its pending proposals and number of asks."""
-    opt = cls(state["domains"], state["fidelities"], state["target"], maximize=state["maximize"], seed=state["seed"],
-              bounds={k: tuple(v) for k, v in state["bounds"].items()}, cost_model=cost_model,
-              config=config_from_dict(state["config"], kernel))
+    opt = cls(
+        state["domains"],
+        state["fidelities"],
+        state["target"],
+        maximize=state["maximize"],
+        seed=state["seed"],
+        bounds={k: tuple(v) for k, v in state["bounds"].items()},
+        cost_model=cost_model,
+        config=config_from_dict(state["config"], kernel),
+    )
     opt.observations = [dict(o, value=float(o["value"])) for o in state["observations"]]
     opt.pending, opt.num_asks = [dict(p) for p in state["pending"]], int(state["num_asks"])
     return opt

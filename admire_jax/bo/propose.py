@@ -3,6 +3,7 @@
 Everything here is jitted with padded shapes; `AcquisitionConfig` is the static part. The host-side
 search that calls it (raw samples, then refinement) is `maximize`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,8 +59,15 @@ def at_target(X_MxF: jax.Array, target: TargetRung) -> jax.Array:
     return with_fidelity(mixtures_of(X_MxF), target.fidelity, target.rung)
 
 
-def _one_context(params: GPParams, data: TrainingData, candidates: Candidates, target: TargetRung, key,
-                 cfg: AcquisitionConfig, has_fantasies: bool) -> Context:
+def _one_context(
+    params: GPParams,
+    data: TrainingData,
+    candidates: Candidates,
+    target: TargetRung,
+    key,
+    cfg: AcquisitionConfig,
+    has_fantasies: bool,
+) -> Context:
     X, y, mask = data.inputs, data.y, data.mask
     if has_fantasies:  # kriging believer: pending points observe their own posterior mean
         believed, _ = predict(condition(params, X, y, data.observed), X)
@@ -84,13 +92,21 @@ def _one_context(params: GPParams, data: TrainingData, candidates: Candidates, t
 
 
 @partial(jax.jit, static_argnames=("cfg", "has_fantasies"))
-def make_contexts(params_S: GPParams, data: TrainingData, candidates: Candidates, target: TargetRung, key,
-                  cfg: AcquisitionConfig, has_fantasies: bool) -> Context:
+def make_contexts(
+    params_S: GPParams,
+    data: TrainingData,
+    candidates: Candidates,
+    target: TargetRung,
+    key,
+    cfg: AcquisitionConfig,
+    has_fantasies: bool,
+) -> Context:
     """Contexts for every hyperparameter sample (leading axis S); max values are sampled over
     `candidates` at the target rung."""
     S = jax.tree_util.tree_leaves(params_S)[0].shape[0]
     return jax.vmap(lambda p, k: _one_context(p, data, candidates, target, k, cfg, has_fantasies))(
-        params_S, jax.random.split(key, S))
+        params_S, jax.random.split(key, S)
+    )
 
 
 def _values_one(ctx: Context, X, target: TargetRung, cost_M, cfg: AcquisitionConfig) -> jax.Array:
@@ -115,7 +131,9 @@ def _values_one(ctx: Context, X, target: TargetRung, cost_M, cfg: AcquisitionCon
     return cost_weighted(gain, cost_M)
 
 
-def acquisition_values(ctx_S: Context, rows: Candidates, target: TargetRung, cost_R, cfg: AcquisitionConfig) -> jax.Array:
+def acquisition_values(
+    ctx_S: Context, rows: Candidates, target: TargetRung, cost_R, cfg: AcquisitionConfig
+) -> jax.Array:
     """Cost-aware acquisition of the rows (each at its own rung), averaged over hyperparameter
     samples; invalid rows (padding, excluded, or off-target for target-only acquisitions) get -1e30."""
     X_MxF, valid_M = rows.inputs, rows.valid
@@ -152,8 +170,17 @@ project_rows = jax.jit(jax.vmap(project_to_bounds, in_axes=(0, None, None)))
 
 
 @partial(jax.jit, static_argnames=("cfg", "steps"))
-def refine(ctx_S: Context, starts_PxF, lo_D, hi_D, cost_R, target: TargetRung, cfg: AcquisitionConfig, steps: int,
-           learning_rate: float = 0.05):
+def refine(
+    ctx_S: Context,
+    starts_PxF,
+    lo_D,
+    hi_D,
+    cost_R,
+    target: TargetRung,
+    cfg: AcquisitionConfig,
+    steps: int,
+    learning_rate: float = 0.05,
+):
     """Local ascent of the acquisition from each start row [w, s, r] (its mixture stays at its
     rung) by Adam on softmax logits, projected into the bounds; returns the best point seen and
     its value."""

@@ -1,4 +1,5 @@
 """Recommendation: the mixture with the best posterior mean at the target rung."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -29,8 +30,19 @@ def recommend(opt: "Optimizer", candidates: np.ndarray | None = None) -> Recomme
     with opt.surrogate.numerics():
         ctx = opt.contexts(opt.key(2, version), np.zeros((0, len(opt.domains))))
         raw = random_mixtures(opt.key(3, version), opt.config.raw_samples, opt.lo, opt.hi)
-        best, _, _ = maximise(ctx, POSTERIOR_MEAN, raw, [opt.target], opt.surrogate, opt.lo, opt.hi, opt.rung_costs(),
-                              opt.target_rung, opt.config.num_restarts, opt.config.refine_steps)
+        best, _, _ = maximise(
+            ctx,
+            POSTERIOR_MEAN,
+            raw,
+            [opt.target],
+            opt.surrogate,
+            opt.lo,
+            opt.hi,
+            opt.rung_costs(),
+            opt.target_rung,
+            opt.config.num_restarts,
+            opt.config.refine_steps,
+        )
     seen = np.array([o["mixture"] for o in opt.successes()])
     inside = np.all((seen >= opt.lo - 1e-12) & (seen <= opt.hi + 1e-12), axis=1)
     W = np.concatenate([best[None], seen[inside]])

@@ -1,5 +1,6 @@
 """What the Optimizer takes and gives back: a finite candidate pool, proposals and
 recommendations; and the padded sizes ("buckets") that keep jitted programs reused."""
+
 from __future__ import annotations
 
 import dataclasses

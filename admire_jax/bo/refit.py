@@ -15,6 +15,7 @@ re-conditioning alone turns its first rows into huge deviations from that level,
 own mixtures far above that rung's unseen rows until the next refit (a mediocre target row can be
 recommended right after it was run).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,8 +52,9 @@ class RefitPolicy:
             if not 0.0 <= value < math.inf:
                 raise ValueError(f"{name} must be a finite fraction >= 0, got {value}")
         if self.full_every < 1 or self.warm_iters < 1:
-            raise ValueError(f"full_refit_every and warm_refit_iters must be >= 1, got "
-                             f"{self.full_every} and {self.warm_iters}")
+            raise ValueError(
+                f"full_refit_every and warm_refit_iters must be >= 1, got {self.full_every} and {self.warm_iters}"
+            )
         if self.new_rung_rows < 0:
             raise ValueError(f"new_rung_refits must be >= 0, got {self.new_rung_rows}")
 
@@ -60,8 +62,15 @@ class RefitPolicy:
         """New observations needed before the next refit, after a fit on `fit_size` of them."""
         return max(self.every, math.ceil(self.growth * fit_size))
 
-    def decide(self, num_successes: int, fit_size: int, num_fits: int, full_size: int,
-               rung_counts: Sequence[int] = (), rung_counts_at_fit: Sequence[int] = ()) -> str:
+    def decide(
+        self,
+        num_successes: int,
+        fit_size: int,
+        num_fits: int,
+        full_size: int,
+        rung_counts: Sequence[int] = (),
+        rung_counts_at_fit: Sequence[int] = (),
+    ) -> str:
         """'full' (first fit, or every full_every-th refit once the data grew by the fraction
         full_growth since the last full fit, on `full_size` observations), 'warm', or 'reuse'
         the last hyperparameters. `rung_counts` / `rung_counts_at_fit`: successful observations
@@ -79,7 +88,8 @@ class RefitPolicy:
         if len(rung_counts) != len(rung_counts_at_fit):
             raise ValueError(f"rung_counts has {len(rung_counts)} rungs, rung_counts_at_fit {len(rung_counts_at_fit)}")
         return len(rung_counts) > 1 and any(
-            then < self.new_rung_rows and now > then for now, then in zip(rung_counts, rung_counts_at_fit))
+            then < self.new_rung_rows and now > then for now, then in zip(rung_counts, rung_counts_at_fit)
+        )
 
     def refits_per_full(self, size: int, interval: int) -> int:
         """Refits per full refit in a steady run at `size` observations, refitting every

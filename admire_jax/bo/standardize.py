@@ -1,6 +1,7 @@
 """Outcome standardisation as a transform (like BoTorch's outcome transforms): `forward` maps
 objective values to the maximised, unit-scale outcomes the GP models, `untransform` maps the GP's
 posterior moments back to objective units."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -5,6 +5,7 @@ fits the hyperparameters when the refit policy says so, re-conditioning on the l
 between. The fitted hyperparameters are a cache: a function of the observations told and of when
 the GP was asked for, never part of the Optimizer's saved state.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,12 +39,22 @@ class Surrogate:
         self.refit = config.refit_policy
         model = config.model_config
         with x64():
-            self.init = as64(build_model(
-                num_domains, len(self.rungs), kind=config.model, kernel=config.kernel,
-                transform=input_transform(model.transform, model.pseudo_count), noise_floor=model.noise_floor,
-                initial_noise=model.initial_noise, rho_median=model.rho_median, rho_log_sd=model.rho_log_sd,
-                mean_prior_sd=model.mean_prior_sd, noise_prior=model.noise_prior,
-                discrepancy_kernel=model.discrepancy_kernel))
+            self.init = as64(
+                build_model(
+                    num_domains,
+                    len(self.rungs),
+                    kind=config.model,
+                    kernel=config.kernel,
+                    transform=input_transform(model.transform, model.pseudo_count),
+                    noise_floor=model.noise_floor,
+                    initial_noise=model.initial_noise,
+                    rho_median=model.rho_median,
+                    rho_log_sd=model.rho_log_sd,
+                    mean_prior_sd=model.mean_prior_sd,
+                    noise_prior=model.noise_prior,
+                    discrepancy_kernel=model.discrepancy_kernel,
+                )
+            )
         self.num_fits = 0
         self._warm: GPParams | None = None
         self._fitted: tuple[int, GPParams] | None = None
@@ -62,11 +73,13 @@ class Surrogate:
         return model_inputs(mixtures, [self.coords[f] for f in labels], [self.rungs.index(f) for f in labels])
 
     def outcome_transform(self, successes: Sequence[Observation], maximize: bool) -> Standardize:
-        return Standardize.fit([o["value"] for o in successes], [o["fidelity"] for o in successes], maximize,
-                               self.config.standardize)
+        return Standardize.fit(
+            [o["value"] for o in successes], [o["fidelity"] for o in successes], maximize, self.config.standardize
+        )
 
-    def training_data(self, successes: Sequence[Observation], outcome: Standardize,
-                      pending: Sequence[Observation] = ()) -> TrainingData:
+    def training_data(
+        self, successes: Sequence[Observation], outcome: Standardize, pending: Sequence[Observation] = ()
+    ) -> TrainingData:
         """The successes and then the pending points (fantasies), padded to their bucket."""
         rows = list(successes) + list(pending)
         size = bucket(len(rows))
@@ -84,24 +97,43 @@ class Surrogate:
         num_successes = len(successes)
         if not num_successes:
             raise ValueError("no successful observations yet: tell() at least one finite value first")
-        kind = self.refit.decide(num_successes, self._fit_size, self.num_fits if self._fitted else 0,
-                                 self._full_size, self._rung_counts(successes),
-                                 self._rung_counts(successes[: self._fit_size]))
+        kind = self.refit.decide(
+            num_successes,
+            self._fit_size,
+            self.num_fits if self._fitted else 0,
+            self._full_size,
+            self._rung_counts(successes),
+            self._rung_counts(successes[: self._fit_size]),
+        )
         if kind == "reuse":
             self._fitted = (version, self._fitted[1])  # the GP is re-conditioned on the new data
             return self._fitted[1]
         data = self.training_data(successes, self.outcome_transform(successes, maximize))
         map_fit = self.config.map_fit
-        map_options = dict(num_restarts=map_fit.num_restarts, max_iters=map_fit.max_iters, tol=map_fit.tol,
-                           ftol=map_fit.ftol)
+        map_options = dict(
+            num_restarts=map_fit.num_restarts, max_iters=map_fit.max_iters, tol=map_fit.tol, ftol=map_fit.ftol
+        )
         if self.config.fit == "nuts":
             nuts = self.config.nuts_fit
-            params = fit_nuts(self.init, data, key, warm=self._warm, num_warmup=nuts.num_warmup,
-                              num_samples=nuts.num_samples, num_hyper_samples=nuts.num_hyper_samples,
-                              max_tree_depth=nuts.max_tree_depth, map_options=map_options)
+            params = fit_nuts(
+                self.init,
+                data,
+                key,
+                warm=self._warm,
+                num_warmup=nuts.num_warmup,
+                num_samples=nuts.num_samples,
+                num_hyper_samples=nuts.num_hyper_samples,
+                max_tree_depth=nuts.max_tree_depth,
+                map_options=map_options,
+            )
         elif kind == "warm" and self._warm is not None:  # a few steps from the last fit
-            params = fit_map(self.init, data, key, warm=self._warm,
-                             **dict(map_options, num_restarts=0, max_iters=self.refit.warm_iters))
+            params = fit_map(
+                self.init,
+                data,
+                key,
+                warm=self._warm,
+                **dict(map_options, num_restarts=0, max_iters=self.refit.warm_iters),
+            )
         else:
             params = fit_map(self.init, data, key, warm=self._warm, **map_options)
             self._full_size = num_successes

@@ -2,6 +2,7 @@
 
 Real mixtures are sparse, so maps such as log(w) are not usable as is.
 """
+
 from __future__ import annotations
 
 import jax

@@ -1,7 +1,8 @@
 """Text domains, tokenisation, packing and weighted, resumable interleaving.
 
-    from admire_jax.data import ByteTokenizer, builtin_domains, MixtureLoader, validation_set
+from admire_jax.data import ByteTokenizer, builtin_domains, MixtureLoader, validation_set
 """
+
 from admire_jax.data.builtin import builtin_domains, builtin_manifest, builtin_targets
 from admire_jax.data.configured import configured_domains
 from admire_jax.data.domain import Domain, memory_domain
@@ -10,20 +11,37 @@ from admire_jax.data.instruct import instruct_domain
 from admire_jax.data.instruct_loader import InstructionLoader, instruct_validation_set
 from admire_jax.data.instruct_packing import pack_conversations
 from admire_jax.data.instruct_setup import instruction_data
-from admire_jax.data.local_corpus import local_domain
 from admire_jax.data.loader import MixtureLoader
+from admire_jax.data.local_corpus import local_domain
 from admire_jax.data.paths import data_root
-from admire_jax.data.tokenizer import (ByteTokenizer, SentencePieceTokenizer, padded_vocab_size,
-                                       train_sentencepiece)
 from admire_jax.data.tfds_source import DatasetNotPreparedError, tfds_domain
+from admire_jax.data.tokenizer import ByteTokenizer, SentencePieceTokenizer, padded_vocab_size, train_sentencepiece
 from admire_jax.data.validation import validation_set
 from admire_jax.data.weights import block_counts, parse_weights
 
 __all__ = [
-    "ByteTokenizer", "DatasetNotPreparedError", "Domain", "HFTokenizer", "InstructionLoader",
-    "MixtureLoader", "instruct_domain", "instruct_validation_set", "instruction_data",
+    "ByteTokenizer",
+    "DatasetNotPreparedError",
+    "Domain",
+    "HFTokenizer",
+    "InstructionLoader",
+    "MixtureLoader",
+    "instruct_domain",
+    "instruct_validation_set",
+    "instruction_data",
     "pack_conversations",
-    "SentencePieceTokenizer", "block_counts", "builtin_domains", "builtin_manifest",
-    "builtin_targets", "configured_domains", "data_root", "local_domain", "memory_domain", "padded_vocab_size",
-    "parse_weights", "tfds_domain", "train_sentencepiece", "validation_set",
+    "SentencePieceTokenizer",
+    "block_counts",
+    "builtin_domains",
+    "builtin_manifest",
+    "builtin_targets",
+    "configured_domains",
+    "data_root",
+    "local_domain",
+    "memory_domain",
+    "padded_vocab_size",
+    "parse_weights",
+    "tfds_domain",
+    "train_sentencepiece",
+    "validation_set",
 ]

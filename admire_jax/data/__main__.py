@@ -5,13 +5,13 @@
 Run once on a fresh machine to pay the build before training; prints, per domain, documents,
 bytes and the number of train / validation sequences of `seq_len` byte tokens.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 
-from admire_jax.data.builtin import (DEFAULT_MAX_BYTES, builtin_domains, builtin_manifest,
-                                     builtin_targets)
+from admire_jax.data.builtin import DEFAULT_MAX_BYTES, builtin_domains, builtin_manifest, builtin_targets
 from admire_jax.data.stream import token_stream
 from admire_jax.data.tokenizer import ByteTokenizer
 
@@ -23,8 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seq_len", type=int, default=512)
     args = parser.parse_args(argv)
     if args.max_bytes <= 0 or args.seq_len <= 0:
-        print("python -m admire_jax.data: --max_bytes and --seq_len must be positive",
-              file=sys.stderr)
+        print("python -m admire_jax.data: --max_bytes and --seq_len must be positive", file=sys.stderr)
         return 2
     domains = builtin_domains(max_bytes=args.max_bytes, data_dir=args.data_dir)
     targets = builtin_targets(max_bytes=args.max_bytes, data_dir=args.data_dir)
@@ -34,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'domain':<18}{'docs':>7}{'bytes':>11}{'train seqs':>12}{'val seqs':>10}")
     for d in domains + targets:
         info = manifest["domains"][d.name]
-        train, val = (len(token_stream(d, s, tok, args.data_dir)) // args.seq_len
-                      for s in ("train", "validation"))
+        train, val = (len(token_stream(d, s, tok, args.data_dir)) // args.seq_len for s in ("train", "validation"))
         role = "  (target)" if d in targets else ""
         print(f"{d.name:<18}{info['documents']:>7}{info['bytes']:>11}{train:>12}{val:>10}{role}")
     return 0

@@ -6,6 +6,7 @@ local-corpus TFDS builder. A manifest lists every source file with its sha256; e
 call re-hashes those files, and any change (edited, removed file) rebuilds the corpus, so a
 cached corpus always matches its manifest.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,7 @@ from typing import Sequence
 import gin
 
 from admire_jax.data import paths
-from admire_jax.data.builtin_sources import (TARGET_DOMAINS, TRAIN_DOMAINS, BuiltinSources,
-                                             collect)
+from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS, BuiltinSources, collect
 from admire_jax.data.domain import Domain
 from admire_jax.data.local_corpus import local_domain
 
@@ -32,9 +32,12 @@ DEFAULT_VALIDATION_FRACTION = 0.05
 
 
 @gin.configurable
-def builtin_domains(names: Sequence[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-                    data_dir: str | os.PathLike | None = None,
-                    sources: BuiltinSources | None = None) -> list[Domain]:
+def builtin_domains(
+    names: Sequence[str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    data_dir: str | os.PathLike | None = None,
+    sources: BuiltinSources | None = None,
+) -> list[Domain]:
     """The built-in training domains (all six when `names` is None), built on first use.
 
     `max_bytes` caps each domain's text (smaller values build faster, e.g. in tests).
@@ -43,9 +46,12 @@ def builtin_domains(names: Sequence[str] | None = None, max_bytes: int = DEFAULT
 
 
 @gin.configurable
-def builtin_targets(names: Sequence[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-                    data_dir: str | os.PathLike | None = None,
-                    sources: BuiltinSources | None = None) -> list[Domain]:
+def builtin_targets(
+    names: Sequence[str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    data_dir: str | os.PathLike | None = None,
+    sources: BuiltinSources | None = None,
+) -> list[Domain]:
     """The held-out targets (all when `names` is None): text that no training domain holds, so
     the loss on it is an objective whose best mixture is not obvious."""
     return _domains(_known(names, TARGET_DOMAINS, "target"), max_bytes, data_dir, sources)
@@ -55,13 +61,16 @@ def _known(names: Sequence[str] | None, known: tuple[str, ...], kind: str) -> li
     names = list(known if names is None else names)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown built-in {kind}(s) {unknown}; built-in training domains are "
-                         f"{list(TRAIN_DOMAINS)}, held-out targets {list(TARGET_DOMAINS)}")
+        raise ValueError(
+            f"unknown built-in {kind}(s) {unknown}; built-in training domains are "
+            f"{list(TRAIN_DOMAINS)}, held-out targets {list(TARGET_DOMAINS)}"
+        )
     return names
 
 
-def builtin_manifest(max_bytes: int = DEFAULT_MAX_BYTES, data_dir: str | os.PathLike | None = None,
-                     sources: BuiltinSources | None = None) -> dict:
+def builtin_manifest(
+    max_bytes: int = DEFAULT_MAX_BYTES, data_dir: str | os.PathLike | None = None, sources: BuiltinSources | None = None
+) -> dict:
     """The manifest of the built-in corpus (building it if needed): files, hashes, sizes."""
     folder = _ensure_built(max_bytes, paths.resolve(data_dir), sources or BuiltinSources())
     return json.loads((folder / "manifest.json").read_text())
@@ -71,10 +80,15 @@ def _domains(names, max_bytes, data_dir, sources) -> list[Domain]:
     if not isinstance(max_bytes, int) or max_bytes <= 0:
         raise ValueError(f"max_bytes must be a positive integer, not {max_bytes!r}")
     folder = _ensure_built(max_bytes, paths.resolve(data_dir), sources or BuiltinSources())
-    return [local_domain(n, folder / "sources" / f"{n}.jsonl", data_dir=folder / "tfds",
-                         validation_fraction=VALIDATION_FRACTION.get(
-                             n, DEFAULT_VALIDATION_FRACTION))
-            for n in names]
+    return [
+        local_domain(
+            n,
+            folder / "sources" / f"{n}.jsonl",
+            data_dir=folder / "tfds",
+            validation_fraction=VALIDATION_FRACTION.get(n, DEFAULT_VALIDATION_FRACTION),
+        )
+        for n in names
+    ]
 
 
 def _ensure_built(max_bytes: int, root: pathlib.Path, sources: BuiltinSources) -> pathlib.Path:
@@ -94,8 +108,7 @@ def _ensure_built(max_bytes: int, root: pathlib.Path, sources: BuiltinSources) -
 
 def _unchanged(manifest: dict) -> bool:
     hashes: dict[str, str | None] = {}
-    return all(_file_sha256(entry["path"], hashes) == entry["source_sha256"]
-               for entry in manifest["files"])
+    return all(_file_sha256(entry["path"], hashes) == entry["source_sha256"] for entry in manifest["files"])
 
 
 def _file_sha256(path: str, memo: dict) -> str | None:
@@ -119,8 +132,14 @@ def _build(folder: pathlib.Path, max_bytes: int, sources: BuiltinSources, settin
             if digest in seen:
                 continue  # first domain to claim a text keeps it
             seen.add(digest)
-            entries.append({"domain": name, "path": str(path), "doc_sha256": digest,
-                            "source_sha256": _file_sha256(str(path), hashes)})
+            entries.append(
+                {
+                    "domain": name,
+                    "path": str(path),
+                    "doc_sha256": digest,
+                    "source_sha256": _file_sha256(str(path), hashes),
+                }
+            )
             lines.append(json.dumps({"text": doc.decode("utf-8")}))
             size += len(doc)
         if len(lines) < 2:

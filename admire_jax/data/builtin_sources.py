@@ -13,6 +13,7 @@ Held-out targets (scored, never trained on):
   python_reference  the language reference topics of `pydoc_data`: English prose about Python
   numpy_stubs       numpy's type stubs (.pyi): typed API signatures, the demo's objective
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,23 +38,32 @@ class BuiltinSources:
 
     stdlib: str = dataclasses.field(default_factory=lambda: sysconfig.get_paths()["stdlib"])
     include: str = dataclasses.field(default_factory=lambda: sysconfig.get_paths()["include"])
-    site_packages: tuple[str, ...] = dataclasses.field(default_factory=lambda: tuple(sorted(
-        {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})))
+    site_packages: tuple[str, ...] = dataclasses.field(
+        default_factory=lambda: tuple(sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}))
+    )
 
 
 Document = tuple[pathlib.Path, bytes]
 
 
-def _files(roots, pattern: str, keep: Callable[[pathlib.Path], bool] = lambda p: True,
-           skip_dirs: tuple[str, ...] = ("__pycache__",)) -> Iterator[pathlib.Path]:
+def _files(
+    roots,
+    pattern: str,
+    keep: Callable[[pathlib.Path], bool] = lambda p: True,
+    skip_dirs: tuple[str, ...] = ("__pycache__",),
+) -> Iterator[pathlib.Path]:
     """Files under `roots` matching `pattern`, in sorted order, not below any `skip_dirs`."""
     for root in roots:
         for folder, dirs, names in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d not in skip_dirs)
             for name in sorted(names):
                 p = pathlib.Path(folder, name)
-                if (fnmatch.fnmatchcase(name, pattern) and p.is_file()
-                        and p.stat().st_size <= MAX_FILE_BYTES and keep(p)):
+                if (
+                    fnmatch.fnmatchcase(name, pattern)
+                    and p.is_file()
+                    and p.stat().st_size <= MAX_FILE_BYTES
+                    and keep(p)
+                ):
                     yield p
 
 
@@ -98,8 +108,9 @@ def _licenses(src: BuiltinSources) -> Iterator[Document]:
     stdlib_licence = pathlib.Path(src.stdlib) / "LICENSE.txt"
     if stdlib_licence.is_file():
         yield stdlib_licence, stdlib_licence.read_bytes()
-    in_dist_info = lambda p: (any(part.endswith(".dist-info") for part in p.parts)
-                              and p.name.upper().startswith(_LICENCE_NAMES))
+    in_dist_info = lambda p: (
+        any(part.endswith(".dist-info") for part in p.parts) and p.name.upper().startswith(_LICENCE_NAMES)
+    )
     for p in _files(src.site_packages, "*", in_dist_info):
         yield p, p.read_bytes()
 
@@ -119,9 +130,14 @@ def _numpy_stubs(src: BuiltinSources) -> Iterator[Document]:
 
 
 COLLECTORS: dict[str, Callable[[BuiltinSources], Iterator[Document]]] = {
-    "python_code": _python_code, "python_tests": _python_tests, "c_code": _c_code,
-    "docstrings": _docstrings, "markdown": _markdown, "licenses": _licenses,
-    "python_reference": _python_reference, "numpy_stubs": _numpy_stubs,
+    "python_code": _python_code,
+    "python_tests": _python_tests,
+    "c_code": _c_code,
+    "docstrings": _docstrings,
+    "markdown": _markdown,
+    "licenses": _licenses,
+    "python_reference": _python_reference,
+    "numpy_stubs": _numpy_stubs,
 }
 
 

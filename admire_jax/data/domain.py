@@ -4,6 +4,7 @@ The loader only needs documents as bytes and a fingerprint that changes whenever
 does (it keys the token caches). Sources: TFDS datasets (catalogue, local corpora and the
 built-in corpus all end up there, see `tfds_source.py`) and in-memory texts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,8 +33,10 @@ class Domain:
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise ValueError(f"domain name {self.name!r} must be lower-case letters, digits, "
-                             "'_', '-' or '.', starting with a letter or digit")
+            raise ValueError(
+                f"domain name {self.name!r} must be lower-case letters, digits, "
+                "'_', '-' or '.', starting with a letter or digit"
+            )
 
     def documents(self, split: str) -> Iterator[bytes]:
         """Yields the documents of `split` ('train' or 'validation') as UTF-8 bytes."""
@@ -57,8 +60,7 @@ class MemorySource:
         return iter(self.train if split == "train" else self.validation)
 
 
-def memory_domain(name: str, train: Sequence[str | bytes],
-                  validation: Sequence[str | bytes]) -> Domain:
+def memory_domain(name: str, train: Sequence[str | bytes], validation: Sequence[str | bytes]) -> Domain:
     """A domain from in-memory texts; empty documents raise ValueError."""
     splits = {}
     digest = hashlib.sha256()
@@ -71,8 +73,7 @@ def memory_domain(name: str, train: Sequence[str | bytes],
                 raise ValueError(f"domain {name!r}: {split} document {i} is empty")
             digest.update(split.encode() + len(doc).to_bytes(8, "little") + doc)
         splits[split] = docs
-    return Domain(name, MemorySource(splits["train"], splits["validation"],
-                                     "mem-" + digest.hexdigest()[:24]))
+    return Domain(name, MemorySource(splits["train"], splits["validation"], "mem-" + digest.hexdigest()[:24]))
 
 
 def check_split(split: str) -> None:

@@ -5,6 +5,7 @@ fingerprint, encode, decode) so the loader accepts it, plus `encode_chat`, which
 conversation with the checkpoint's jinja chat template and marks the tokens written by the
 assistant (the only ones instruction tuning trains on). Needs the optional `tokenizers` package.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,8 +49,7 @@ class HFTokenizer:
         try:
             import tokenizers  # pylint: disable=import-outside-toplevel
         except ImportError as e:
-            raise ImportError("checkpoint tokenizers need the `finetune` extra: "
-                              "pip install tokenizers jinja2") from e
+            raise ImportError("checkpoint tokenizers need the `finetune` extra: pip install tokenizers jinja2") from e
         self.folder = pathlib.Path(folder)
         path = self.folder / TOKENIZER_FILE
         if not path.is_file():
@@ -90,16 +90,18 @@ class HFTokenizer:
         kept = [int(i) for i in ids if 0 <= int(i) < self.real_vocab_size]
         return self._tok.decode(kept, skip_special_tokens=True)
 
-    def render_chat(self, messages: Sequence[Mapping[str, str]],
-                    add_generation_prompt: bool = False) -> str:
+    def render_chat(self, messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = False) -> str:
         """The conversation as the checkpoint's chat template writes it."""
         if self.chat_template is None:
             raise ValueError(f"{self.folder}: the tokenizer has no chat_template")
         if self._compiled is None:
             self._compiled = _compile(self.chat_template)
-        return self._compiled.render(messages=list(messages), bos_token=self.bos_token or "",
-                                     eos_token=self.eos_token,
-                                     add_generation_prompt=add_generation_prompt)
+        return self._compiled.render(
+            messages=list(messages),
+            bos_token=self.bos_token or "",
+            eos_token=self.eos_token,
+            add_generation_prompt=add_generation_prompt,
+        )
 
     def encode_chat(self, messages: Sequence[Mapping[str, str]]) -> tuple[np.ndarray, np.ndarray]:
         """(ids [T] int32, assistant_T bool): True for tokens of assistant turns (their content and
@@ -110,10 +112,12 @@ class HFTokenizer:
             if message["role"] != "assistant":
                 continue
             prompt = self.render_chat(messages[:i], add_generation_prompt=True)
-            upto = self.render_chat(messages[:i + 1])
+            upto = self.render_chat(messages[: i + 1])
             if not (upto.startswith(prompt) and text.startswith(upto)):
-                raise ValueError(f"{self.folder}: the chat template does not render conversations "
-                                 "incrementally; assistant turns cannot be located")
+                raise ValueError(
+                    f"{self.folder}: the chat template does not render conversations "
+                    "incrementally; assistant turns cannot be located"
+                )
             spans.append((len(prompt), len(upto)))
         encoding = self._tok.encode(text, add_special_tokens=False)
         starts_T = np.asarray([start for start, _ in encoding.offsets], dtype=np.int64)
@@ -128,8 +132,8 @@ class HFTokenizer:
 
 def _compile(template: str):
     """Jinja settings of HF chat templates: sandboxed, trimmed blocks, `raise_exception`."""
-    from jinja2.exceptions import TemplateError  # pylint: disable=import-outside-toplevel
     from jinja2 import sandbox  # pylint: disable=import-outside-toplevel
+    from jinja2.exceptions import TemplateError  # pylint: disable=import-outside-toplevel
 
     def raise_exception(message):
         raise TemplateError(message)

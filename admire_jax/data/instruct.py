@@ -6,6 +6,7 @@ stores each conversation as canonical JSON in the 'text' feature of its own TFDS
 (`admire_instruct_corpus`), so splitting, de-duplication, versioning and caching are those of
 `local_corpus.py`. Bad lines raise ValueError naming the file and line.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,14 @@ import tensorflow_datasets as tfds
 from admire_jax.data import paths
 from admire_jax.data.domain import Domain
 from admire_jax.data.jsonl import jsonl_records
-from admire_jax.data.local_corpus import (AdmireLocalCorpus, LocalCorpusConfig, expand_paths,
-                                          manifest, prepare, split_documents)
+from admire_jax.data.local_corpus import (
+    AdmireLocalCorpus,
+    LocalCorpusConfig,
+    expand_paths,
+    manifest,
+    prepare,
+    split_documents,
+)
 from admire_jax.data.tfds_source import TfdsSource
 
 ROLES = ("system", "user", "assistant")
@@ -40,8 +47,7 @@ def parse_conversation(record: Any, where: str) -> list[dict[str, str]]:
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
             raise ValueError(f"{where}: message {i} needs 'role' and 'content'")
         if m["role"] not in ROLES:
-            raise ValueError(f"{where}: message {i} has unknown role {m['role']!r}; "
-                             f"expected one of {ROLES}")
+            raise ValueError(f"{where}: message {i} has unknown role {m['role']!r}; expected one of {ROLES}")
         if not isinstance(m["content"], str):
             raise ValueError(f"{where}: message {i} content is not a string")
         clean.append({"role": m["role"], "content": m["content"]})
@@ -76,21 +82,26 @@ class AdmireInstructCorpus(AdmireLocalCorpus):
 
     def _info(self) -> tfds.core.DatasetInfo:
         return tfds.core.DatasetInfo(
-            builder=self, description="Local JSONL conversations prepared by admire_jax.data.",
-            features=tfds.features.FeaturesDict({"text": tfds.features.Text()}))
+            builder=self,
+            description="Local JSONL conversations prepared by admire_jax.data.",
+            features=tfds.features.FeaturesDict({"text": tfds.features.Text()}),
+        )
 
     def _split_generators(self, dl_manager):
         del dl_manager
-        train, validation = split_documents(read_conversations(self.builder_config.files),
-                                            self.builder_config.validation_fraction)
-        return {"train": self._generate_examples(train),
-                "validation": self._generate_examples(validation)}
+        train, validation = split_documents(
+            read_conversations(self.builder_config.files), self.builder_config.validation_fraction
+        )
+        return {"train": self._generate_examples(train), "validation": self._generate_examples(validation)}
 
 
 @gin.configurable
-def instruct_domain(name: str, sources: Sequence[str | os.PathLike] | str,
-                    validation_fraction: float = 0.05,
-                    data_dir: str | os.PathLike | None = None) -> Domain:
+def instruct_domain(
+    name: str,
+    sources: Sequence[str | os.PathLike] | str,
+    validation_fraction: float = 0.05,
+    data_dir: str | os.PathLike | None = None,
+) -> Domain:
     """A domain of conversations from .jsonl files or folders, prepared as TFDS (cached).
 
     Prepared under <data_dir>/admire_instruct_corpus/<name>/<version>; default data_dir is
@@ -101,16 +112,17 @@ def instruct_domain(name: str, sources: Sequence[str | os.PathLike] | str,
     for _ in read_conversations(files):  # bad lines fail here, before TFDS is involved
         pass
     data_dir = pathlib.Path(data_dir) if data_dir is not None else paths.data_root() / "instruct"
-    wanted = manifest(files, kind="instruct", format=FORMAT_VERSION,
-                      validation_fraction=validation_fraction)
-    config = LocalCorpusConfig(name=name, description=f"manifest {wanted['hash']}",
-                               files=tuple(str(f) for f in files),
-                               validation_fraction=validation_fraction)
+    wanted = manifest(files, kind="instruct", format=FORMAT_VERSION, validation_fraction=validation_fraction)
+    config = LocalCorpusConfig(
+        name=name,
+        description=f"manifest {wanted['hash']}",
+        files=tuple(str(f) for f in files),
+        validation_fraction=validation_fraction,
+    )
     return Domain(name, TfdsSource(str(prepare(AdmireInstructCorpus, config, wanted, data_dir))))
 
 
-def tokenized_examples(domain: Domain, split: str,
-                       tokenizer) -> list[tuple[np.ndarray, np.ndarray]]:
+def tokenized_examples(domain: Domain, split: str, tokenizer) -> list[tuple[np.ndarray, np.ndarray]]:
     """(ids [T], assistant [T]) of every conversation of `domain`'s `split`, in stored order;
     `tokenizer` needs `encode_chat` (an HFTokenizer with a chat template)."""
     return [tokenizer.encode_chat(conversation(doc)) for doc in domain.documents(split)]

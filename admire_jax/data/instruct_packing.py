@@ -6,6 +6,7 @@ cut to it). Every conversation gets its own segment id within its row (1, 2, ...
 padding), so attention never crosses examples, positions restart at 0 per conversation, and
 the loss mask is 1 only where the target token was written by the assistant.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -13,8 +14,9 @@ from typing import Sequence
 import numpy as np
 
 
-def pack_conversations(examples: Sequence[tuple[np.ndarray, np.ndarray]], seq_len: int,
-                       pad_id: int) -> dict[str, np.ndarray]:
+def pack_conversations(
+    examples: Sequence[tuple[np.ndarray, np.ndarray]], seq_len: int, pad_id: int
+) -> dict[str, np.ndarray]:
     """Rows [N, seq_len] (inputs, targets, loss_mask, segment_ids, positions) of `examples`.
 
     Conversations left with no assistant target after cutting are dropped; ValueError if none
@@ -25,7 +27,7 @@ def pack_conversations(examples: Sequence[tuple[np.ndarray, np.ndarray]], seq_le
     rows: list[list[tuple[np.ndarray, np.ndarray]]] = [[]]
     used = 0
     for ids_T, assistant_T in examples:
-        ids_T, assistant_T = ids_T[:seq_len + 1], assistant_T[:seq_len + 1]
+        ids_T, assistant_T = ids_T[: seq_len + 1], assistant_T[: seq_len + 1]
         if len(ids_T) < 2 or not assistant_T[1:].any():
             continue
         if used + len(ids_T) - 1 > seq_len:
@@ -36,11 +38,13 @@ def pack_conversations(examples: Sequence[tuple[np.ndarray, np.ndarray]], seq_le
     if not rows[-1]:
         raise ValueError("no conversation with an assistant target fits the sequence length")
     n = len(rows)
-    out = {"inputs": np.full((n, seq_len), pad_id, np.int32),
-           "targets": np.full((n, seq_len), pad_id, np.int32),
-           "loss_mask": np.zeros((n, seq_len), np.float32),
-           "segment_ids": np.zeros((n, seq_len), np.int32),
-           "positions": np.zeros((n, seq_len), np.int32)}
+    out = {
+        "inputs": np.full((n, seq_len), pad_id, np.int32),
+        "targets": np.full((n, seq_len), pad_id, np.int32),
+        "loss_mask": np.zeros((n, seq_len), np.float32),
+        "segment_ids": np.zeros((n, seq_len), np.int32),
+        "positions": np.zeros((n, seq_len), np.int32),
+    }
     for r, row in enumerate(rows):
         at = 0
         for segment, (ids_T, assistant_T) in enumerate(row, 1):

@@ -7,6 +7,7 @@ mixture loader over instruction domains and fixed validation rows per domain.
 Fields mirror the trainer's `ProxyData` (tokenizer, loader, validation, mixture), so a trainer
 can take either.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,24 +32,35 @@ class InstructionData:
 
 
 @gin.configurable(denylist=["mixture", "seq_len", "global_batch", "seed"])
-def instruction_data(mixture: Mapping[str, float] | None, seq_len: int, global_batch: int,
-                     seed: int, checkpoint: str | os.PathLike = gin.REQUIRED,
-                     sources: Mapping[str, str | Sequence[str]] = gin.REQUIRED,
-                     validation_sequences: int = 32, validation_fraction: float = 0.05,
-                     process_index: int = 0, process_count: int = 1,
-                     data_dir: str | os.PathLike | None = None) -> InstructionData:
+def instruction_data(
+    mixture: Mapping[str, float] | None,
+    seq_len: int,
+    global_batch: int,
+    seed: int,
+    checkpoint: str | os.PathLike = gin.REQUIRED,
+    sources: Mapping[str, str | Sequence[str]] = gin.REQUIRED,
+    validation_sequences: int = 32,
+    validation_fraction: float = 0.05,
+    process_index: int = 0,
+    process_count: int = 1,
+    data_dir: str | os.PathLike | None = None,
+) -> InstructionData:
     """Instruction domains (one per source, in name order) under the checkpoint's tokenizer;
     `mixture` None means uniform. Validation keeps up to `validation_sequences` rows a domain."""
     if not sources:
         raise ValueError("instruction_data.sources names no instruction source")
     tokenizer = HFTokenizer(checkpoint)
-    domains = [instruct_domain(name, sources[name], validation_fraction=validation_fraction,
-                               data_dir=data_dir) for name in sorted(sources)]
+    domains = [
+        instruct_domain(name, sources[name], validation_fraction=validation_fraction, data_dir=data_dir)
+        for name in sorted(sources)
+    ]
     names = [d.name for d in domains]
-    weights = dict(zip(names, parse_weights(mixture if mixture is not None
-                                            else {n: 1.0 for n in names}, names).tolist()))
-    loader = InstructionLoader(domains, weights, seq_len, global_batch, seed, tokenizer,
-                               process_index, process_count, data_dir)
+    weights = dict(
+        zip(names, parse_weights(mixture if mixture is not None else {n: 1.0 for n in names}, names).tolist())
+    )
+    loader = InstructionLoader(
+        domains, weights, seq_len, global_batch, seed, tokenizer, process_index, process_count, data_dir
+    )
     validation = {}
     for domain in domains:
         rows = instruct_validation_set(domain, tokenizer, seq_len, data_dir=data_dir)

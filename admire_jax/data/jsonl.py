@@ -1,4 +1,5 @@
 """Reading JSON-lines files with errors that name the file and line."""
+
 from __future__ import annotations
 
 import json

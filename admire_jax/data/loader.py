@@ -11,6 +11,7 @@ offset (0 .. L-1 tokens), so a domain that runs out repeats with different seque
 boundaries. The B rows are then shuffled within the block and process p keeps rows
 [p * B / P, (p + 1) * B / P).
 """
+
 from __future__ import annotations
 
 import collections
@@ -50,21 +51,27 @@ class MixtureLoader:
       data_dir: cache root for token streams (default: see `paths.py`).
     """
 
-    def __init__(self, domains: Sequence[Domain], weights: Any, seq_len: int = 512,
-                 global_batch: int = 64, seed: int = 0, tokenizer: Tokenizer | None = None,
-                 process_index: int = 0, process_count: int = 1,
-                 data_dir: str | pathlib.Path | None = None):
+    def __init__(
+        self,
+        domains: Sequence[Domain],
+        weights: Any,
+        seq_len: int = 512,
+        global_batch: int = 64,
+        seed: int = 0,
+        tokenizer: Tokenizer | None = None,
+        process_index: int = 0,
+        process_count: int = 1,
+        data_dir: str | pathlib.Path | None = None,
+    ):
         domains = list(domains)
         if not domains:
             raise ValueError("MixtureLoader needs at least one domain")
         check_unique(domains)
-        for label, v in (("seq_len", seq_len), ("global_batch", global_batch),
-                         ("process_count", process_count)):
+        for label, v in (("seq_len", seq_len), ("global_batch", global_batch), ("process_count", process_count)):
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{label} must be a positive integer, not {v!r}")
         if global_batch % process_count:
-            raise ValueError(f"global_batch {global_batch} is not divisible by "
-                             f"process_count {process_count}")
+            raise ValueError(f"global_batch {global_batch} is not divisible by process_count {process_count}")
         if not 0 <= process_index < process_count:
             raise ValueError(f"process_index {process_index} is outside [0, {process_count})")
         self.domains = domains
@@ -96,8 +103,10 @@ class MixtureLoader:
             s = token_stream(domain, "train", self.tokenizer, data_dir)
             fits = (len(s) - 1) // self.seq_len
             if fits < 1:
-                raise ValueError(f"domain {domain.name!r} has {len(s)} train tokens, fewer than "
-                                 f"one sequence of seq_len + 1 = {self.seq_len + 1}")
+                raise ValueError(
+                    f"domain {domain.name!r} has {len(s)} train tokens, fewer than "
+                    f"one sequence of seq_len + 1 = {self.seq_len + 1}"
+                )
             windows[i] = fits - 1 if fits > 1 else 1  # one window of slack for the epoch offsets
             slack[i] = len(s) - 1 - windows[i] * self.seq_len
             offsets[i] = length
@@ -120,8 +129,7 @@ class MixtureLoader:
         Above 1.0 the domain has run out and is being repeated; 0 for unused domains.
         """
         used_D = self.schedule.consumed(_check_step(step) + 1)
-        return {n: float(u / w) if w else 0.0
-                for n, u, w in zip(self.names, used_D, self.windows)}
+        return {n: float(u / w) if w else 0.0 for n, u, w in zip(self.names, used_D, self.windows)}
 
     def domain_rows(self, step: int) -> np.ndarray:
         """[local_batch] domain index of each row of this process's `batch(step)`."""
@@ -138,10 +146,13 @@ class MixtureLoader:
             start_R[rows] = self._offsets[d] + cut + order_W[within_R[rows]] * self.seq_len
             if e > 0 and self.names[d] not in self._warned_repeat:
                 self._warned_repeat.add(self.names[d])
-                _LOG.warning("data: domain %r ran out of train tokens at step %d; repeating "
-                             "it (epoch %d)", self.names[d], step, e + 1)
-        return pack_windows(self._store, start_R, self.seq_len, self.tokenizer.eos_id,
-                            self.tokenizer.pad_id)
+                _LOG.warning(
+                    "data: domain %r ran out of train tokens at step %d; repeating it (epoch %d)",
+                    self.names[d],
+                    step,
+                    e + 1,
+                )
+        return pack_windows(self._store, start_R, self.seq_len, self.tokenizer.eos_id, self.tokenizer.pad_id)
 
     def _rows(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Domain index and per-domain sequence number of this process's rows."""
@@ -152,7 +163,7 @@ class MixtureLoader:
         rng = np.random.default_rng([self.seed, step, 0x5EED])
         order_B = rng.permutation(self.global_batch)
         lo = self.process_index * self.local_batch
-        mine = order_B[lo:lo + self.local_batch]
+        mine = order_B[lo : lo + self.local_batch]
         return domain_B[mine], first_D[domain_B[mine]] + rank_B[mine]
 
     def _epoch(self, d: int, epoch: int) -> tuple[np.ndarray, int]:

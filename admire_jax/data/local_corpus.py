@@ -7,6 +7,7 @@ de-duplicated by content hash and split by hash order (a document's split never 
 file order), so validation text never appears in training. A manifest (file list with
 hashes) is stored beside the prepared files; a changed source triggers a rebuild.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -61,15 +62,16 @@ class AdmireLocalCorpus(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description="Local .txt/.jsonl text corpus prepared by admire_jax.data.",
-            features=tfds.features.FeaturesDict({"text": tfds.features.Text()}))
+            features=tfds.features.FeaturesDict({"text": tfds.features.Text()}),
+        )
 
     def _split_generators(self, dl_manager):
         del dl_manager  # nothing to download
-        train, validation = split_documents(read_documents(self.builder_config.files,
-                                                           self.builder_config.text_field),
-                                            self.builder_config.validation_fraction)
-        return {"train": self._generate_examples(train),
-                "validation": self._generate_examples(validation)}
+        train, validation = split_documents(
+            read_documents(self.builder_config.files, self.builder_config.text_field),
+            self.builder_config.validation_fraction,
+        )
+        return {"train": self._generate_examples(train), "validation": self._generate_examples(validation)}
 
     def _generate_examples(self, docs: list[bytes]):
         for doc in docs:
@@ -118,8 +120,7 @@ def read_documents(files: Sequence[str | os.PathLike], text_field: str = "text")
                 yield text.encode("utf-8")
 
 
-def split_documents(docs: Iterator[bytes], validation_fraction: float
-                    ) -> tuple[list[bytes], list[bytes]]:
+def split_documents(docs: Iterator[bytes], validation_fraction: float) -> tuple[list[bytes], list[bytes]]:
     """De-duplicates by sha256 and moves documents, in hash order, to validation until they
     hold `validation_fraction` of the bytes (at most twice that: documents that would overshoot
     are skipped); no validation text occurs inside training text. Returns (train, validation),
@@ -148,13 +149,13 @@ def split_documents(docs: Iterator[bytes], validation_fraction: float
     validation = [d for i, d in enumerate(ordered) if i in chosen]
     train, validation = _without_overlap(train, validation)
     if not validation:
-        raise ValueError("every validation document also occurs inside a training document; "
-                         "the corpus has no held-out text")
+        raise ValueError(
+            "every validation document also occurs inside a training document; the corpus has no held-out text"
+        )
     return train, validation
 
 
-def _without_overlap(train: list[bytes], validation: list[bytes]
-                     ) -> tuple[list[bytes], list[bytes]]:
+def _without_overlap(train: list[bytes], validation: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     """Keeps held-out text held out when documents contain one another (vendored copies,
     licence bundles): a validation document found inside a training document moves to train,
     and a training document found inside a validation document is dropped."""
@@ -176,9 +177,13 @@ def manifest(files: Sequence[pathlib.Path], **settings) -> dict:
 
 
 @gin.configurable
-def local_domain(name: str, sources: Sequence[str | os.PathLike] | str,
-                 text_field: str = "text", validation_fraction: float = 0.05,
-                 data_dir: str | os.PathLike | None = None) -> Domain:
+def local_domain(
+    name: str,
+    sources: Sequence[str | os.PathLike] | str,
+    text_field: str = "text",
+    validation_fraction: float = 0.05,
+    data_dir: str | os.PathLike | None = None,
+) -> Domain:
     """A domain from local .txt/.jsonl files or folders, prepared as TFDS (cached).
 
     Prepared under <data_dir>/admire_local_corpus/<name>/<version>; default data_dir is
@@ -188,14 +193,17 @@ def local_domain(name: str, sources: Sequence[str | os.PathLike] | str,
     files = expand_paths(sources)
     data_dir = pathlib.Path(data_dir) if data_dir is not None else paths.data_root() / "local"
     wanted = manifest(files, text_field=text_field, validation_fraction=validation_fraction)
-    config = LocalCorpusConfig(name=name, description=f"manifest {wanted['hash']}",
-                               files=tuple(str(f) for f in files), text_field=text_field,
-                               validation_fraction=validation_fraction)
+    config = LocalCorpusConfig(
+        name=name,
+        description=f"manifest {wanted['hash']}",
+        files=tuple(str(f) for f in files),
+        text_field=text_field,
+        validation_fraction=validation_fraction,
+    )
     return Domain(name, TfdsSource(str(prepare(AdmireLocalCorpus, config, wanted, data_dir))))
 
 
-def prepare(builder_cls: type, config: LocalCorpusConfig, wanted: dict,
-            data_dir: pathlib.Path) -> pathlib.Path:
+def prepare(builder_cls: type, config: LocalCorpusConfig, wanted: dict, data_dir: pathlib.Path) -> pathlib.Path:
     """Builds `builder_cls` with `config` under `data_dir` unless a build of the manifest
     `wanted` is there already (under a lock); returns the prepared folder."""
     name = config.name
@@ -207,8 +215,7 @@ def prepare(builder_cls: type, config: LocalCorpusConfig, wanted: dict,
         if built != wanted["hash"]:
             if folder.exists():  # our own cache, of a changed source or an unfinished build
                 shutil.rmtree(folder)
-                builder = builder_cls(config=config, data_dir=str(data_dir),
-                                      file_format="array_record")
+                builder = builder_cls(config=config, data_dir=str(data_dir), file_format="array_record")
             _LOG.info("data: preparing local corpus %r in %s", name, folder)
             try:
                 builder.download_and_prepare()

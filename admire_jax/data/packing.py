@@ -7,12 +7,15 @@ is stored): segment ids number the documents in the window from 1 (0 marks paddi
 positions restart after every EOS (and at the window start), and the loss mask drops the one
 target per boundary that would ask the model to guess a new document from the previous one.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-def pack_windows(tokens: np.ndarray, starts_B: np.ndarray, seq_len: int, eos_id: int,
-                 pad_id: int) -> dict[str, np.ndarray]:
+
+def pack_windows(
+    tokens: np.ndarray, starts_B: np.ndarray, seq_len: int, eos_id: int, pad_id: int
+) -> dict[str, np.ndarray]:
     """Returns the examples of the windows starting at `starts_B`, each array [B, seq_len].
 
     Windows may run past the end of `tokens` (validation tails): those tokens are padding.

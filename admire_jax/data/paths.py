@@ -5,6 +5,7 @@ cluster job (shared disk) can move all of it with one setting. Precedence: an ex
 argument, then the gin binding `data_root.path`, then $ADMIRE_JAX_DATA_DIR, then
 ~/.cache/admire_jax.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -6,6 +6,7 @@ ends (it is removed from inside documents), so windows find document boundaries 
 tokens alone and a stream costs 2 bytes per token (uint16) for vocabularies up to 65536.
 Validation streams are cached in memory; streams of TFDS-backed domains also on disk (.npy).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,9 @@ _MEMORY: dict[tuple[str, str, str], np.ndarray] = {}
 _LOCK = threading.Lock()
 
 
-def token_stream(domain: Domain, split: str, tokenizer: Tokenizer,
-                 data_dir: str | pathlib.Path | None = None) -> np.ndarray:
+def token_stream(
+    domain: Domain, split: str, tokenizer: Tokenizer, data_dir: str | pathlib.Path | None = None
+) -> np.ndarray:
     """Returns the packed tokens [T] of `domain`'s `split`, each document ending in EOS
     (uint16 or int32; cached)."""
     check_split(split)

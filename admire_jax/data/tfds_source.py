@@ -4,6 +4,7 @@ Datasets are opened from their prepared folder (<data_dir>/<name>/<config>/<vers
 `tfds.builder_from_directory(...).as_data_source`, which needs neither TensorFlow nor the
 dataset's builder code: this machine cannot download, so preparation happens elsewhere.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,10 @@ import gin
 from admire_jax.data import paths
 from admire_jax.data.domain import Domain, check_split
 
-PREPARE_HINT = ("tfds build {name} --data_dir={data_dir} --file_format=array_record "
-                "(on a machine with network access; then copy the folder over)")
+PREPARE_HINT = (
+    "tfds build {name} --data_dir={data_dir} --file_format=array_record "
+    "(on a machine with network access; then copy the folder over)"
+)
 
 
 class DatasetNotPreparedError(FileNotFoundError):
@@ -35,15 +38,15 @@ def find_prepared(name: str, data_dir: str | os.PathLike) -> pathlib.Path:
     if version:
         candidates = [root / version]
     else:
-        candidates = sorted((p for p in root.glob("*") if p.is_dir()),
-                            key=lambda p: _version_key(p.name), reverse=True)
+        candidates = sorted((p for p in root.glob("*") if p.is_dir()), key=lambda p: _version_key(p.name), reverse=True)
     for folder in candidates:
         if (folder / "dataset_info.json").is_file():
             return folder
     raise DatasetNotPreparedError(
         f"TFDS dataset {name!r} is not prepared in data_dir {str(data_dir)!r} (no "
         f"{root}/{version or '<version>'}/dataset_info.json). Prepare it with: "
-        + PREPARE_HINT.format(name=name, data_dir=data_dir))
+        + PREPARE_HINT.format(name=name, data_dir=data_dir)
+    )
 
 
 def _version_key(v: str) -> tuple:
@@ -67,50 +70,59 @@ class TfdsSource:
     def __post_init__(self):
         info = pathlib.Path(self.directory) / "dataset_info.json"
         digest = hashlib.sha256(info.read_bytes())
-        digest.update(repr((self.feature, self.train_split, self.validation_split,
-                            self.max_documents)).encode())
+        digest.update(repr((self.feature, self.train_split, self.validation_split, self.max_documents)).encode())
         object.__setattr__(self, "fingerprint", "tfds-" + digest.hexdigest()[:24])
 
     def builder(self):
         """The TFDS builder of the folder; ValueError for a bad format, feature or split."""
         import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+
         builder = tfds.builder_from_directory(self.directory)
         file_format = getattr(builder.info.file_format, "value", builder.info.file_format)
         if file_format not in (None, "array_record"):
-            raise ValueError(f"TFDS dataset in {self.directory!r} is stored as {file_format}, "
-                             "not array_record; rebuild it with --file_format=array_record")
+            raise ValueError(
+                f"TFDS dataset in {self.directory!r} is stored as {file_format}, "
+                "not array_record; rebuild it with --file_format=array_record"
+            )
         features = list(builder.info.features.keys())
         if self.feature not in features:
-            raise ValueError(f"TFDS dataset in {self.directory!r} has no text feature "
-                             f"{self.feature!r}; its features are {features}")
+            raise ValueError(
+                f"TFDS dataset in {self.directory!r} has no text feature {self.feature!r}; its features are {features}"
+            )
         for split in (self.train_split, self.validation_split):
             if split.split("[")[0] not in builder.info.splits:
-                raise ValueError(f"TFDS dataset in {self.directory!r} has no split {split!r}; "
-                                 f"its splits are {list(builder.info.splits)}")
+                raise ValueError(
+                    f"TFDS dataset in {self.directory!r} has no split {split!r}; "
+                    f"its splits are {list(builder.info.splits)}"
+                )
         return builder
 
     def documents(self, split: str) -> Iterator[bytes]:
         check_split(split)
         tfds_split = self.train_split if split == "train" else self.validation_split
         source = self.builder().as_data_source(split=tfds_split)
-        count = len(source) if self.max_documents is None else min(len(source),
-                                                                     self.max_documents)
+        count = len(source) if self.max_documents is None else min(len(source), self.max_documents)
         for i in range(count):
             text = source[i][self.feature]
             yield text.encode("utf-8") if isinstance(text, str) else bytes(text)
 
 
 @gin.configurable
-def tfds_domain(name: str, dataset: str, feature: str = "text", train_split: str = "train",
-                validation_split: str = "validation", max_documents: int | None = None,
-                data_dir: str | os.PathLike | None = None) -> Domain:
+def tfds_domain(
+    name: str,
+    dataset: str,
+    feature: str = "text",
+    train_split: str = "train",
+    validation_split: str = "validation",
+    max_documents: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> Domain:
     """A domain from a prepared catalogue dataset, e.g. tfds_domain('c4', 'c4/en').
 
     `data_dir` is the TFDS data_dir (default: <data root>/tfds). `max_documents` caps how many
     documents of each split are tokenised (the loader holds a domain's tokens in memory).
     """
-    data_dir = (pathlib.Path(data_dir).expanduser() if data_dir is not None
-                else paths.data_root() / "tfds")
+    data_dir = pathlib.Path(data_dir).expanduser() if data_dir is not None else paths.data_root() / "tfds"
     folder = find_prepared(dataset, data_dir)
     source = TfdsSource(str(folder), feature, train_split, validation_split, max_documents)
     source.builder()  # bad feature or split names fail here, naming the culprit

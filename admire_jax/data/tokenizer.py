@@ -4,6 +4,7 @@ Every tokenizer reports a `vocab_size` padded up to a multiple of 128 so that em
 output matrices split evenly over tensor-parallel devices; the ids above the real vocabulary
 are never produced.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -93,9 +94,13 @@ class SentencePieceTokenizer:
         return f"SentencePieceTokenizer({self.model_file!r})"
 
 
-def train_sentencepiece(texts: Iterable[str | bytes], model_prefix: str | os.PathLike,
-                        vocab_size: int = 4096, model_type: str = "bpe",
-                        chunk_chars: int = 4096) -> SentencePieceTokenizer:
+def train_sentencepiece(
+    texts: Iterable[str | bytes],
+    model_prefix: str | os.PathLike,
+    vocab_size: int = 4096,
+    model_type: str = "bpe",
+    chunk_chars: int = 4096,
+) -> SentencePieceTokenizer:
     """Trains a SentencePiece model on `texts` and returns it loaded.
 
     Writes `<model_prefix>.model` and `.vocab`. Pass the train documents of the chosen domains
@@ -107,11 +112,24 @@ def train_sentencepiece(texts: Iterable[str | bytes], model_prefix: str | os.Pat
     prefix = pathlib.Path(model_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     spm.SentencePieceTrainer.train(
-        sentence_iterator=_chunks(texts, chunk_chars), model_prefix=str(prefix),
-        vocab_size=vocab_size, model_type=model_type, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
-        max_sentence_length=4 * chunk_chars, byte_fallback=True, character_coverage=1.0,
-        normalization_rule_name="identity", remove_extra_whitespaces=False,
-        allow_whitespace_only_pieces=True, split_digits=True, minloglevel=2, num_threads=1)
+        sentence_iterator=_chunks(texts, chunk_chars),
+        model_prefix=str(prefix),
+        vocab_size=vocab_size,
+        model_type=model_type,
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        max_sentence_length=4 * chunk_chars,
+        byte_fallback=True,
+        character_coverage=1.0,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        allow_whitespace_only_pieces=True,
+        split_digits=True,
+        minloglevel=2,
+        num_threads=1,
+    )
     return SentencePieceTokenizer(f"{prefix}.model")
 
 
@@ -139,6 +157,5 @@ def _import_sentencepiece():
     try:
         import sentencepiece  # pylint: disable=import-outside-toplevel
     except ImportError as e:
-        raise ImportError("SentencePiece tokenization needs the optional package: "
-                          "pip install sentencepiece") from e
+        raise ImportError("SentencePiece tokenization needs the optional package: pip install sentencepiece") from e
     return sentencepiece

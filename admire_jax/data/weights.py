@@ -6,6 +6,7 @@ and a zero weight always gets zero. A schedule [(step, w), ...] switches weights
 given steps; counts stay constant within each segment, which keeps "how many sequences of
 domain i came before step t" a closed-form sum (the loader needs no saved state).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,8 +24,7 @@ def parse_weights(weights: Any, names: Sequence[str]) -> np.ndarray:
     if isinstance(weights, Mapping):
         unknown = [k for k in weights if k not in names]
         if unknown:
-            raise ValueError(f"weight given for unknown domain(s) {unknown}; "
-                             f"domains are {list(names)}")
+            raise ValueError(f"weight given for unknown domain(s) {unknown}; domains are {list(names)}")
         values = [weights.get(n, 0.0) for n in names]
     else:
         values = list(np.asarray(weights, dtype=np.float64).reshape(-1))
@@ -64,17 +64,21 @@ def _is_schedule(weights: Any) -> bool:
     if isinstance(weights, (Mapping, np.ndarray)) or not isinstance(weights, Sequence):
         return False
     return len(weights) > 0 and all(
-        isinstance(e, Sequence) and not isinstance(e, str) and len(e) == 2
-        and isinstance(e[1], (Mapping, Sequence, np.ndarray)) for e in weights)
+        isinstance(e, Sequence)
+        and not isinstance(e, str)
+        and len(e) == 2
+        and isinstance(e[1], (Mapping, Sequence, np.ndarray))
+        for e in weights
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
     """Piecewise-constant weights over training steps."""
 
-    starts: np.ndarray   # [K] int64, first step of each segment; starts[0] == 0
+    starts: np.ndarray  # [K] int64, first step of each segment; starts[0] == 0
     weights: np.ndarray  # [K, D] float64, rows sum to 1
-    counts: np.ndarray   # [K, D] int64, sequences per block; rows sum to the block size
+    counts: np.ndarray  # [K, D] int64, sequences per block; rows sum to the block size
 
     @classmethod
     def make(cls, weights: Any, names: Sequence[str], block: int) -> "Schedule":

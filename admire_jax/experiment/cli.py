@@ -12,6 +12,7 @@ Exit codes: 0 done, 1 the experiment ran but could not recommend, 2 bad input (m
 130 interrupted (Ctrl-C).
 Running `optimize` again with the same arguments continues a stopped or killed experiment.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,12 @@ def _fail(command: str, exc: Exception) -> int:
 
 def _parser(command: str, description: str) -> gin_cli.ArgumentParser:
     p = gin_cli.parser(f"admire-jax {command}", description)
-    p.add_argument("--exp_dir", required=True, help="experiment directory" +
-                   (" (created; reused to continue)" if command == "optimize" else " (written by optimize)"))
+    p.add_argument(
+        "--exp_dir",
+        required=True,
+        help="experiment directory"
+        + (" (created; reused to continue)" if command == "optimize" else " (written by optimize)"),
+    )
     return p
 
 
@@ -63,8 +68,11 @@ def optimize(argv: list[str]) -> int:
         controller.search()
         return report.finish(controller, run_check=controller.spec.confirmation.check_seeds > 0)
     except KeyboardInterrupt:
-        print(f"admire-jax optimize: interrupted; running trials go on by themselves. Run the same command "
-              f"again to continue {args.exp_dir}", file=sys.stderr)
+        print(
+            f"admire-jax optimize: interrupted; running trials go on by themselves. Run the same command "
+            f"again to continue {args.exp_dir}",
+            file=sys.stderr,
+        )
         return 130
 
 
@@ -92,7 +100,9 @@ def _reopen(command: str, description: str, argv: list[str], extra=()):
     args, bindings = gin_cli.parse_args(p, argv)
     saved = Path(args.exp_dir, SAVED_ARGS)
     if not saved.is_file():
-        raise SpecError(f"{args.exp_dir} is not an experiment directory (no {SAVED_ARGS}); run `admire-jax optimize` first")
+        raise SpecError(
+            f"{args.exp_dir} is not an experiment directory (no {SAVED_ARGS}); run `admire-jax optimize` first"
+        )
     stored = json.loads(saved.read_text())
     paths = [*stored["gin_search_paths"], *gin_cli.given_search_paths(args)]
     files = [*stored["gin_files"], *args.gin_file]
@@ -122,8 +132,12 @@ def report(argv: list[str]) -> int:
 
 def export(argv: list[str]) -> int:
     try:
-        args, controller = _reopen("export", "Write an experiment's trials as a replay-format runs table.", argv,
-                                   [("--out", dict(help="CSV path (default DIR/runs.csv)"))])
+        args, controller = _reopen(
+            "export",
+            "Write an experiment's trials as a replay-format runs table.",
+            argv,
+            [("--out", dict(help="CSV path (default DIR/runs.csv)"))],
+        )
     except (SpecError, ValueError) as exc:
         return _fail("export", exc)
     from admire_jax.experiment import runs_table

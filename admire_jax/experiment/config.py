@@ -2,10 +2,12 @@
 
 A command parses gin once (`admire_jax.gin_cli.parse_gin`); `load` does that and builds every
 experiment object from it (the spec's records, the Runtime, the OptimizerConfig) before it prices
-the rungs through the trainer's public `plan`, which parses the trainer's gin in isolation. Everything that can be wrong with the input
-is found here and raised as SpecError, before any training starts. Rung prices are computed the
-way the trainer counts them, so a FLOP budget and the FLOPs in result.json agree exactly.
+the rungs through the trainer's public `plan`, which parses the trainer's gin in isolation.
+Everything that can be wrong with the input is found here and raised as SpecError, before any
+training starts. Rung prices are computed the way the trainer counts them, so a FLOP budget and
+the FLOPs in result.json agree exactly.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,7 +27,7 @@ from admire_jax.train.plan import PlanError, TrialPlan, plan
 class Runtime:
     """How the controller runs (not part of the experiment's identity: may change between resumes)."""
 
-    executor: Any = None              # default: LocalExecutor(slots=q)
+    executor: Any = None  # default: LocalExecutor(slots=q)
     poll_seconds: float = 0.5
     compilation_cache: str | None = "~/.cache/admire_jax/jax_compilation_cache"
 
@@ -34,26 +36,27 @@ class Runtime:
 class RungPrice:
     """What one trial of a rung costs, counted as the trainer counts it."""
 
-    flops: float          # forward + backward model FLOPs of the whole trial (about 6 x params x tokens)
-    params: int           # non-embedding parameters of the rung's model
+    flops: float  # forward + backward model FLOPs of the whole trial (about 6 x params x tokens)
+    params: int  # non-embedding parameters of the rung's model
     domain_tokens: dict[str, int]  # instruction sources: training tokens per domain (else empty)
 
 
 @dataclasses.dataclass
 class LoadedExperiment:
-    spec: ExperimentSpec                 # rungs ordered cheapest first
+    spec: ExperimentSpec  # rungs ordered cheapest first
     runtime: Runtime
-    optimizer: OptimizerConfig           # the BO engine's settings, for every Optimizer of the search
-    rung_flops: dict[str, float]         # FLOPs of one trial per rung (as the trainer counts them)
-    rung_costs: dict[str, float]         # declared cost per trial per rung, in budget units
+    optimizer: OptimizerConfig  # the BO engine's settings, for every Optimizer of the search
+    rung_flops: dict[str, float]  # FLOPs of one trial per rung (as the trainer counts them)
+    rung_costs: dict[str, float]  # declared cost per trial per rung, in budget units
     bounds: dict[str, tuple[float, float]]
     gin_files: tuple[str, ...]
     gin_bindings: tuple[str, ...]
     rung_params: dict[str, int] = dataclasses.field(default_factory=dict)  # non-embedding parameters per rung
 
 
-def load(files: Sequence[str], bindings: Sequence[str], search_paths: Sequence[str] = (gin_cli.CONFIG_ROOT,)
-         ) -> LoadedExperiment:
+def load(
+    files: Sequence[str], bindings: Sequence[str], search_paths: Sequence[str] = (gin_cli.CONFIG_ROOT,)
+) -> LoadedExperiment:
     """Parse the experiment's gin once and build it; gin errors and bad values are SpecErrors."""
     try:
         resolved = gin_cli.parse_gin(files, bindings, search_paths)
@@ -74,8 +77,13 @@ def load(files: Sequence[str], bindings: Sequence[str], search_paths: Sequence[s
     return priced(spec, runtime, optimizer, tuple(resolved), tuple(bindings))
 
 
-def priced(spec: ExperimentSpec, runtime: Runtime, optimizer: OptimizerConfig, files: tuple[str, ...],
-           bindings: tuple[str, ...]) -> LoadedExperiment:
+def priced(
+    spec: ExperimentSpec,
+    runtime: Runtime,
+    optimizer: OptimizerConfig,
+    files: tuple[str, ...],
+    bindings: tuple[str, ...],
+) -> LoadedExperiment:
     """The experiment with its rungs priced (and ordered cheapest first) and its bounds."""
     check_domains(spec)
     prices = {r.name: _rung_price(spec, r) for r in spec.ladder.rungs}
@@ -88,18 +96,31 @@ def priced(spec: ExperimentSpec, runtime: Runtime, optimizer: OptimizerConfig, f
     budget, unit = spec.budget.amount, spec.budget.unit
     cheapest = rung_costs[ordered[0].name]
     if budget < cheapest:
-        raise SpecError(f"budget {budget:.4g} {unit} is smaller than one trial of the cheapest "
-                        f"rung {ordered[0].name!r} ({cheapest:.4g} {unit})")
+        raise SpecError(
+            f"budget {budget:.4g} {unit} is smaller than one trial of the cheapest "
+            f"rung {ordered[0].name!r} ({cheapest:.4g} {unit})"
+        )
     confirming = spec.confirmation.trials * rung_costs[spec.target_rung]
     if confirming and budget < cheapest + confirming:
-        raise SpecError(f"budget {budget:.4g} {unit} leaves nothing to search after the "
-                        f"{spec.confirmation.trials} confirmation trials at {spec.target_rung!r} "
-                        f"({confirming:.4g} {unit}); raise the budget or lower confirm_top / confirm_seeds")
+        raise SpecError(
+            f"budget {budget:.4g} {unit} leaves nothing to search after the "
+            f"{spec.confirmation.trials} confirmation trials at {spec.target_rung!r} "
+            f"({confirming:.4g} {unit}); raise the budget or lower confirm_top / confirm_seeds"
+        )
     tokens = prices[spec.target_rung].domain_tokens
     if not spec.trial_setup.sources and spec.space.max_epochs is not None:
         tokens = domain_tokens(spec)
-    return LoadedExperiment(spec, runtime, optimizer, rung_flops, rung_costs, epoch_bounds(spec, tokens), files,
-                            bindings, {name: price.params for name, price in prices.items()})
+    return LoadedExperiment(
+        spec,
+        runtime,
+        optimizer,
+        rung_flops,
+        rung_costs,
+        epoch_bounds(spec, tokens),
+        files,
+        bindings,
+        {name: price.params for name, price in prices.items()},
+    )
 
 
 def check_domains(spec: ExperimentSpec) -> None:
@@ -125,13 +146,24 @@ def trial_bindings(spec: ExperimentSpec, rung_name: str, seed: int = 0) -> list[
     rung = spec.ladder.rung(rung_name)
     sources = spec.trial_setup.sources
     if sources:
-        data = ["train.data_factory = @instruction_data", f"instruction_data.sources = {dict(sources)!r}",
-                f"instruction_data.checkpoint = {rung.checkpoint!r}",
-                f"TrainConfig.init_checkpoint = {rung.checkpoint!r}"]
+        data = [
+            "train.data_factory = @instruction_data",
+            f"instruction_data.sources = {dict(sources)!r}",
+            f"instruction_data.checkpoint = {rung.checkpoint!r}",
+            f"TrainConfig.init_checkpoint = {rung.checkpoint!r}",
+        ]
     else:
-        data = [f"builtin_domains.max_bytes = {spec.trial_setup.max_bytes}",
-                f"builtin_targets.max_bytes = {spec.trial_setup.max_bytes}"]
-    return [*data, *spec.trial_setup.bindings, *rung.bindings, f"TRAIN_TOKENS = {rung.tokens}", f"TrainConfig.seed = {seed}"]
+        data = [
+            f"builtin_domains.max_bytes = {spec.trial_setup.max_bytes}",
+            f"builtin_targets.max_bytes = {spec.trial_setup.max_bytes}",
+        ]
+    return [
+        *data,
+        *spec.trial_setup.bindings,
+        *rung.bindings,
+        f"TRAIN_TOKENS = {rung.tokens}",
+        f"TrainConfig.seed = {seed}",
+    ]
 
 
 def _rung_price(spec: ExperimentSpec, rung: Rung) -> RungPrice:
@@ -147,10 +179,12 @@ def _rung_price(spec: ExperimentSpec, rung: Rung) -> RungPrice:
         raise SpecError(f"rung {rung.name!r}: {exc}") from None
     missing = [name for name in spec.objective.score_names if name not in trial.evaluations]
     if missing and spec.trial_setup.trainer == DEFAULT_TRAINER:
-        raise SpecError(f"the objective reads score(s) {missing}, which rung {rung.name!r} does not compute; its "
-                        f"trials compute {list(trial.evaluations)} (bind train.evaluations = {{NAME: @function}} in "
-                        f"experiment.trial_bindings, and the module registering the function in "
-                        f"experiment.trial_imports)")
+        raise SpecError(
+            f"the objective reads score(s) {missing}, which rung {rung.name!r} does not compute; its "
+            f"trials compute {list(trial.evaluations)} (bind train.evaluations = {{NAME: @function}} in "
+            f"experiment.trial_bindings, and the module registering the function in "
+            f"experiment.trial_imports)"
+        )
     return RungPrice(trial.flops, trial.non_embedding_params, tokens)
 
 
@@ -164,8 +198,12 @@ def instruction_tokens(spec: ExperimentSpec, rung: Rung, trial: TrialPlan) -> di
     tokenizer = HFTokenizer(rung.checkpoint)
     counts = {}
     for name in sorted(spec.trial_setup.sources):
-        domain = instruct_domain(name, spec.trial_setup.sources[name], data_dir=trial.instruction_data_dir,
-                                 validation_fraction=trial.instruction_validation_fraction)
+        domain = instruct_domain(
+            name,
+            spec.trial_setup.sources[name],
+            data_dir=trial.instruction_data_dir,
+            validation_fraction=trial.instruction_validation_fraction,
+        )
         rows = packed_rows(domain, "train", tokenizer, trial.seq_len, trial.instruction_data_dir)
         counts[name] = int((rows["segment_ids"] > 0).sum())
     return {d: counts[d] for d in spec.domains}
@@ -177,8 +215,10 @@ def domain_tokens(spec: ExperimentSpec) -> dict[str, int]:
     from admire_jax.data.stream import token_stream
 
     tokenizer = ByteTokenizer()
-    return {d.name: len(token_stream(d, "train", tokenizer))
-            for d in builtin_domains(list(spec.domains), max_bytes=spec.trial_setup.max_bytes)}
+    return {
+        d.name: len(token_stream(d, "train", tokenizer))
+        for d in builtin_domains(list(spec.domains), max_bytes=spec.trial_setup.max_bytes)
+    }
 
 
 def epoch_bounds(spec: ExperimentSpec, tokens_per_domain: Mapping[str, int]) -> dict[str, tuple[float, float]]:
@@ -195,7 +235,8 @@ def epoch_bounds(spec: ExperimentSpec, tokens_per_domain: Mapping[str, int]) -> 
     if sum(hi for _, hi in bounds.values()) < 1.0:
         raise SpecError(
             f"max_epochs={space.max_epochs} leaves no mixture: the domains hold {dict(tokens_per_domain)} tokens, "
-            f"fewer than the target rung's {target_tokens} even when each is repeated {space.max_epochs} times")
+            f"fewer than the target rung's {target_tokens} even when each is repeated {space.max_epochs} times"
+        )
     lows = sum(lo for lo, _ in bounds.values())
     if any(lo > hi for lo, hi in bounds.values()) or lows > 1.0:
         raise SpecError(f"bounds leave no mixture summing to 1: {bounds}")

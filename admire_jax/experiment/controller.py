@@ -6,6 +6,7 @@ of truth, and each round's trials are added in one transaction. Restarting after
 finished trials stay; trials whose process still holds its lock are waited for (adopted);
 trials with a result but no record are recorded; the rest are launched again.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,13 @@ class _Adopted:
 class Controller:
     """Runs one experiment in `exp_dir` to the end of its budget (resuming whatever is there)."""
 
-    def __init__(self, exp: LoadedExperiment, exp_dir: str | Path, warm: Sequence[Observation] = (),
-                 log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        exp: LoadedExperiment,
+        exp_dir: str | Path,
+        warm: Sequence[Observation] = (),
+        log: Callable[[str], None] = print,
+    ):
         self.exp, self.spec, self.warm, self.log = exp, exp.spec, list(warm), log
         self.exp_dir = Path(exp_dir)
         self.store = TrialStore(self.exp_dir / "trials.sqlite")
@@ -91,15 +97,20 @@ class Controller:
             told = list(self.warm) + proposals.observations(self.exp, searched[:confirm_from])
             planned = proposals.num_confirmations(self.exp, proposals.target_mixtures(self.exp, told))
             if len(searched) - confirm_from >= planned:
-                return (f"budget spent ({spent:.4g} of {budget.amount:.4g} {budget.unit}, "
-                        f"the last {planned} trials confirming the best target mixtures)")
+                return (
+                    f"budget spent ({spent:.4g} of {budget.amount:.4g} {budget.unit}, "
+                    f"the last {planned} trials confirming the best target mixtures)"
+                )
         elif spent >= budget.amount:
             return f"budget spent ({spent:.4g} of {budget.amount:.4g} {budget.unit})"
         if budget.max_trials is not None and len(searched) >= budget.max_trials:
             return f"max_trials={budget.max_trials} reached"
         streak = 2 * self.spec.q + 3
         if len(searched) >= streak and all(t.status in (FAILED, DIVERGED) for t in searched[-streak:]):
-            return f"the last {streak} trials all failed; see their errors with `admire-jax status --exp_dir={self.exp_dir}`"
+            return (
+                f"the last {streak} trials all failed; "
+                f"see their errors with `admire-jax status --exp_dir={self.exp_dir}`"
+            )
         return None
 
     def _confirm_from(self, trials: Sequence[Trial]) -> int | None:
@@ -192,9 +203,15 @@ class Controller:
                 else:
                     losses = {k: v for k, v in (result.get("val_loss") or {}).items() if v is not None}
                     scores = {k: v for k, v in (result.get("scores") or {}).items() if v is not None}
-                    self.store.record_result(t.id, result.get("status", FAILED), losses=losses or None,
-                                             wall_seconds=result.get("wall_seconds"), flops=result.get("flops"),
-                                             error=result.get("error"), scores=scores or None)
+                    self.store.record_result(
+                        t.id,
+                        result.get("status", FAILED),
+                        losses=losses or None,
+                        wall_seconds=result.get("wall_seconds"),
+                        flops=result.get("flops"),
+                        error=result.get("error"),
+                        scores=scores or None,
+                    )
         except trial_lock.TrialBusy:
             return False
         self._report(self.store.get(t.id))
@@ -204,9 +221,11 @@ class Controller:
         searched = [s for s in self.store.trials() if s.role == SEARCH]
         value = self.spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan
         cost = self.spec.budget.measured_cost(t.flops, t.wall_seconds)
-        line = (f"trial {t.id} [{t.role} {t.rung}] {t.status}: objective {value:.4f}, cost "
-                f"{cost if cost is None else f'{cost:.3g}'} {self.spec.budget.unit}, spent "
-                f"{self.spent(searched) / self.spec.budget.amount:.0%} of the budget")
+        line = (
+            f"trial {t.id} [{t.role} {t.rung}] {t.status}: objective {value:.4f}, cost "
+            f"{cost if cost is None else f'{cost:.3g}'} {self.spec.budget.unit}, spent "
+            f"{self.spent(searched) / self.spec.budget.amount:.0%} of the budget"
+        )
         if t.error:
             line += f"; error: {t.error.splitlines()[0][:200]}"
         self.log(line)
@@ -214,4 +233,3 @@ class Controller:
 
 def _short(mixture: dict[str, float]) -> str:
     return "{" + ", ".join(f"{k}: {v:.3f}" for k, v in mixture.items()) + "}"
-

@@ -1,4 +1,5 @@
 """How far to trust the model: leave-one-out calibration and rank agreement between rungs."""
+
 from __future__ import annotations
 
 import itertools
@@ -14,7 +15,7 @@ from admire_jax.experiment.proposals import Observation
 from admire_jax.experiment.store import OK, SEARCH, Trial
 
 Z90 = 1.6448536269514722  # two-sided 90% interval of a normal
-MAX_LOO = 40              # leave-one-out refits the GP once per point; the last MAX_LOO trials
+MAX_LOO = 40  # leave-one-out refits the GP once per point; the last MAX_LOO trials
 
 
 def leave_one_out(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]) -> dict:
@@ -25,7 +26,7 @@ def leave_one_out(exp: LoadedExperiment, warm: Sequence[Observation], trials: Se
     scored = [i for i, o in enumerate(obs) if math.isfinite(o.value)][-MAX_LOO:]
     rows = dict(rung=[], observed=[], mean=[], std=[])
     for i in scored:
-        rest = obs[:i] + obs[i + 1:]
+        rest = obs[:i] + obs[i + 1 :]
         if not any(math.isfinite(o.value) for o in rest):
             continue
         opt = proposals.build_optimizer(exp, rest, num_recorded=len(searched))

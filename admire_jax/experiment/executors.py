@@ -4,6 +4,7 @@ Each executor takes a trial's command line and run directory and returns a `Job`
 controller polls. The command itself writes `result.json`; the executor only starts it and says
 whether it has ended and how. Executors are gin-configurable, so an experiment file picks one.
 """
+
 from __future__ import annotations
 
 import os
@@ -114,11 +115,15 @@ def write_command_script(command: Sequence[str], run_dir: Path) -> Path:
     """
     script = Path(run_dir).absolute() / COMMAND_SCRIPT
     if not _SHELL_SAFE.fullmatch(str(script)):
-        raise ValueError(f"the run directory {str(script.parent)!r} holds characters a shell would split "
-                         "or unquote; use one of letters, digits and @%+=:,./_- only")
+        raise ValueError(
+            f"the run directory {str(script.parent)!r} holds characters a shell would split "
+            "or unquote; use one of letters, digits and @%+=:,./_- only"
+        )
     script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text("#!/usr/bin/env bash\n# One trial's command, run by the executor's template as "
-                      f"`bash {script}`.\nexec {shlex.join(command)}\n")
+    script.write_text(
+        "#!/usr/bin/env bash\n# One trial's command, run by the executor's template as "
+        f"`bash {script}`.\nexec {shlex.join(command)}\n"
+    )
     return script
 
 
@@ -135,8 +140,9 @@ class CommandTemplateExecutor:
     should use, e.g. 'python' from the virtualenv the template activates.
     """
 
-    def __init__(self, template: str, slots: int = 1, fields: dict[str, object] | None = None,
-                 python: str | None = None):
+    def __init__(
+        self, template: str, slots: int = 1, fields: dict[str, object] | None = None, python: str | None = None
+    ):
         if "{command}" not in template:
             raise ValueError(f"the executor template must contain {{command}}: {template!r}")
         self.template, self.slots, self.fields, self.python = template, slots, dict(fields or {}), python

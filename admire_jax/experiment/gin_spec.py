@@ -4,6 +4,7 @@
 records from it; gin itself rejects a parameter name it does not know, the records reject bad
 values. Call it after the command has parsed gin (`admire_jax.gin_cli.parse_gin`).
 """
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,19 @@ from typing import Any, Mapping, Sequence
 
 import gin
 
-from admire_jax.experiment.spec import (DEFAULT_TRAINER, Budget, Confirmation, ExperimentSpec, InitialDesign,
-                                        Objective, Rung, RungLadder, SearchSpace, SpecError, TrialSetup)
+from admire_jax.experiment.spec import (
+    DEFAULT_TRAINER,
+    Budget,
+    Confirmation,
+    ExperimentSpec,
+    InitialDesign,
+    Objective,
+    Rung,
+    RungLadder,
+    SearchSpace,
+    SpecError,
+    TrialSetup,
+)
 
 RUNG_KEYS = ("preset", "tokens", "bindings", "checkpoint")
 
@@ -55,21 +67,34 @@ def experiment(
     `maximize` defaults to False for losses, True for scores (a mix must set it). `sources`
     ({domain: JSONL file or folder}) makes the domains instruction sources; relative paths are
     taken from the current directory. Each argument's meaning: the record holding it (spec.py)."""
-    space = SearchSpace(tuple(domains), {k: (float(a), float(b)) for k, (a, b) in dict(bounds or {}).items()},
-                        None if max_epochs is None else float(max_epochs))
+    space = SearchSpace(
+        tuple(domains),
+        {k: (float(a), float(b)) for k, (a, b) in dict(bounds or {}).items()},
+        None if max_epochs is None else float(max_epochs),
+    )
     ladder = RungLadder(tuple(_rung(str(name), value) for name, value in dict(rungs).items()), str(target_rung))
-    trial_setup = TrialSetup(str(trainer), tuple(expand_macros(b) for b in trial_bindings), tuple(trial_imports),
-                             int(max_bytes), {str(k): os.path.abspath(os.path.expanduser(str(v)))
-                                              for k, v in dict(sources or {}).items()})
+    trial_setup = TrialSetup(
+        str(trainer),
+        tuple(expand_macros(b) for b in trial_bindings),
+        tuple(trial_imports),
+        int(max_bytes),
+        {str(k): os.path.abspath(os.path.expanduser(str(v))) for k, v in dict(sources or {}).items()},
+    )
     return ExperimentSpec(
         space=space,
         objective=Objective.parse(objective, maximize),
         ladder=ladder,
-        budget=Budget(float(budget), str(budget_unit), max_trials, int(devices_per_trial),
-                      float(assumed_flops_per_second)),
+        budget=Budget(
+            float(budget), str(budget_unit), max_trials, int(devices_per_trial), float(assumed_flops_per_second)
+        ),
         initial=InitialDesign(int(initial_trials), tuple(initial_rungs), str(initial_mixtures)),
         confirmation=Confirmation(int(confirm_top), int(confirm_seeds), str(recommend_from), int(check_seeds)),
-        trial_setup=trial_setup, q=int(q), seed=int(seed), seed_per_trial=bool(seed_per_trial), warm_start=warm_start)
+        trial_setup=trial_setup,
+        q=int(q),
+        seed=int(seed),
+        seed_per_trial=bool(seed_per_trial),
+        warm_start=warm_start,
+    )
 
 
 def expand_macros(binding: str) -> str:
@@ -94,8 +119,10 @@ def _rung(name: str, value: Any) -> Rung:
         unknown = sorted(set(value) - set(RUNG_KEYS))
         missing = [k for k in ("preset", "tokens") if k not in value]
         if unknown or missing:
-            raise SpecError(f"rung {name!r}: keys are {list(RUNG_KEYS)} (preset and tokens required); "
-                            f"unknown {unknown}, missing {missing}")
+            raise SpecError(
+                f"rung {name!r}: keys are {list(RUNG_KEYS)} (preset and tokens required); "
+                f"unknown {unknown}, missing {missing}"
+            )
         checkpoint = value.get("checkpoint")
         if checkpoint is not None:
             checkpoint = os.path.abspath(os.path.expanduser(str(checkpoint)))

@@ -3,6 +3,7 @@
 A key names a validation domain ('numpy_stubs') or, with the prefix 'score:', a score the trials
 write to result.json ('score:exact_match'); `split_objective_key` is the one parser of that form.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +19,7 @@ class SpecError(ValueError):
 
 def split_objective_key(key: str) -> tuple[bool, str]:
     """(is it a score, its name): 'score:NAME' -> (True, NAME), a domain -> (False, domain)."""
-    return (True, key[len(SCORE):]) if key.startswith(SCORE) else (False, key)
+    return (True, key[len(SCORE) :]) if key.startswith(SCORE) else (False, key)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +39,9 @@ class Objective:
     def parse(cls, objective: str | Mapping[str, float], maximize: bool | None = None) -> Objective:
         """One key or {key: weight} (weights scaled to sum 1); `maximize` None means False for
         losses and True for scores (a mix of both must say)."""
-        weights = {objective: 1.0} if isinstance(objective, str) else {str(k): float(v) for k, v in
-                                                                       dict(objective).items()}
+        weights = (
+            {objective: 1.0} if isinstance(objective, str) else {str(k): float(v) for k, v in dict(objective).items()}
+        )
         total = sum(weights.values())
         if total > 0 and math.isfinite(total):  # a weighted mean; bad weights are reported by __post_init__
             weights = {k: v / total for k, v in weights.items()}
@@ -60,8 +62,9 @@ class Objective:
         """Domains whose validation loss the objective reads."""
         return [name for is_score, name in map(split_objective_key, self.weights) if not is_score]
 
-    def value(self, losses: Mapping[str, float | None] | None,
-              scores: Mapping[str, float | None] | None = None) -> float:
+    def value(
+        self, losses: Mapping[str, float | None] | None, scores: Mapping[str, float | None] | None = None
+    ) -> float:
         """Weighted sum of validation losses and scores; NaN when any part is missing or not finite."""
         total = 0.0
         for key, w in self.weights.items():

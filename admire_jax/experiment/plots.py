@@ -1,4 +1,5 @@
 """The report's figures (matplotlib, Agg backend: no display needed)."""
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,14 @@ def close(fig) -> None:
     plt.close(fig)
 
 
-def best_so_far(trials: Sequence[Trial], values: Sequence[float], costs: Sequence[float], target: str, unit: str,
-                maximize: bool = False):
+def best_so_far(
+    trials: Sequence[Trial],
+    values: Sequence[float],
+    costs: Sequence[float],
+    target: str,
+    unit: str,
+    maximize: bool = False,
+):
     """Best objective so far on each rung against cumulative cost (the target rung drawn boldest)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     cumulative = np.cumsum(costs)
@@ -72,8 +79,14 @@ def calibration(loo: Mapping) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     for rung in dict.fromkeys(loo["rung"]):
         i = [k for k, r in enumerate(loo["rung"]) if r == rung]
-        ax.errorbar(np.array(loo["observed"])[i], np.array(loo["mean"])[i], yerr=1.645 * np.array(loo["std"])[i],
-                    fmt="o", label=rung, alpha=0.8)
+        ax.errorbar(
+            np.array(loo["observed"])[i],
+            np.array(loo["mean"])[i],
+            yerr=1.645 * np.array(loo["std"])[i],
+            fmt="o",
+            label=rung,
+            alpha=0.8,
+        )
     if loo["n"]:
         lo, hi = min(loo["observed"] + loo["mean"]), max(loo["observed"] + loo["mean"])
         ax.plot([lo, hi], [lo, hi], color="grey", linestyle="--")

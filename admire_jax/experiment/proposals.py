@@ -5,6 +5,7 @@ the warm-start rows and then the finished search trials in id order, and draws i
 from (seed, number of recorded trials). So a controller killed at any moment and started again
 proposes exactly what an uninterrupted one would have, given the same trial results.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,8 @@ class Observation:
 
     mixture: dict[str, float]
     rung: str
-    value: float            # objective; NaN for failed / diverged runs
-    cost: float | None      # in budget units
+    value: float  # objective; NaN for failed / diverged runs
+    cost: float | None  # in budget units
 
 
 def observations(exp: LoadedExperiment, trials: Sequence[Trial]) -> list[Observation]:
@@ -49,9 +50,16 @@ def round_seed(seed: int, num_recorded: int) -> int:
 def build_optimizer(exp: LoadedExperiment, told: Sequence[Observation], num_recorded: int) -> Optimizer:
     """A fresh Optimizer with the experiment's settings (`exp.optimizer`) told `told` in order."""
     spec = exp.spec
-    opt = Optimizer(domains=list(spec.domains), fidelities=exp.rung_costs, target=spec.target_rung,
-                    maximize=spec.objective.maximize, seed=round_seed(spec.seed, num_recorded), bounds=exp.bounds or None,
-                    cost_model=LearnedCost(), config=exp.optimizer)
+    opt = Optimizer(
+        domains=list(spec.domains),
+        fidelities=exp.rung_costs,
+        target=spec.target_rung,
+        maximize=spec.objective.maximize,
+        seed=round_seed(spec.seed, num_recorded),
+        bounds=exp.bounds or None,
+        cost_model=LearnedCost(),
+        config=exp.optimizer,
+    )
     for o in told:
         opt.tell(as_vector(o.mixture, spec.domains), o.rung, o.value, cost=o.cost)
     return opt
@@ -83,9 +91,10 @@ def initial_design(exp: LoadedExperiment) -> list[tuple[dict[str, float], str]]:
     inside = lambda w: np.all(w >= lo - 1e-12) and np.all(w <= hi + 1e-12)
     candidates = [uniform]
     if spec.initial.mixtures == "leave_one_out":
-        candidates += [np.where(np.arange(len(domains)) == i, 0.0, 1.0 / (len(domains) - 1))
-                       for i in range(len(domains))]
-    mixtures = [w for w in candidates if inside(w)][:spec.initial.trials]
+        candidates += [
+            np.where(np.arange(len(domains)) == i, 0.0, 1.0 / (len(domains) - 1)) for i in range(len(domains))
+        ]
+    mixtures = [w for w in candidates if inside(w)][: spec.initial.trials]
     if len(mixtures) < spec.initial.trials:
         empty = build_optimizer(exp, [], num_recorded=0)  # no observations: ask() draws at random
         mixtures += [p.mixture for p in empty.ask(spec.initial.trials - len(mixtures))]
@@ -93,24 +102,26 @@ def initial_design(exp: LoadedExperiment) -> list[tuple[dict[str, float], str]]:
     return [(as_mixture(w, domains), rung) for rung in rungs for w in mixtures]
 
 
-def next_round(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial],
-               confirm_from: int | None = None) -> list[tuple[dict, str]]:
+def next_round(
+    exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial], confirm_from: int | None = None
+) -> list[tuple[dict, str]]:
     """The next q trials (mixture, rung) after the recorded `trials` (all of them finished); from
     search trial number `confirm_from` on, the confirmation trials (see `confirmations`)."""
     searched = [t for t in trials if t.role == SEARCH]
     if confirm_from is not None:
         done = len(searched) - confirm_from
-        return confirmations(exp, warm, searched[:confirm_from])[done: done + exp.spec.q]
+        return confirmations(exp, warm, searched[:confirm_from])[done : done + exp.spec.q]
     design = initial_design(exp) if not warm else []
     if len(searched) < len(design):
-        return design[len(searched): len(searched) + exp.spec.q]
+        return design[len(searched) : len(searched) + exp.spec.q]
     told = list(warm) + observations(exp, searched)
     opt = build_optimizer(exp, told, num_recorded=len(searched))
     return [(as_mixture(p.mixture, exp.spec.domains), p.fidelity) for p in opt.ask(exp.spec.q)]
 
 
-def confirmations(exp: LoadedExperiment, warm: Sequence[Observation],
-                  searched: Sequence[Trial]) -> list[tuple[dict, str]]:
+def confirmations(
+    exp: LoadedExperiment, warm: Sequence[Observation], searched: Sequence[Trial]
+) -> list[tuple[dict, str]]:
     """The confirmation phase that ends a search with `confirm_top` > 0: the `confirm_top`
     mixtures trained at the target rung with the best posterior means, each trained
     `confirm_seeds` more times (fresh seeds), before the recommendation. Why: where one trial's
@@ -124,7 +135,7 @@ def confirmations(exp: LoadedExperiment, warm: Sequence[Observation],
         return []
     mean, _ = build_optimizer(exp, told, num_recorded=len(searched)).predict(candidates, spec.target_rung)
     order = np.argsort(-np.asarray(mean) if spec.objective.maximize else np.asarray(mean), kind="stable")
-    top = [as_mixture(candidates[i], spec.domains) for i in order[:spec.confirmation.top]]
+    top = [as_mixture(candidates[i], spec.domains) for i in order[: spec.confirmation.top]]
     return [(mixture, spec.target_rung) for _ in range(spec.confirmation.seeds) for mixture in top]
 
 
@@ -133,7 +144,9 @@ def num_confirmations(exp: LoadedExperiment, candidates: np.ndarray | None) -> i
     return 0 if candidates is None else min(exp.spec.confirmation.top, len(candidates)) * exp.spec.confirmation.seeds
 
 
-def recommend(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]) -> tuple[Optimizer, Recommendation] | None:
+def recommend(
+    exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial]
+) -> tuple[Optimizer, Recommendation] | None:
     """The best (lowest, or highest when maximising) posterior-mean mixture at the target rung:
     anywhere within the bounds, or with `recommend_from='target_trials'` among the mixtures that
     were trained at the target rung (when there are any), so the recommendation never rests on an
@@ -152,6 +165,9 @@ def recommend(exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequen
 
 def target_mixtures(exp: LoadedExperiment, told: Sequence[Observation]) -> np.ndarray | None:
     """The distinct mixtures with a finite objective at the target rung (rows), or None."""
-    at_target = [as_vector(o.mixture, exp.spec.domains) for o in told
-                 if o.rung == exp.spec.target_rung and math.isfinite(o.value)]
+    at_target = [
+        as_vector(o.mixture, exp.spec.domains)
+        for o in told
+        if o.rung == exp.spec.target_rung and math.isfinite(o.value)
+    ]
     return np.unique(np.array(at_target), axis=0) if at_target else None

@@ -1,4 +1,5 @@
 """The end of an experiment: recommendation.json, report.md with its plots, and the status table."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def check_values(trials: Sequence[Trial], spec) -> dict[str, dict | None]:
     """Per check role: mean, standard error and values of the objective over its seeds."""
     out = {}
     for role in CHECK_ROLES:
-        values = [spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan
-                  for t in trials if t.role == role]
+        values = [
+            spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan for t in trials if t.role == role
+        ]
         finite = [v for v in values if math.isfinite(v)]
         if not finite:
             out[role] = None
@@ -70,8 +72,10 @@ def verdict(check: dict, maximize: bool = False) -> str:
     if se == 0.0:
         return f"recommended is {word} than uniform by {abs(gap):.4f}, with no variation between seeds"
     sig = "more" if gap > 2 * se else "not more"
-    return (f"recommended is {word} than uniform by {abs(gap):.4f} = {abs(gap) / se:.1f} standard errors "
-            f"({sig} than two standard errors)")
+    return (
+        f"recommended is {word} than uniform by {abs(gap):.4f} = {abs(gap) / se:.1f} standard errors "
+        f"({sig} than two standard errors)"
+    )
 
 
 def write_report(controller: Controller, opt, rec, recommendation: dict, check: dict, trials: Sequence[Trial]) -> None:
@@ -84,8 +88,9 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
     loo = diagnostics.leave_one_out(exp, controller.warm, trials)
     ranks = diagnostics.rung_rank_correlations(spec, trials)
     figures = {
-        "best_so_far.png": plots.best_so_far(searched, values, costs, spec.target_rung, spec.budget.unit,
-                                              spec.objective.maximize),
+        "best_so_far.png": plots.best_so_far(
+            searched, values, costs, spec.target_rung, spec.budget.unit, spec.objective.maximize
+        ),
         "rungs.png": plots.rung_per_trial(searched, spec.ladder.names),
         "mixture.png": plots.mixture_bars(recommendation["mixture"], uniform),
         "calibration.png": plots.calibration(loo),
@@ -94,40 +99,77 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
     for name, fig in figures.items():
         fig.savefig(out / name, dpi=110, bbox_inches="tight")
         plots.close(fig)
-    lines = [f"# Experiment report: {out.name}", "",
-             f"Objective: {spec.objective.describe()}. Target rung: "
-             f"`{spec.target_rung}`. Budget {spec.budget.amount:.4g} {spec.budget.unit}, spent "
-             f"{controller.spent(searched):.4g} in {len(searched)} search trials "
-             f"({sum(t.status == OK for t in searched)} ok).", "",
-             "## Recommendation", "",
-             "| domain | recommended | uniform |", "|---|---|---|"]
+    lines = [
+        f"# Experiment report: {out.name}",
+        "",
+        f"Objective: {spec.objective.describe()}. Target rung: "
+        f"`{spec.target_rung}`. Budget {spec.budget.amount:.4g} {spec.budget.unit}, spent "
+        f"{controller.spent(searched):.4g} in {len(searched)} search trials "
+        f"({sum(t.status == OK for t in searched)} ok).",
+        "",
+        "## Recommendation",
+        "",
+        "| domain | recommended | uniform |",
+        "|---|---|---|",
+    ]
     lines += [f"| {d} | {recommendation['mixture'][d]:.4f} | {uniform[d]:.4f} |" for d in spec.domains]
     at_target = sum(t.rung == spec.target_rung and t.status == OK for t in searched)
-    rule = (f"the best posterior mean among the mixtures of the {at_target} search trials at the target rung"
-            if spec.confirmation.recommend_from == "target_trials" and at_target else "the best posterior mean within the bounds")
-    lines += ["", f"Predicted target objective: {rec.mean:.4f} ± {rec.std:.4f} (posterior mean ± sd; {rule}).", "",
-              "## Check at the target rung", ""]
+    rule = (
+        f"the best posterior mean among the mixtures of the {at_target} search trials at the target rung"
+        if spec.confirmation.recommend_from == "target_trials" and at_target
+        else "the best posterior mean within the bounds"
+    )
+    lines += [
+        "",
+        f"Predicted target objective: {rec.mean:.4f} ± {rec.std:.4f} (posterior mean ± sd; {rule}).",
+        "",
+        "## Check at the target rung",
+        "",
+    ]
     for role in ("recommended", "uniform"):
         c = check.get(role)
-        lines.append(f"- {role}: " + ("not trained" if not c else
-                     f"mean {c['mean']:.4f}, standard error {c['sem']:.4f}, seeds {[round(v, 4) for v in c['values']]}"))
-    lines += [f"- verdict: {verdict(check, spec.objective.maximize)}", "", "## Trials per rung", "",
-              "| rung | model | parameters | tokens | declared FLOPs | trials | ok | measured cost | mean wall s |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"- {role}: "
+            + (
+                "not trained"
+                if not c
+                else f"mean {c['mean']:.4f}, standard error {c['sem']:.4f}, seeds {[round(v, 4) for v in c['values']]}"
+            )
+        )
+    lines += [
+        f"- verdict: {verdict(check, spec.objective.maximize)}",
+        "",
+        "## Trials per rung",
+        "",
+        "| rung | model | parameters | tokens | declared FLOPs | trials | ok | measured cost | mean wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in spec.ladder.rungs:
         of = [t for t in searched if t.rung == r.name]
         walls = [t.wall_seconds for t in of if t.wall_seconds is not None]
         model = f"{r.preset} from {r.checkpoint}" if r.checkpoint else r.preset
-        lines.append(f"| {r.name} | {model} | {exp.rung_params.get(r.name, 0):,} | {r.tokens} | "
-                     f"{exp.rung_flops[r.name]:.4g} | {len(of)} | {sum(t.status == OK for t in of)} | "
-                     f"{controller.spent(of):.4g} | {(sum(walls) / len(walls)) if walls else math.nan:.3g} |")
-    lines += ["", "## Model checks", "",
-              f"Leave-one-out: {loo['inside']} of {loo['n']} finished trials fall inside the 90% interval of the "
-              f"GP refitted without them ({_fraction(loo['inside'], loo['n'])}; well calibrated is about 90%; the "
-              f"interval is the latent function's, without observation noise, so it errs on the narrow side).", "",
-              "Rank correlation between rungs on shared mixtures (Spearman):", ""]
-    lines += [f"- {a} vs {b}: {rho:.3f} on {n} shared mixtures" if n >= 3 else
-              f"- {a} vs {b}: {n} shared mixtures (needs >= 3)" for (a, b), (rho, n) in ranks.items()] or ["- only one rung"]
+        lines.append(
+            f"| {r.name} | {model} | {exp.rung_params.get(r.name, 0):,} | {r.tokens} | "
+            f"{exp.rung_flops[r.name]:.4g} | {len(of)} | {sum(t.status == OK for t in of)} | "
+            f"{controller.spent(of):.4g} | {(sum(walls) / len(walls)) if walls else math.nan:.3g} |"
+        )
+    lines += [
+        "",
+        "## Model checks",
+        "",
+        f"Leave-one-out: {loo['inside']} of {loo['n']} finished trials fall inside the 90% interval of the "
+        f"GP refitted without them ({_fraction(loo['inside'], loo['n'])}; well calibrated is about 90%; the "
+        f"interval is the latent function's, without observation noise, so it errs on the narrow side).",
+        "",
+        "Rank correlation between rungs on shared mixtures (Spearman):",
+        "",
+    ]
+    lines += [
+        f"- {a} vs {b}: {rho:.3f} on {n} shared mixtures"
+        if n >= 3
+        else f"- {a} vs {b}: {n} shared mixtures (needs >= 3)"
+        for (a, b), (rho, n) in ranks.items()
+    ] or ["- only one rung"]
     lines += ["", "## Plots", ""] + [f"![{n}]({n})" for n in figures]
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
@@ -145,16 +187,22 @@ def status_text(controller: Controller) -> str:
         if t.error and t.status != OK:
             lines.append(f"     error: {t.error.splitlines()[0][:150]}")
     searched = [t for t in trials if t.role == SEARCH]
-    lines += ["", f"domains: {' '.join(spec.domains)}", f"objective: {spec.objective.describe()}",
-              f"spent {controller.spent(searched):.4g} of {spec.budget.amount:.4g} {spec.budget.unit}"]
+    lines += [
+        "",
+        f"domains: {' '.join(spec.domains)}",
+        f"objective: {spec.objective.describe()}",
+        f"spent {controller.spent(searched):.4g} of {spec.budget.amount:.4g} {spec.budget.unit}",
+    ]
     found = proposals.recommend(controller.exp, controller.warm, trials)
     if found is None:
         lines.append("no recommendation yet (no successful trial)")
     else:
         _, rec = found
-        lines.append(f"current recommendation at {spec.target_rung}: "
-                     f"{json.dumps(proposals.as_mixture(np.round(rec.mixture, 4), spec.domains))}, "
-                     f"predicted {rec.mean:.4f} ± {rec.std:.4f}")
+        lines.append(
+            f"current recommendation at {spec.target_rung}: "
+            f"{json.dumps(proposals.as_mixture(np.round(rec.mixture, 4), spec.domains))}, "
+            f"predicted {rec.mean:.4f} ± {rec.std:.4f}"
+        )
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ when it is minimised, `score:objective` when maximised. `admire-jax replay --wei
 --fidelity_col fidelity --cost_col cost --objective loss:objective` reads it (for a maximised one:
 `--objective score:objective --maximize`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,8 @@ from typing import Sequence
 import pandas as pd
 
 from admire_jax.experiment.config import LoadedExperiment
-from admire_jax.experiment.proposals import Observation
 from admire_jax.experiment.objective import SCORE, SpecError, split_objective_key
+from admire_jax.experiment.proposals import Observation
 from admire_jax.experiment.store import OK, SEARCH, Trial
 
 
@@ -31,8 +32,12 @@ def trials_table(exp: LoadedExperiment, trials: Sequence[Trial]) -> pd.DataFrame
             continue
         row = {"trial": t.id, "status": t.status}
         row.update({f"w:{d}": float(t.mixture.get(d, 0.0)) for d in exp.spec.domains})
-        row.update(fidelity=t.rung, cost=exp.spec.budget.measured_cost(t.flops, t.wall_seconds), flops=t.flops,
-                   wall_seconds=t.wall_seconds)
+        row.update(
+            fidelity=t.rung,
+            cost=exp.spec.budget.measured_cost(t.flops, t.wall_seconds),
+            flops=t.flops,
+            wall_seconds=t.wall_seconds,
+        )
         losses = t.losses or {}
         row.update({f"loss:{d}": _number(losses.get(d)) for d in loss_names})
         row.update({f"score:{d}": _number((t.scores or {}).get(d)) for d in score_names})
@@ -72,7 +77,9 @@ def read_warm_start(exp: LoadedExperiment, path: str | Path) -> list[Observation
     weight_cols = [c for c in table.columns if c.startswith("w:")]
     names = [c[2:] for c in weight_cols]
     if sorted(names) != sorted(spec.domains):
-        raise SpecError(f"warm-start table {path}: weight columns {names} do not match the domains {list(spec.domains)}")
+        raise SpecError(
+            f"warm-start table {path}: weight columns {names} do not match the domains {list(spec.domains)}"
+        )
     missing = [c for c in ["fidelity", "cost", *(_column(k) for k in spec.objective.weights)] if c not in table.columns]
     if missing:
         raise SpecError(f"warm-start table {path} lacks column(s) {missing}")
@@ -89,8 +96,11 @@ def read_warm_start(exp: LoadedExperiment, path: str | Path) -> list[Observation
         losses = {d: _number(row[f"loss:{d}"]) for d in spec.objective.loss_domains}
         scores = {n: _number(row[f"{SCORE}{n}"]) for n in spec.objective.score_names}
         cost = _number(row["cost"])
-        out.append(Observation({d: v / total for d, v in w.items()}, str(row["fidelity"]),
-                               spec.objective.value(losses, scores), cost))
+        out.append(
+            Observation(
+                {d: v / total for d, v in w.items()}, str(row["fidelity"]), spec.objective.value(losses, scores), cost
+            )
+        )
     return out
 
 

@@ -5,6 +5,7 @@ target), `Budget`, `InitialDesign`, `Confirmation` (how the search ends) and `Tr
 trial is launched), held by `ExperimentSpec` with the search's seed and round size. Gin users
 write `experiment.*` (gin_spec.py); a bad value fails here, before any training starts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,20 @@ from typing import Mapping
 from admire_jax import gin_cli
 from admire_jax.experiment.objective import Objective, SpecError
 
-__all__ = ["Budget", "Confirmation", "ExperimentSpec", "InitialDesign", "Objective", "Rung", "RungLadder",
-           "SearchSpace", "SpecError", "TrialSetup", "DEFAULT_TRAINER", "mix_seed"]
+__all__ = [
+    "Budget",
+    "Confirmation",
+    "ExperimentSpec",
+    "InitialDesign",
+    "Objective",
+    "Rung",
+    "RungLadder",
+    "SearchSpace",
+    "SpecError",
+    "TrialSetup",
+    "DEFAULT_TRAINER",
+    "mix_seed",
+]
 
 DEFAULT_TRAINER = "admire_jax.train.cli:main"
 BUDGET_UNITS = ("flops", "device_hours", "wall_seconds")
@@ -40,7 +53,7 @@ class SearchSpace:
 
     domains: tuple[str, ...]
     bounds: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
-    max_epochs: float | None = None   # w_i * target tokens <= max_epochs * tokens_i (see config.epoch_bounds)
+    max_epochs: float | None = None  # w_i * target tokens <= max_epochs * tokens_i (see config.epoch_bounds)
 
     def __post_init__(self):
         if len(self.domains) < 2 or len(set(self.domains)) != len(self.domains):
@@ -66,8 +79,9 @@ class Rung:
 
     def __post_init__(self):
         if self.preset not in gin_cli.known_presets():
-            raise SpecError(f"rung {self.name!r}: unknown preset {self.preset!r}; "
-                            f"known presets: {gin_cli.known_presets()}")
+            raise SpecError(
+                f"rung {self.name!r}: unknown preset {self.preset!r}; known presets: {gin_cli.known_presets()}"
+            )
         if self.tokens < 1:
             raise SpecError(f"rung {self.name!r}: tokens must be >= 1, got {self.tokens}")
 
@@ -104,9 +118,9 @@ class Budget:
 
     amount: float
     unit: str = "flops"
-    max_trials: int | None = None           # a cap on search trials besides the budget
-    devices_per_trial: int = 1              # for device-hour budgets
-    assumed_flops_per_second: float = 2e9   # declared time cost of a rung before any is measured
+    max_trials: int | None = None  # a cap on search trials besides the budget
+    devices_per_trial: int = 1  # for device-hour budgets
+    assumed_flops_per_second: float = 2e9  # declared time cost of a rung before any is measured
 
     def __post_init__(self):
         if self.unit not in BUDGET_UNITS:
@@ -217,10 +231,10 @@ class ExperimentSpec:
     initial: InitialDesign = dataclasses.field(default_factory=InitialDesign)
     confirmation: Confirmation = dataclasses.field(default_factory=Confirmation)
     trial_setup: TrialSetup = dataclasses.field(default_factory=TrialSetup)
-    q: int = 1                      # trials per round
-    seed: int = 0                   # the search's seed: proposals are a function of it
-    seed_per_trial: bool = False    # True: search trial n trains with search_seed(n), else with seed
-    warm_start: str | None = None   # runs table (export format) told before the first proposal
+    q: int = 1  # trials per round
+    seed: int = 0  # the search's seed: proposals are a function of it
+    seed_per_trial: bool = False  # True: search trial n trains with search_seed(n), else with seed
+    warm_start: str | None = None  # runs table (export format) told before the first proposal
 
     def __post_init__(self):
         if self.q < 1:
@@ -230,18 +244,26 @@ class ExperimentSpec:
             raise SpecError(f"initial_rungs names unknown rung(s) {unknown}; rungs: {self.ladder.names}")
         n = len(self.space.domains)
         if self.initial.mixtures == "leave_one_out" and self.initial.trials < n + 1:
-            raise SpecError(f"initial_mixtures='leave_one_out' trains uniform and one mixture per left-out domain: "
-                            f"initial_trials must be >= {n + 1}, got {self.initial.trials}")
+            raise SpecError(
+                f"initial_mixtures='leave_one_out' trains uniform and one mixture per left-out domain: "
+                f"initial_trials must be >= {n + 1}, got {self.initial.trials}"
+            )
         if self.confirmation.top and not self.seed_per_trial:
-            raise SpecError("confirm_top re-trains mixtures with new seeds: set experiment.seed_per_trial = True "
-                            "(with one seed for every trial a confirmation would repeat the same run)")
+            raise SpecError(
+                "confirm_top re-trains mixtures with new seeds: set experiment.seed_per_trial = True "
+                "(with one seed for every trial a confirmation would repeat the same run)"
+            )
         for r in self.ladder.rungs:
             if self.trial_setup.sources and r.checkpoint is None:
-                raise SpecError(f"rung {r.name!r} has no checkpoint: instruction sources (experiment.sources) are "
-                                f"tokenized with each rung's checkpoint tokenizer and chat template")
+                raise SpecError(
+                    f"rung {r.name!r} has no checkpoint: instruction sources (experiment.sources) are "
+                    f"tokenized with each rung's checkpoint tokenizer and chat template"
+                )
             if r.checkpoint is not None and not self.trial_setup.sources:
-                raise SpecError(f"rung {r.name!r} starts from a checkpoint, which needs instruction domains "
-                                f"(experiment.sources = {{domain: JSONL}}); the built-in corpus is byte-tokenized")
+                raise SpecError(
+                    f"rung {r.name!r} starts from a checkpoint, which needs instruction domains "
+                    f"(experiment.sources = {{domain: JSONL}}); the built-in corpus is byte-tokenized"
+                )
 
     @property
     def domains(self) -> tuple[str, ...]:

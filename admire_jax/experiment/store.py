@@ -4,6 +4,7 @@ Only the controller writes here. Trials report through their own `result.json`; 
 adopts it with `record_result`. The optimiser state is a function of the recorded trials, the seed
 and the config, so a killed controller resumes from this file alone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -58,7 +59,7 @@ class Trial:
     finished: float | None
     error: str | None
     role: str = SEARCH  # 'search' (told to the optimiser) or a check role ('recommended', 'uniform')
-    seed: int = 0       # training seed of the trial
+    seed: int = 0  # training seed of the trial
     scores: dict[str, float] | None = None  # result.json "scores" (evaluations of the final model)
 
     @property
@@ -101,13 +102,19 @@ class TrialStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row["value"]
 
-    def add(self, mixture: Mapping[str, float], rung: str, run_root: str | Path, role: str = SEARCH,
-            seed: int = 0) -> Trial:
+    def add(
+        self, mixture: Mapping[str, float], rung: str, run_root: str | Path, role: str = SEARCH, seed: int = 0
+    ) -> Trial:
         """Records a new pending trial; its run directory is `<run_root>/<id>`."""
         return self.add_many([(mixture, rung)], run_root, role, seed)[0]
 
-    def add_many(self, items: Sequence[tuple[Mapping[str, float], str]], run_root: str | Path,
-                 role: str = SEARCH, seed: int | Sequence[int] = 0) -> list[Trial]:
+    def add_many(
+        self,
+        items: Sequence[tuple[Mapping[str, float], str]],
+        run_root: str | Path,
+        role: str = SEARCH,
+        seed: int | Sequence[int] = 0,
+    ) -> list[Trial]:
         """Records several pending trials in one transaction: a killed controller leaves all or none."""
         seeds = [seed] * len(items) if isinstance(seed, int) else list(seed)
         ids = []
@@ -129,9 +136,7 @@ class TrialStore:
         trial = self.get(trial_id)
         if trial.is_finished:
             raise ValueError(f"trial {trial_id} already finished as {trial.status!r}; it is never re-run")
-        self._db.execute(
-            "UPDATE trials SET status = ?, started = ? WHERE id = ?", (RUNNING, time.time(), trial_id)
-        )
+        self._db.execute("UPDATE trials SET status = ?, started = ? WHERE id = ?", (RUNNING, time.time(), trial_id))
 
     def record_result(
         self,

@@ -10,6 +10,7 @@ validation losses are a fixed smooth function of the mixture and the preset size
 Extra bindings it reads: SYNTHETIC_SECONDS (sleep, to look like a real run), SYNTHETIC_FAIL_ABOVE
 (diverge when the weight of the first domain exceeds this value).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ def _args(argv: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     for item in argv:
         key, _, value = item.partition("=")
         if key.startswith("--gin."):
-            gin[key[len("--gin."):].strip()] = value.strip()
+            gin[key[len("--gin.") :].strip()] = value.strip()
         elif key.startswith("--"):
             flags[key[2:]] = value
     return flags, gin
@@ -75,11 +76,19 @@ def main(argv: list[str]) -> int:
     size, tokens = preset_size(flags["preset"]), int(float(gin["TRAIN_TOKENS"]))
     fail_above = float(gin.get("SYNTHETIC_FAIL_ABOVE", "2"))
     diverged = mixture[sorted(mixture)[0]] > fail_above
-    record = make_result(mixture=mixture, preset=flags["preset"], params=int(size), tokens=tokens, steps=1,
-                         wall_seconds=time.time() - started, flops=6.0 * size * tokens,
-                         val_loss={d: math.nan for d in losses(mixture, size)} if diverged else losses(mixture, size),
-                         status="diverged" if diverged else "ok", error="diverged at step 1" if diverged else None,
-                         scores={"accuracy": None if diverged else accuracy(mixture, size)})
+    record = make_result(
+        mixture=mixture,
+        preset=flags["preset"],
+        params=int(size),
+        tokens=tokens,
+        steps=1,
+        wall_seconds=time.time() - started,
+        flops=6.0 * size * tokens,
+        val_loss={d: math.nan for d in losses(mixture, size)} if diverged else losses(mixture, size),
+        status="diverged" if diverged else "ok",
+        error="diverged at step 1" if diverged else None,
+        scores={"accuracy": None if diverged else accuracy(mixture, size)},
+    )
     write_result(flags["run_dir"], record)
     return 1 if diverged else 0
 

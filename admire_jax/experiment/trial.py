@@ -10,6 +10,7 @@ happens, the trial ends with `RUN_DIR/result.json`, unless the process itself is
 On a multi-host slice every worker runs this command; only worker 0 (by $SLURM_PROCID,
 $TPU_WORKER_ID or $CLOUD_TPU_TASK_ID) holds the lock, the others just join the training.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -28,18 +29,27 @@ IMPORT = "--import="
 
 def command(run_dir: str, trainer: str, trainer_args: list[str], imports: Sequence[str] = ()) -> list[str]:
     """The command line that runs one trial (what executors are given)."""
-    return [sys.executable, "-m", "admire_jax.experiment.trial", *(IMPORT + m for m in imports), str(run_dir),
-            trainer, *trainer_args]
+    return [
+        sys.executable,
+        "-m",
+        "admire_jax.experiment.trial",
+        *(IMPORT + m for m in imports),
+        str(run_dir),
+        trainer,
+        *trainer_args,
+    ]
 
 
 def main(argv: list[str]) -> int:
     imports = []
     while argv and argv[0].startswith(IMPORT):
-        imports.append(argv[0][len(IMPORT):])
+        imports.append(argv[0][len(IMPORT) :])
         argv = argv[1:]
     if len(argv) < 2:
-        print("usage: python -m admire_jax.experiment.trial [--import=MODULE]... RUN_DIR module:function [ARGS...]",
-              file=sys.stderr)
+        print(
+            "usage: python -m admire_jax.experiment.trial [--import=MODULE]... RUN_DIR module:function [ARGS...]",
+            file=sys.stderr,
+        )
         return 2
     run_dir, trainer, args = argv[0], argv[1], argv[2:]
     if worker_index() != 0:
@@ -63,8 +73,7 @@ def worker_index() -> int:
     return 0
 
 
-def _run(run_dir: str, trainer: str, args: list[str], imports: Sequence[str] = (),
-         write_failures: bool = True) -> int:
+def _run(run_dir: str, trainer: str, args: list[str], imports: Sequence[str] = (), write_failures: bool = True) -> int:
     started = time.time()
     module_name, _, func_name = trainer.partition(":")
     try:
@@ -77,8 +86,9 @@ def _run(run_dir: str, trainer: str, args: list[str], imports: Sequence[str] = (
             _write_failed(run_dir, f"{type(exc).__name__}: {exc}", time.time() - started)
         return 1
     if write_failures and trial_lock.read_result(run_dir) is None:
-        _write_failed(run_dir, f"trainer {trainer} exited with {code} without writing result.json",
-                      time.time() - started)
+        _write_failed(
+            run_dir, f"trainer {trainer} exited with {code} without writing result.json", time.time() - started
+        )
         return code or 1
     return code
 
@@ -86,9 +96,21 @@ def _run(run_dir: str, trainer: str, args: list[str], imports: Sequence[str] = (
 def _write_failed(run_dir: str, error: str, seconds: float) -> None:
     from admire_jax.train.result import make_result, write_result
 
-    write_result(run_dir, make_result(mixture={}, preset="unknown", params=0, tokens=0, steps=0,
-                                      wall_seconds=seconds, flops=0.0, val_loss={}, status="failed",
-                                      error=error))
+    write_result(
+        run_dir,
+        make_result(
+            mixture={},
+            preset="unknown",
+            params=0,
+            tokens=0,
+            steps=0,
+            wall_seconds=seconds,
+            flops=0.0,
+            val_loss={},
+            status="failed",
+            error=error,
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ drops it when the process dies, however it dies. So a restarted controller can t
 from an orphan, and adopts an orphan's `result.json` at most once, because it
 takes the lock itself while adopting.
 """
+
 from __future__ import annotations
 
 import contextlib

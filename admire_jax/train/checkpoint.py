@@ -1,4 +1,5 @@
 """Orbax checkpointing of the train state: asynchronous saves, keep-last-n, resume from latest."""
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,7 @@ class Checkpointer:
         self.every = every
         self._manager = ocp.CheckpointManager(
             os.path.abspath(directory),
-            options=ocp.CheckpointManagerOptions(
-                max_to_keep=keep, enable_async_checkpointing=async_save, create=True
-            ),
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=async_save, create=True),
         )
 
     def latest_step(self) -> int | None:

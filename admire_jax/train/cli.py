@@ -7,6 +7,7 @@
 Exit codes: 0 ok, 1 diverged or failed (see result.json), 2 bad command-line input.
 Re-running with the same run directory resumes from its latest checkpoint.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,10 +40,21 @@ def _read_mixture(path: str | None) -> dict[str, float] | None:
 
 
 def _failed(run_dir: str, preset: str, mixture, error: str, started: float) -> None:
-    write_result(run_dir, make_result(
-        mixture=mixture or {}, preset=preset, params=0, tokens=0, steps=0,
-        wall_seconds=time.time() - started, flops=0.0, val_loss={}, status="failed", error=error,
-    ))
+    write_result(
+        run_dir,
+        make_result(
+            mixture=mixture or {},
+            preset=preset,
+            params=0,
+            tokens=0,
+            steps=0,
+            wall_seconds=time.time() - started,
+            flops=0.0,
+            val_loss={},
+            status="failed",
+            error=error,
+        ),
+    )
 
 
 @gin_cli.clears_gin
@@ -97,8 +109,12 @@ def _run(args, preset: str, run_dir: str, mixture, mesh_sizes) -> dict:
         config = TrainConfig()
         data_factory, evaluations = train_options()
         data = (data_factory or proxy_data)(
-            mixture, config.seq_len, config.global_batch, config.seed,
-            process_index=jax_process_index(), process_count=jax_process_count(),
+            mixture,
+            config.seq_len,
+            config.global_batch,
+            config.seed,
+            process_index=jax_process_index(),
+            process_count=jax_process_count(),
         )
         model_config = trained_model(config.init_checkpoint, data.tokenizer.vocab_size)
     except (ValueError, TypeError) as exc:  # gin REQUIRED unbound, bad values, unknown domains
@@ -109,8 +125,17 @@ def _run(args, preset: str, run_dir: str, mixture, mesh_sizes) -> dict:
         os.makedirs(run_dir, exist_ok=True)
         with open(os.path.join(run_dir, "config.gin"), "w", encoding="utf-8") as f:
             f.write(gin.config_str())
-    return train(spec, mesh, config, data.loader, data.validation, run_dir, data.mixture,
-                 evaluations=evaluations, tokenizer=data.tokenizer)
+    return train(
+        spec,
+        mesh,
+        config,
+        data.loader,
+        data.validation,
+        run_dir,
+        data.mixture,
+        evaluations=evaluations,
+        tokenizer=data.tokenizer,
+    )
 
 
 @gin.configurable("train")

@@ -1,4 +1,5 @@
 """A persistent JAX compilation cache, so repeated proxy runs of one preset compile once."""
+
 from __future__ import annotations
 
 import os

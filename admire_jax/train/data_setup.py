@@ -3,6 +3,7 @@
 Validation covers every training domain plus the held-out targets (the optimiser's usual objectives),
 so one run reports the loss of each, whatever the mixture.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,7 +54,12 @@ def proxy_data(
     domains = builtin_domains()
     weights = normalise_mixture(mixture, [d.name for d in domains])
     loader = MixtureLoader(
-        domains, weights, seq_len=seq_len, global_batch=global_batch, seed=seed, tokenizer=tokenizer,
+        domains,
+        weights,
+        seq_len=seq_len,
+        global_batch=global_batch,
+        seed=seed,
+        tokenizer=tokenizer,
         process_index=jax.process_index() if process_index is None else process_index,
         process_count=jax.process_count() if process_count is None else process_count,
     )

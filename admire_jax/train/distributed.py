@@ -1,4 +1,5 @@
 """Multi-host start-up: one `jax.distributed.initialize` per process, before any other jax call."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Per-domain validation loss on each domain's fixed validation tokens: the optimiser's objective."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -4,6 +4,7 @@
 (configs/train/default.gin) and before any `--gin_file`; `--mesh` sizes the device mesh.
 Parsing and gin itself follow `admire_jax.gin_cli`, like every other command.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -3,10 +3,10 @@
 Model FLOPs come from the model's own count (`ModelSpec.flops_per_token`, computed from the
 config), not from XLA's cost analysis, which counts the body of a scanned layer once.
 """
+
 from __future__ import annotations
 
 import jax
-
 
 # Dense bf16 peak FLOP/s per device as jax reports it (`device.device_kind`), and its memory.
 # TPU v4 / v5p run as megacore: one jax device per chip.

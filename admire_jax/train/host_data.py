@@ -1,4 +1,5 @@
 """Host numpy batches -> global, sharded jax arrays (single- and multi-process alike)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -12,9 +13,7 @@ from admire_jax.train.step import BATCH_DTYPES, BATCH_KEYS
 def global_batch_from_local(local: Mapping[str, np.ndarray], sharding: jax.sharding.Sharding) -> dict:
     """Each process passes its own rows ([global_batch / process_count, L]); jax joins them."""
     return {
-        k: jax.make_array_from_process_local_data(
-            sharding, np.asarray(local[k], dtype=BATCH_DTYPES.get(k, np.int32))
-        )
+        k: jax.make_array_from_process_local_data(sharding, np.asarray(local[k], dtype=BATCH_DTYPES.get(k, np.int32)))
         for k in BATCH_KEYS
     }
 

@@ -1,4 +1,5 @@
 """Training metrics to TensorBoard event files (tensorboardX) and a JSON-lines log."""
+
 from __future__ import annotations
 
 import json

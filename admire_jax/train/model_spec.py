@@ -2,6 +2,7 @@
 
 The project's transformer is adapted in `transformer_spec.py`; tests plug in tiny models directly.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +11,6 @@ from typing import Any
 
 import jax
 from flax import nnx
-
 
 Batch = Mapping[str, jax.Array]  # inputs, targets, loss_mask, segment_ids, positions: [B, L]
 LossFn = Callable[[nnx.Module, Batch], tuple[jax.Array, jax.Array]]  # -> (loss_sum, token_count)

@@ -3,6 +3,7 @@
 Gradient accumulation is not an optax wrapper here: the train step sums micro-batch gradients
 itself (see step.py), so one optimiser update always sees the gradient of the full global batch.
 """
+
 from __future__ import annotations
 
 import gin
@@ -54,9 +55,7 @@ def adamw(
     transforms = []
     if max_grad_norm is not None:
         transforms.append(optax.clip_by_global_norm(max_grad_norm))
-    transforms.append(
-        optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, mask=_matrices_only)
-    )
+    transforms.append(optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, mask=_matrices_only))
     return optax.chain(*transforms)
 
 

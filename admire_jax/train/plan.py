@@ -4,6 +4,7 @@ The experiment layer prices its rungs with `plan`, so a FLOP budget and the FLOP
 to result.json agree exactly: both come from the same gin files (the trainer's defaults, the
 model preset) and bindings, read the way `admire-jax train` reads them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,14 +24,14 @@ class PlanError(ValueError):
 class TrialPlan:
     """One trainer run as configured, before any training."""
 
-    flops: float                   # forward + backward model FLOPs of the whole run
-    non_embedding_params: int      # what presets are named by
-    evaluations: tuple[str, ...]   # names of the scores the run writes to result.json
+    flops: float  # forward + backward model FLOPs of the whole run
+    non_embedding_params: int  # what presets are named by
+    evaluations: tuple[str, ...]  # names of the scores the run writes to result.json
     seq_len: int
     global_batch: int
     steps: int
-    init_checkpoint: str | None    # Hugging Face folder the run starts from (checked), or None
-    instruction_data_dir: str | None        # instruction_data.data_dir as bound for the run
+    init_checkpoint: str | None  # Hugging Face folder the run starts from (checked), or None
+    instruction_data_dir: str | None  # instruction_data.data_dir as bound for the run
     instruction_validation_fraction: float  # instruction_data.validation_fraction as bound
 
 
@@ -63,8 +64,17 @@ def plan(preset: str, bindings: Sequence[str]) -> TrialPlan:
         except (TypeError, ValueError, OSError) as exc:
             raise PlanError(str(exc)) from None
     flops = model.train_flops_per_token(train.seq_len) * train.seq_len * train.global_batch * steps
-    return TrialPlan(float(flops), int(model.non_embedding_params()), tuple(sorted(evaluations)), train.seq_len,
-                     train.global_batch, steps, train.init_checkpoint, data_dir, float(fraction))
+    return TrialPlan(
+        float(flops),
+        int(model.non_embedding_params()),
+        tuple(sorted(evaluations)),
+        train.seq_len,
+        train.global_batch,
+        steps,
+        train.init_checkpoint,
+        data_dir,
+        float(fraction),
+    )
 
 
 def _bound(parameter: str, default):

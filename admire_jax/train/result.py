@@ -1,4 +1,5 @@
 """`result.json`: the record of one run that the mixture optimiser reads (see CONTRACTS.md)."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,18 @@ STATUSES = ("ok", "diverged", "failed")
 
 
 def make_result(
-    *, mixture: Mapping[str, float], preset: str, params: int, tokens: int, steps: int,
-    wall_seconds: float, flops: float, val_loss: Mapping[str, float | None], status: str,
-    error: str | None = None, **extra: Any,
+    *,
+    mixture: Mapping[str, float],
+    preset: str,
+    params: int,
+    tokens: int,
+    steps: int,
+    wall_seconds: float,
+    flops: float,
+    val_loss: Mapping[str, float | None],
+    status: str,
+    error: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """The result record; non-finite losses become null so the file stays strict JSON."""
     if status not in STATUSES:

@@ -3,6 +3,7 @@
 Parameters are created directly on their devices (inside jit, with out_shardings from the
 model's logical axis rules), so a model larger than one device never exists whole anywhere.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -56,23 +57,25 @@ def state_shardings(
         abstract_opt = jax.eval_shape(tx.init, abstract_params)
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     opt_shard = optax.tree_map_params(
-        tx, lambda _, s: s, abstract_opt, p_shard,
+        tx,
+        lambda _, s: s,
+        abstract_opt,
+        p_shard,
         transform_non_params=lambda _: replicated,
         is_leaf=lambda x: isinstance(x, jax.sharding.NamedSharding),
     )
     shardings = TrainState(step=replicated, params=p_shard, opt_state=opt_shard)
-    abstract = TrainState(
-        step=jax.ShapeDtypeStruct((), jnp.int32), params=abstract_params, opt_state=abstract_opt
-    )
-    abstract = jax.tree.map(
-        lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings
-    )
+    abstract = TrainState(step=jax.ShapeDtypeStruct((), jnp.int32), params=abstract_params, opt_state=abstract_opt)
+    abstract = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings)
     return abstract, shardings
 
 
 def create_state(
-    spec: ModelSpec, mesh: jax.sharding.Mesh, tx: optax.GradientTransformation,
-    shardings: TrainState, seed: int = 0,
+    spec: ModelSpec,
+    mesh: jax.sharding.Mesh,
+    tx: optax.GradientTransformation,
+    shardings: TrainState,
+    seed: int = 0,
 ) -> TrainState:
     """A freshly initialised, sharded train state (deterministic in `seed`), or one starting from
     the spec's pretrained parameters when it has `load_params`."""

@@ -6,6 +6,7 @@ no data moves), gradients of the summed loss are added up in fp32 under `lax.sca
 update uses their sum divided by the total token count. The step is therefore the same function
 of the global batch whatever `accum_steps` is (up to float summation order).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -32,8 +33,11 @@ def abstract_batch(spec: ModelSpec, mesh: jax.sharding.Mesh, global_batch: int, 
 
 
 def make_train_step(
-    spec: ModelSpec, tx: optax.GradientTransformation, schedule: optax.Schedule,
-    accum_steps: int = 1, seed: int = 0,
+    spec: ModelSpec,
+    tx: optax.GradientTransformation,
+    schedule: optax.Schedule,
+    accum_steps: int = 1,
+    seed: int = 0,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict]]:
     """The pure train step: (state, global batch) -> (next state, metrics)."""
     graphdef, _, rest = split_model(spec, seed)
@@ -90,9 +94,16 @@ def _micro_batches(accum_steps: int):
 
 
 def compile_train_step(
-    spec: ModelSpec, mesh: jax.sharding.Mesh, tx: optax.GradientTransformation,
-    schedule: optax.Schedule, abstract_state: TrainState, shardings: TrainState,
-    global_batch: int, seq_len: int, accum_steps: int = 1, seed: int = 0,
+    spec: ModelSpec,
+    mesh: jax.sharding.Mesh,
+    tx: optax.GradientTransformation,
+    schedule: optax.Schedule,
+    abstract_state: TrainState,
+    shardings: TrainState,
+    global_batch: int,
+    seq_len: int,
+    accum_steps: int = 1,
+    seed: int = 0,
 ) -> jax.stages.Compiled:
     """Lower and compile the train step from shapes only; the state argument is donated."""
     batch = abstract_batch(spec, mesh, global_batch, seq_len)
@@ -108,8 +119,13 @@ def compile_train_step(
 
 
 def compile_eval_step(
-    spec: ModelSpec, mesh: jax.sharding.Mesh, abstract_state: TrainState, shardings: TrainState,
-    eval_batch: int, seq_len: int, seed: int = 0,
+    spec: ModelSpec,
+    mesh: jax.sharding.Mesh,
+    abstract_state: TrainState,
+    shardings: TrainState,
+    eval_batch: int,
+    seq_len: int,
+    seed: int = 0,
 ) -> jax.stages.Compiled:
     """(params, batch) -> (loss_sum, token_count) on one evaluation batch."""
     batch = abstract_batch(spec, mesh, eval_batch, seq_len)

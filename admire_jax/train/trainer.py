@@ -4,6 +4,7 @@ Every exit path (finished, diverged, crashed) ends with `result.json` in the run
 The data side must be a pure function of the step (`loader.batch(step)`), so resuming from a
 checkpoint at step k replays exactly the batches k, k+1, ... an uninterrupted run would see.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +22,7 @@ import numpy as np
 from flax import nnx
 from tqdm import tqdm
 
-from admire_jax.train import (checkpoint, compilation_cache, evaluation, flops, host_data, optimizer,
-                              result, state, step)
+from admire_jax.train import checkpoint, compilation_cache, evaluation, flops, host_data, optimizer, result, state, step
 from admire_jax.train.model_spec import ModelSpec, batch_partition_spec
 
 
@@ -59,8 +59,15 @@ class TrainConfig:
         return max(1, math.ceil(self.train_tokens / (self.global_batch * self.seq_len)))
 
     def __post_init__(self):
-        for name in ("global_batch", "seq_len", "accum_steps", "eval_batch", "checkpoint_every",
-                     "keep_checkpoints", "log_every"):
+        for name in (
+            "global_batch",
+            "seq_len",
+            "accum_steps",
+            "eval_batch",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "log_every",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.global_batch % self.accum_steps:
@@ -105,9 +112,20 @@ def train(
     log, interrupted = None, None
     try:
         log = _metrics_log(run_dir) if writer else None
-        _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops,
-                    peak_flops_per_device or flops.peak_flops_per_device(jax.devices()[0]),
-                    evaluations or {}, tokenizer)
+        _train_loop(
+            spec,
+            mesh,
+            config,
+            loader,
+            validation,
+            run_dir,
+            run,
+            log,
+            per_step_flops,
+            peak_flops_per_device or flops.peak_flops_per_device(jax.devices()[0]),
+            evaluations or {},
+            tokenizer,
+        )
     except Exception as exc:  # any failure still ends in a result.json the optimiser can read
         run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
@@ -118,10 +136,16 @@ def train(
         if log is not None:
             log.close()
     record = result.make_result(
-        mixture=mixture, preset=spec.name, params=spec.non_embedding_params,
-        tokens=run.steps * config.global_batch * config.seq_len, steps=run.steps,
-        wall_seconds=time.time() - start_time, flops=run.steps * per_step_flops,
-        val_loss=run.val_loss or {d: None for d in validation}, status=run.status, error=run.error,
+        mixture=mixture,
+        preset=spec.name,
+        params=spec.non_embedding_params,
+        tokens=run.steps * config.global_batch * config.seq_len,
+        steps=run.steps,
+        wall_seconds=time.time() - start_time,
+        flops=run.steps * per_step_flops,
+        val_loss=run.val_loss or {d: None for d in validation},
+        status=run.status,
+        error=run.error,
         compile_cache_hits=compilation_cache.cache_hits() - hits_before,
         **({"scores": run.scores} if evaluations else {}),
     )
@@ -162,14 +186,17 @@ def _metrics_log(run_dir: str):
     return MetricsLog(run_dir)
 
 
-def _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops, peak,
-                evaluations, tokenizer):
+def _train_loop(
+    spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops, peak, evaluations, tokenizer
+):
     total = config.total_steps
     batch_sharding = jax.sharding.NamedSharding(mesh, batch_partition_spec(spec, mesh))
     shards = _batch_shards(batch_sharding)
     if config.global_batch % (shards * config.accum_steps):
-        raise ValueError(f"global_batch {config.global_batch} must split into {config.accum_steps} "
-                         f"micro-batches over {shards} batch shards")
+        raise ValueError(
+            f"global_batch {config.global_batch} must split into {config.accum_steps} "
+            f"micro-batches over {shards} batch shards"
+        )
     eval_batch = -(-config.eval_batch // shards) * shards  # every batch shard gets whole rows
     schedule = optimizer.learning_rate_schedule(total)
     tx = optimizer.adamw(schedule)
@@ -184,15 +211,28 @@ def _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_s
             train_state = state.create_state(spec, mesh, tx, shardings, config.seed)
         run.steps = int(train_state.step)
         train_step = step.compile_train_step(
-            spec, mesh, tx, schedule, abstract, shardings, config.global_batch, config.seq_len,
-            config.accum_steps, config.seed,
+            spec,
+            mesh,
+            tx,
+            schedule,
+            abstract,
+            shardings,
+            config.global_batch,
+            config.seq_len,
+            config.accum_steps,
+            config.seed,
         )
         eval_step = step.compile_eval_step(spec, mesh, abstract, shardings, eval_batch, config.seq_len, config.seed)
         evaluate = lambda params: evaluation.validation_losses(
             eval_step, params, validation, eval_batch, batch_sharding
         )
-        bar = tqdm(total=total, initial=run.steps, desc=spec.name, unit="step",
-                   disable=not (config.progress_bar and log is not None))
+        bar = tqdm(
+            total=total,
+            initial=run.steps,
+            desc=spec.name,
+            unit="step",
+            disable=not (config.progress_bar and log is not None),
+        )
         tick, tick_step = time.time(), run.steps
         for index in range(run.steps, total):
             batch = host_data.global_batch_from_local(loader.batch(index), batch_sharding)
@@ -214,16 +254,27 @@ def _train_loop(spec, mesh, config, loader, validation, run_dir, run, log, per_s
                 seconds = time.time() - tick
                 tokens_per_s = (number - tick_step) * config.global_batch * config.seq_len / seconds
                 flops_per_s = (number - tick_step) * per_step_flops / seconds
-                log.write(number, {**metrics, "tokens_per_second": tokens_per_s,
-                                   "mfu": flops.mfu(flops_per_s, len(mesh.devices.flat), peak)})
+                log.write(
+                    number,
+                    {
+                        **metrics,
+                        "tokens_per_second": tokens_per_s,
+                        "mfu": flops.mfu(flops_per_s, len(mesh.devices.flat), peak),
+                    },
+                )
                 tick, tick_step = time.time(), number
         bar.close()
         run.val_loss = evaluate(train_state.params)
         if evaluations:
             run.scores = _scores(spec, mesh, train_state.params, evaluations, tokenizer, config.seed)
         if log is not None:
-            log.write(run.steps, {**{f"val_loss/{d}": v for d, v in run.val_loss.items()},
-                                  **{f"score/{k}": v for k, v in run.scores.items()}})
+            log.write(
+                run.steps,
+                {
+                    **{f"val_loss/{d}": v for d, v in run.val_loss.items()},
+                    **{f"score/{k}": v for k, v in run.scores.items()},
+                },
+            )
         run.status = "ok"
     finally:
         ckpt.close()

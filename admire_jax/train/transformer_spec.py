@@ -1,4 +1,5 @@
 """The project's transformer (admire_jax.model) as a ModelSpec: the only trainer file that knows it."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,8 +49,13 @@ def transformer_spec(config: TransformerConfig, name: str, init_checkpoint: str 
 
 def _not_in_hf_config(config: TransformerConfig) -> dict:
     """The numerics a HF config.json does not describe, taken from the gin-bound config."""
-    return {"dtype": config.dtype, "remat": config.remat, "attention": config.attention,
-            "loss_chunk_len": config.loss_chunk_len, "scan_unroll": config.scan_unroll}
+    return {
+        "dtype": config.dtype,
+        "remat": config.remat,
+        "attention": config.attention,
+        "loss_chunk_len": config.loss_chunk_len,
+        "scan_unroll": config.scan_unroll,
+    }
 
 
 def checkpoint_config(init_checkpoint: str, configured: TransformerConfig) -> TransformerConfig:
@@ -68,8 +74,10 @@ def configured_model(tokenizer_vocab: int) -> TransformerConfig:
     except ValueError:
         return dataclasses.replace(config, vocab_size=tokenizer_vocab)
     if config.vocab_size < tokenizer_vocab:
-        raise ValueError(f"TransformerConfig.vocab_size={config.vocab_size} is smaller than the "
-                         f"tokenizer's vocabulary ({tokenizer_vocab})")
+        raise ValueError(
+            f"TransformerConfig.vocab_size={config.vocab_size} is smaller than the "
+            f"tokenizer's vocabulary ({tokenizer_vocab})"
+        )
     return config
 
 

@@ -11,6 +11,7 @@ per-device memory (arguments, temporaries, peak), whether it fits the device, an
 FLOPs per step counted from the config.
 Exit codes: 0 fits, 1 does not fit (or failed), 2 bad input.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,14 +28,20 @@ GIB = 1 << 30
 # Accelerator names (as in `gcloud ... --accelerator-type`) -> libtpu topology, chip config.
 # The number counts TensorCores; v4 and v5p chips have two, run as one megacore device.
 TPU_TOPOLOGIES = {
-    "v4-8": ("v4:2x2x1", "megacore"), "v4-16": ("v4:2x2x2", "megacore"),
+    "v4-8": ("v4:2x2x1", "megacore"),
+    "v4-16": ("v4:2x2x2", "megacore"),
     "v4-32": ("v4:2x2x4", "megacore"),
-    "v5p-8": ("v5p:2x2x1", "megacore"), "v5p-16": ("v5p:2x2x2", "megacore"),
+    "v5p-8": ("v5p:2x2x1", "megacore"),
+    "v5p-16": ("v5p:2x2x2", "megacore"),
     "v5p-32": ("v5p:2x2x4", "megacore"),
-    "v5e-1": ("v5e:1x1", "default"), "v5e-4": ("v5e:2x2", "default"),
-    "v5e-8": ("v5e:2x4", "default"), "v5e-16": ("v5e:4x4", "default"),
-    "v6e-1": ("v6e:1x1", "default"), "v6e-4": ("v6e:2x2", "default"),
-    "v6e-8": ("v6e:2x4", "default"), "v6e-16": ("v6e:4x4", "default"),
+    "v5e-1": ("v5e:1x1", "default"),
+    "v5e-4": ("v5e:2x2", "default"),
+    "v5e-8": ("v5e:2x4", "default"),
+    "v5e-16": ("v5e:4x4", "default"),
+    "v6e-1": ("v6e:1x1", "default"),
+    "v6e-4": ("v6e:2x2", "default"),
+    "v6e-8": ("v6e:2x4", "default"),
+    "v6e-16": ("v6e:4x4", "default"),
 }
 # XLA:TPU's compile-time OOM, e.g. "... required for HLO temporaries (30.96G) exceeds available
 # HBM (30.75G)" (the required figure includes the arguments), or the older "Used X of Y hbm".
@@ -57,8 +64,10 @@ def target_devices(topology: str | None, num_devices: int):
     if topology is None:
         devices = jax.devices("cpu")
         if len(devices) < num_devices:
-            raise UsageError(f"{num_devices} CPU devices needed but jax has {len(devices)}; "
-                                   "jax was initialised before --devices could take effect")
+            raise UsageError(
+                f"{num_devices} CPU devices needed but jax has {len(devices)}; "
+                "jax was initialised before --devices could take effect"
+            )
         return devices[:num_devices], f"cpu x{num_devices}"
     if gpu_targets.is_gpu_target(topology):
         try:
@@ -66,8 +75,10 @@ def target_devices(topology: str | None, num_devices: int):
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     if topology not in TPU_TOPOLOGIES:
-        raise UsageError(f"unknown --topology {topology!r}; known: {', '.join(TPU_TOPOLOGIES)}, "
-                               f"or NxGPU with GPU one of {', '.join(gpu_targets.GPU_SPECS)} (e.g. 8xh100)")
+        raise UsageError(
+            f"unknown --topology {topology!r}; known: {', '.join(TPU_TOPOLOGIES)}, "
+            f"or NxGPU with GPU one of {', '.join(gpu_targets.GPU_SPECS)} (e.g. 8xh100)"
+        )
     from jax.experimental import topologies
 
     # compile-only use of libtpu: do not take the one-process-per-host TPU lock
@@ -118,8 +129,9 @@ def validate(args, mesh_sizes: dict[str, int]) -> dict:
     if args.device_memory_gib:
         available = int(args.device_memory_gib * GIB)
     try:
-        compiled = step.compile_train_step(spec, mesh, tx, schedule, abstract, shardings, global_batch,
-                                           seq_len, args.accum_steps)
+        compiled = step.compile_train_step(
+            spec, mesh, tx, schedule, abstract, shardings, global_batch, seq_len, args.accum_steps
+        )
     except Exception as exc:
         message = compile_oom_message(str(exc), available)
         if message is not None:
@@ -128,8 +140,7 @@ def validate(args, mesh_sizes: dict[str, int]) -> dict:
     mem = compiled.memory_analysis()
     # The TPU compiler's peak is close to arguments + temporaries; the CPU compiler reports only the
     # arguments as its peak, so take the larger of its figure and the live-buffer sum.
-    live = (mem.argument_size_in_bytes + mem.output_size_in_bytes - mem.alias_size_in_bytes
-            + mem.temp_size_in_bytes)
+    live = mem.argument_size_in_bytes + mem.output_size_in_bytes - mem.alias_size_in_bytes + mem.temp_size_in_bytes
     peak = max(getattr(mem, "peak_memory_in_bytes", 0), live)
     return {
         "params": int(model_config.total_params()),
@@ -168,19 +179,28 @@ def _print_report(r: dict) -> None:
     g = lambda b: f"{b / GIB:8.2f} GiB"
     print(f"target {r['target']}  mesh {r['mesh']}  batch {r['global_batch']} x {r['seq_len']}")
     print(f"params {r['params']:,} ({r['non_embedding_params']:,} non-embedding)")
-    print(f"per device: arguments {g(r['argument_bytes_per_device'])}  temporaries {g(r['temp_bytes_per_device'])}  "
-          f"peak {g(r['peak_bytes_per_device'])}  of {g(r['device_memory_bytes'])}")
+    print(
+        f"per device: arguments {g(r['argument_bytes_per_device'])}  temporaries {g(r['temp_bytes_per_device'])}  "
+        f"peak {g(r['peak_bytes_per_device'])}  of {g(r['device_memory_bytes'])}"
+    )
     print(f"model FLOPs per step {r['flops_per_step']:.4g}")
-    print("fits" if r["fits"] else
-          f"does not fit: needs {r['peak_bytes_per_device'] / GIB:.2f} GiB of {r['device_memory_bytes'] / GIB:.2f} GiB")
+    print(
+        "fits"
+        if r["fits"]
+        else f"does not fit: needs {r['peak_bytes_per_device'] / GIB:.2f} GiB "
+        f"of {r['device_memory_bytes'] / GIB:.2f} GiB"
+    )
 
 
 @gin_cli.clears_gin
 def main(argv: list[str]) -> int:
     p = gin_cli.parser("admire-jax validate", "Compile a config's train step ahead of time; report memory and FLOPs.")
     flags.add_model_arguments(p)
-    p.add_argument("--topology", help=f"TPU target (needs libtpu): {', '.join(TPU_TOPOLOGIES)}; or NVIDIA "
-                                      f"GPUs (needs jax-cuda12-plugin): e.g. 8xh100, 16xa100")
+    p.add_argument(
+        "--topology",
+        help=f"TPU target (needs libtpu): {', '.join(TPU_TOPOLOGIES)}; or NVIDIA "
+        f"GPUs (needs jax-cuda12-plugin): e.g. 8xh100, 16xa100",
+    )
     p.add_argument("--devices", type=int, default=8, help="simulated CPU devices (CPU target)")
     p.add_argument("--per_device_batch", type=int, help="sequences per data/fsdp replica (default: GLOBAL_BATCH)")
     p.add_argument("--seq_len", type=int, help="default: SEQ_LEN of the preset")

@@ -1,8 +1,8 @@
 """The BO methods of the replay drive admire_jax.bo.Optimizer in pool mode (tiny table, few steps)."""
+
 import json
 
 import jax
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,9 +10,9 @@ import pytest
 from admire_jax import gin_cli
 from admire_jax.bench import cli
 from admire_jax.bench.bo_policy import BOPolicy, BOPolicyConfig, RunningMeanCost, make_bo, make_mfbo, stratified_pool
-from admire_jax.bo import NutsFitConfig, OptimizerConfig
 from admire_jax.bench.episode import run_episode
 from admire_jax.bench.table import TableSpec, load_tasks
+from admire_jax.bo import NutsFitConfig, OptimizerConfig
 
 
 def test_running_mean_cost_uses_paid_costs_then_the_prior():
@@ -46,8 +46,16 @@ def table(tmp_path):
     for label, cost, n in (("tiny", 0.01, 12), ("full", 1.0, 5)):
         for _ in range(n):
             w = rng.dirichlet(np.ones(3))
-            rows.append({"fid": label, "cost": cost * (1 + 0.3 * rng.uniform()), "w:a": w[0], "w:b": w[1],
-                         "w:c": w[2], "score": float(w[0] - (w[1] - 0.3) ** 2)})
+            rows.append(
+                {
+                    "fid": label,
+                    "cost": cost * (1 + 0.3 * rng.uniform()),
+                    "w:a": w[0],
+                    "w:b": w[1],
+                    "w:c": w[2],
+                    "score": float(w[0] - (w[1] - 0.3) ** 2),
+                }
+            )
     path = tmp_path / "runs.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
@@ -62,15 +70,16 @@ def test_mfbo_and_bo_episodes_follow_the_protocol(table, tmp_path):
         def factory(t, rng):
             policies.append(make(t, rng))
             return policies[-1]
+
         return factory
 
     mf = run_episode(task, spy(make_mfbo), seed=0, budget=10.0, n_init=2, max_steps=3)
     assert mf.stop_reason == "max_steps" and mf.picked_S.size == 5
-    assert np.all(task.fidelity_of_R[mf.picked_S[:2]] == 0)               # start at the cheapest rung
+    assert np.all(task.fidelity_of_R[mf.picked_S[:2]] == 0)  # start at the cheapest rung
     assert np.all(task.fidelity_of_R[mf.recommended_K] == task.target_index)
     opt = policies[0].optimizer
     assert [o["cost"] for o in opt.observations] == pytest.approx(task.cost_R[mf.picked_S].tolist())
-    assert isinstance(opt.cost_model, RunningMeanCost)                   # per-row costs: running mean
+    assert isinstance(opt.cost_model, RunningMeanCost)  # per-row costs: running mean
 
     single = run_episode(task, spy(make_bo), seed=0, budget=2.5, n_init=1)
     assert np.all(task.fidelity_of_R[single.picked_S] == task.target_index)
@@ -83,12 +92,36 @@ def test_mfbo_and_bo_episodes_follow_the_protocol(table, tmp_path):
 
     # CLI: BO methods configured by gin, with a random subset of the unseen rows scored each step
     out = tmp_path / "out"
-    argv = ["--table", str(table), "--weights_prefix", "w:", "--fidelity_col", "fid", "--objective", "score",
-            "--maximize", "--cost_col", "cost", "--target_fidelity", "full", "--methods", "mfbo,bo",
-            "--seeds", "1", "--budget", "2.5", "--max_steps", "mfbo=3", "--gin.BOPolicyConfig.pool_size=4",
-            "--out", str(out), "--no_progress"]
+    argv = [
+        "--table",
+        str(table),
+        "--weights_prefix",
+        "w:",
+        "--fidelity_col",
+        "fid",
+        "--objective",
+        "score",
+        "--maximize",
+        "--cost_col",
+        "cost",
+        "--target_fidelity",
+        "full",
+        "--methods",
+        "mfbo,bo",
+        "--seeds",
+        "1",
+        "--budget",
+        "2.5",
+        "--max_steps",
+        "mfbo=3",
+        "--gin.BOPolicyConfig.pool_size=4",
+        "--out",
+        str(out),
+        "--no_progress",
+    ]
     assert cli.main(argv) == 0
     import gin
+
     assert "pool_size" not in gin.config_str()  # the replay's bindings do not leak into the process
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["methods"]) == {"mfbo", "bo"} and "mfbo/bo" in summary["speedup"]
@@ -99,6 +132,7 @@ def test_mfbo_and_bo_episodes_follow_the_protocol(table, tmp_path):
 @pytest.mark.slow
 def test_mfbo_nuts_averages_over_hyperparameter_samples(table):
     from admire_jax.bench.bo_policy import make_mfbo_nuts
+
     (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))
     policies = []
 
@@ -123,7 +157,9 @@ def test_the_replay_config_sets_the_engines_new_rung_refits(table):
     (task,) = load_tasks(str(table), TableSpec("w:", "fid", ("score",), "full", maximize=True, cost_col="cost"))
     rows = []
     for bindings in ([], ["--gin.NEW_RUNG_REFITS=1"]):
-        args, parsed = gin_cli.parse_args(gin_cli.parser("test", ""), ["--gin_file=configs/replay/bo_fast.gin", *bindings])
+        args, parsed = gin_cli.parse_args(
+            gin_cli.parser("test", ""), ["--gin_file=configs/replay/bo_fast.gin", *bindings]
+        )
         replay = make_mfbo(task, np.random.default_rng(0), cli.bo_config(args, parsed)).optimizer
         rows.append(replay.config.new_rung_refits)
     assert rows == [3, 1]

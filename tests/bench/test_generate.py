@@ -1,4 +1,5 @@
 """The table generator: requested Spearman and noise are reached, tables load for the replay, bad input fails."""
+
 import json
 
 import numpy as np
@@ -46,9 +47,18 @@ def test_a_written_table_loads_for_the_replay_with_its_rungs_costs_and_truth(tmp
     path = str(tmp_path / "t.csv")
     sidecar = write_table(path, spec)
     columns = spec.columns
-    (task,) = load_tasks(path, TableSpec(columns.weights_prefix, columns.fidelity_col, (columns.objective,),
-                                         columns.target_fidelity, columns.maximize, columns.cost_col,
-                                         truth_cols=(columns.truth_col,)))
+    (task,) = load_tasks(
+        path,
+        TableSpec(
+            columns.weights_prefix,
+            columns.fidelity_col,
+            (columns.objective,),
+            columns.target_fidelity,
+            columns.maximize,
+            columns.cost_col,
+            truth_cols=(columns.truth_col,),
+        ),
+    )
     assert task.rungs == ("rung0", "rung1", "target") and len(task.domains) == 5
     assert task.target_rows.size == 60 and task.value_R.size == 340
     np.testing.assert_allclose(sorted(set(task.cost_R)), [0.001, 0.06, 1.0])
@@ -63,14 +73,17 @@ def test_single_fidelity_table_has_only_the_target_rung():
     assert sidecar["spearman"] is None
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"cost_ratio": (3.0, 1.0), "rows": (5, 5)}, "strictly increasing"),
-    ({"rows": (5, 5)}, "same rungs"),
-    ({"spearman": 1.5}, "spearman"),
-    ({"noise": -1.0}, "noise"),
-    ({"domains": 1}, "domains"),
-    ({"rows": (10, 10, 1)}, "target's >= 2"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"cost_ratio": (3.0, 1.0), "rows": (5, 5)}, "strictly increasing"),
+        ({"rows": (5, 5)}, "same rungs"),
+        ({"spearman": 1.5}, "spearman"),
+        ({"noise": -1.0}, "noise"),
+        ({"domains": 1}, "domains"),
+        ({"rows": (10, 10, 1)}, "target's >= 2"),
+    ],
+)
 def test_bad_parameters_name_the_problem(change, message):
     with pytest.raises(GeneratorError, match=message):
         generate_table(GeneratorSpec(**{**SMALL, **change}))
@@ -78,8 +91,25 @@ def test_bad_parameters_name_the_problem(change, message):
 
 def test_the_command_writes_a_table_and_exits_2_on_bad_input(tmp_path, capsys):
     path = str(tmp_path / "t.csv")
-    assert generate_cli.main(["--out", path, "--domains", "4", "--rows", "100,60", "--cost_ratio", "1:10",
-                              "--spearman", "0.5", "--objective", "loss"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--out",
+                path,
+                "--domains",
+                "4",
+                "--rows",
+                "100,60",
+                "--cost_ratio",
+                "1:10",
+                "--spearman",
+                "0.5",
+                "--objective",
+                "loss",
+            ]
+        )
+        == 0
+    )
     assert "--truth_col loss_truth" in capsys.readouterr().out
     with open(sidecar_path(path), encoding="utf-8") as f:
         assert abs(json.load(f)["spearman"] - 0.5) <= 0.1

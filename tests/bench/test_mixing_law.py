@@ -1,4 +1,5 @@
 """The mixing-law baseline: its fit recovers its own functional form and it finds a table's optimum."""
+
 import numpy as np
 
 from admire_jax.bench.episode import run_episode
@@ -25,13 +26,24 @@ def test_the_fit_is_well_posed_with_fewer_rows_than_coefficients():
 
 
 def _task(tmp_path, maximize):
-    spec = GeneratorSpec(domains=6, cost_ratio=(1.0, 6.0), rows=(200, 60), spearman=1.0, noise=0.0,
-                         maximize=maximize, seed=5)
+    spec = GeneratorSpec(
+        domains=6, cost_ratio=(1.0, 6.0), rows=(200, 60), spearman=1.0, noise=0.0, maximize=maximize, seed=5
+    )
     path = str(tmp_path / "t.csv")
     write_table(path, spec)
     c = spec.columns
-    (task,) = load_tasks(path, TableSpec(c.weights_prefix, c.fidelity_col, (c.objective,), c.target_fidelity,
-                                         c.maximize, c.cost_col, truth_cols=(c.truth_col,)))
+    (task,) = load_tasks(
+        path,
+        TableSpec(
+            c.weights_prefix,
+            c.fidelity_col,
+            (c.objective,),
+            c.target_fidelity,
+            c.maximize,
+            c.cost_col,
+            truth_cols=(c.truth_col,),
+        ),
+    )
     return task
 
 

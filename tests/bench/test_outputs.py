@@ -1,4 +1,5 @@
 """`admire-jax replay` end to end on a tiny table: summary.json shape, curves.csv, table.md, PNG."""
+
 import json
 
 import numpy as np
@@ -17,8 +18,17 @@ def table(tmp_path):
     for label, cost, n in (("proxy", 0.01, 30), ("full", 1.0, 6)):
         for i in range(n):
             w = rng.dirichlet(np.ones(3))
-            rows.append({"fid": label, "cost": cost * (1 + 0.2 * rng.uniform()), "w:x": w[0], "w:y": w[1],
-                         "w:z": w[2], "loss:x": float((w[0] - 0.5) ** 2), "loss:y": float((w[1] - 0.2) ** 2)})
+            rows.append(
+                {
+                    "fid": label,
+                    "cost": cost * (1 + 0.2 * rng.uniform()),
+                    "w:x": w[0],
+                    "w:y": w[1],
+                    "w:z": w[2],
+                    "loss:x": float((w[0] - 0.5) ** 2),
+                    "loss:y": float((w[1] - 0.2) ** 2),
+                }
+            )
     frame = pd.DataFrame(rows)
     frame.loc[3, "loss:y"] = np.nan
     path = tmp_path / "runs.csv"
@@ -29,16 +39,52 @@ def table(tmp_path):
 def test_replay_writes_summary_curves_table_and_plot(table, tmp_path, capsys):
     path, frame = table
     out = tmp_path / "out"
-    argv = ["--table", str(path), "--weights_prefix", "w:", "--fidelity_col", "fid", "--objective", "loss:x",
-            "--objective", "loss:y", "--minimize", "--cost_col", "cost", "--target_fidelity", "full",
-            "--methods", "regmix,random", "--seeds", "3", "--budget", "4", "--tol", "0.01", "--out", str(out)]
+    argv = [
+        "--table",
+        str(path),
+        "--weights_prefix",
+        "w:",
+        "--fidelity_col",
+        "fid",
+        "--objective",
+        "loss:x",
+        "--objective",
+        "loss:y",
+        "--minimize",
+        "--cost_col",
+        "cost",
+        "--target_fidelity",
+        "full",
+        "--methods",
+        "regmix,random",
+        "--seeds",
+        "3",
+        "--budget",
+        "4",
+        "--tol",
+        "0.01",
+        "--out",
+        str(out),
+    ]
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
     assert "| regmix |" in captured.out
     assert "episode" in captured.err  # the progress bar
     summary = json.loads((out / "summary.json").read_text())
-    for key in ("table", "objective", "target_fidelity", "seeds", "budget", "best_target_value", "methods",
-                "speedup", "speedup_ci", "censored", "per_objective", "speedup_geomean"):
+    for key in (
+        "table",
+        "objective",
+        "target_fidelity",
+        "seeds",
+        "budget",
+        "best_target_value",
+        "methods",
+        "speedup",
+        "speedup_ci",
+        "censored",
+        "per_objective",
+        "speedup_geomean",
+    ):
         assert key in summary
     assert summary["objective"] == "loss:x" and summary["seeds"] == 3 and summary["budget"] == 4.0
     assert summary["best_target_value"] == frame.loc[frame.fid == "full", "loss:x"].min()
@@ -74,10 +120,30 @@ def test_declared_costs_and_fidelity_order_run_unchanged_on_other_labels(table, 
     frame["fid"] = frame["fid"].map({"proxy": "Qwen2.5-0.5B", "full": "Qwen2.5-7B"})
     frame.to_csv(path, index=False)
     out = tmp_path / "out2"
-    argv = ["--table", str(path), "--weights_prefix", "w:", "--fidelity_col", "fid", "--objective", "loss:x",
-            "--maximize", "--fidelity_costs", "Qwen2.5-0.5B=95,Qwen2.5-7B=537", "--target_fidelity", "Qwen2.5-7B",
-            "--methods", "random,regmix", "--seeds", "2", "--max_steps", "regmix=5", "--out", str(out),
-            "--no_progress"]
+    argv = [
+        "--table",
+        str(path),
+        "--weights_prefix",
+        "w:",
+        "--fidelity_col",
+        "fid",
+        "--objective",
+        "loss:x",
+        "--maximize",
+        "--fidelity_costs",
+        "Qwen2.5-0.5B=95,Qwen2.5-7B=537",
+        "--target_fidelity",
+        "Qwen2.5-7B",
+        "--methods",
+        "random,regmix",
+        "--seeds",
+        "2",
+        "--max_steps",
+        "regmix=5",
+        "--out",
+        str(out),
+        "--no_progress",
+    ]
     assert cli.main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fidelity_order"] == ["Qwen2.5-0.5B", "Qwen2.5-7B"]
@@ -92,9 +158,26 @@ def test_declared_costs_and_fidelity_order_run_unchanged_on_other_labels(table, 
 def test_first_seed_replays_exactly_those_seeds(table, tmp_path):
     """--first_seed 2 --seeds 2 gives seeds 2 and 3, episode for episode those of a 4-seed replay."""
     path, _ = table
-    common = ["--table", str(path), "--weights_prefix", "w:", "--fidelity_col", "fid", "--objective", "loss:x",
-              "--minimize", "--cost_col", "cost", "--target_fidelity", "full", "--methods", "random,regmix",
-              "--budget", "3", "--no_progress"]
+    common = [
+        "--table",
+        str(path),
+        "--weights_prefix",
+        "w:",
+        "--fidelity_col",
+        "fid",
+        "--objective",
+        "loss:x",
+        "--minimize",
+        "--cost_col",
+        "cost",
+        "--target_fidelity",
+        "full",
+        "--methods",
+        "random,regmix",
+        "--budget",
+        "3",
+        "--no_progress",
+    ]
     assert cli.main(common + ["--seeds", "4", "--out", str(tmp_path / "all")]) == 0
     assert cli.main(common + ["--seeds", "2", "--first_seed", "2", "--out", str(tmp_path / "later")]) == 0
     every = pd.read_csv(tmp_path / "all" / "curves.csv")

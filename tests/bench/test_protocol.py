@@ -1,4 +1,5 @@
 """Replay protocol and metrics: episodes, planning costs, ties, cost-to-best, censoring, speed-ups."""
+
 import numpy as np
 import pytest
 
@@ -20,18 +21,35 @@ def _task(n_cheap=40, n_target=8, seed=0, declared=None, cheap_cost_jitter=0.0):
     value[best] = 0.0
     cost = np.r_[0.01 * (1 + cheap_cost_jitter * rng.uniform(-1, 1, n_cheap)), np.ones(n_target)]
     fid = np.r_[np.zeros(n_cheap, int), np.ones(n_target, int)]
-    return ReplayTask(path="synthetic", objective="loss", maximize=False, domains=("a", "b", "c"),
-                      rungs=("cheap", "target"), target="target", mixtures_RxD=mix, fidelity_of_R=fid,
-                      cost_R=cost, value_R=value, row_id_R=np.arange(value.size), declared_costs=declared,
-                      median_costs={"cheap": float(np.median(cost[:n_cheap])), "target": 1.0},
-                      skipped_nan_rows=0)
+    return ReplayTask(
+        path="synthetic",
+        objective="loss",
+        maximize=False,
+        domains=("a", "b", "c"),
+        rungs=("cheap", "target"),
+        target="target",
+        mixtures_RxD=mix,
+        fidelity_of_R=fid,
+        cost_R=cost,
+        value_R=value,
+        row_id_R=np.arange(value.size),
+        declared_costs=declared,
+        median_costs={"cheap": float(np.median(cost[:n_cheap])), "target": 1.0},
+        skipped_nan_rows=0,
+    )
 
 
 def _trace(cost, regret, verified=None):
     k = len(cost)
-    return Trace(cum_cost_K=np.array(cost, float), regret_K=np.array(regret, float),
-                 recommended_K=np.zeros(k, int), verified_K=np.array(verified or [False] * k),
-                 runs_K=np.arange(1, k + 1), picked_S=np.arange(k), stop_reason="budget")
+    return Trace(
+        cum_cost_K=np.array(cost, float),
+        regret_K=np.array(regret, float),
+        recommended_K=np.zeros(k, int),
+        verified_K=np.array(verified or [False] * k),
+        runs_K=np.arange(1, k + 1),
+        picked_S=np.arange(k),
+        stop_reason="budget",
+    )
 
 
 def test_cost_to_best_variants_on_a_hand_made_trace():
@@ -58,12 +76,14 @@ def test_speedup_ratio_interval_and_censoring_flags():
     none = np.zeros(3, bool)
     ratio, (lo, hi), flag = metrics.speedup(a, none, b, none)
     assert ratio == pytest.approx(10.0) and lo <= 10.0 <= hi and flag == "none"
-    assert metrics.speedup(a, none, b, np.ones(3, bool))[2] == "lower_bound"   # B never solved
+    assert metrics.speedup(a, none, b, np.ones(3, bool))[2] == "lower_bound"  # B never solved
     assert metrics.speedup(a, np.array([False, True, True]), b, none)[2] == "upper_bound"
     # an even count whose middle pair holds one censored run: the median is only a bound
     assert metrics.median_is_censored(np.array([1.0, 5.0]), np.array([False, True]))
     assert not metrics.median_is_censored(np.array([1.0, 2.0, 5.0]), np.array([False, False, True]))
-    assert metrics.summarise(np.array([1.0, 2.0, 5.0]), np.array([False, False, True]))["solved_fraction"] == pytest.approx(2 / 3)
+    assert metrics.summarise(np.array([1.0, 2.0, 5.0]), np.array([False, False, True]))[
+        "solved_fraction"
+    ] == pytest.approx(2 / 3)
 
 
 def test_regret_curve_is_a_step_function_on_the_grid():
@@ -88,7 +108,7 @@ def test_random_episode_pays_each_run_and_stops_at_the_budget():
     trace = run_episode(task, make_random, seed=3, budget=5.0, n_init=2)
     assert trace.stop_reason == "budget"
     assert len(set(trace.picked_S.tolist())) == trace.picked_S.size  # no row twice
-    assert np.all(task.fidelity_of_R[trace.picked_S] == 1)             # target rows only
+    assert np.all(task.fidelity_of_R[trace.picked_S] == 1)  # target rows only
     np.testing.assert_allclose(trace.cum_cost_K, np.cumsum(task.cost_R[trace.picked_S])[trace.runs_K - 1])
     assert trace.runs_K[0] == 2 and trace.cum_cost_K[-1] >= 5.0 and trace.cum_cost_K[-2] < 5.0
     # the recommendation is the best target row seen so far, and it has been run
@@ -100,8 +120,9 @@ def test_random_episode_pays_each_run_and_stops_at_the_budget():
     # same seed, same episode; another seed, another order
     again = run_episode(task, make_random, seed=3, budget=5.0, n_init=2)
     np.testing.assert_array_equal(again.picked_S, trace.picked_S)
-    assert any(not np.array_equal(run_episode(task, make_random, s, 5.0, 2).picked_S, trace.picked_S)
-               for s in range(4, 8))
+    assert any(
+        not np.array_equal(run_episode(task, make_random, s, 5.0, 2).picked_S, trace.picked_S) for s in range(4, 8)
+    )
 
 
 def test_random_exhausts_the_target_rows_and_always_finds_the_best():

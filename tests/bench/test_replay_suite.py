@@ -1,4 +1,5 @@
 """benchmarks/replay_suite.py on a tiny grid: it runs, resumes without re-running, and summarises."""
+
 import json
 
 import numpy as np
@@ -30,6 +31,7 @@ def test_tiny_grid_runs_writes_its_summary_and_resumes_without_rerunning(tmp_pat
 
     def no_new_episodes(*args, **kwargs):
         raise AssertionError("a finished episode was run again")
+
     monkeypatch.setattr(replay, "run_episode", no_new_episodes)
     again = replay_suite.run_suite(TINY, out, "unused.csv", CHEAP_METHODS, seeds=2)
     assert again["tables"]["tiny_score"]["methods"] == score["methods"]
@@ -37,18 +39,29 @@ def test_tiny_grid_runs_writes_its_summary_and_resumes_without_rerunning(tmp_pat
 
 def _curve(method, seed, fidelities, regrets, costs):
     cum = np.cumsum(costs)
-    return pd.DataFrame({"method": method, "seed": seed, "step": np.arange(len(cum)), "cum_cost": cum,
-                         "picked_fidelity": fidelities, "regret": regrets})
+    return pd.DataFrame(
+        {
+            "method": method,
+            "seed": seed,
+            "step": np.arange(len(cum)),
+            "cum_cost": cum,
+            "picked_fidelity": fidelities,
+            "regret": regrets,
+        }
+    )
 
 
 def test_summary_gives_speedups_bounds_and_mfbos_cheap_share():
     steps = 14
-    curves = pd.concat([
-        # mfbo: held from step 3 (cost 0.4); after step 10 three cheap runs (0.1 each) and one target run (1.0)
-        _curve("mfbo", s, ["c"] * 11 + ["c", "c", "t", "c"], [1] * 3 + [0] * 12, [0.1] * 11 + [0.1, 0.1, 1.0, 0.1])
-        for s in range(3)] + [
-        _curve("bo", s, ["t"] * steps, [1] * 9 + [0] * 5, [1.0] * steps) for s in range(3)] + [
-        _curve("random", s, ["t"] * steps, [1] * steps, [1.0] * steps) for s in range(3)])
+    curves = pd.concat(
+        [
+            # mfbo: held from step 3 (cost 0.4); after step 10 three cheap runs (0.1 each) and one target run (1.0)
+            _curve("mfbo", s, ["c"] * 11 + ["c", "c", "t", "c"], [1] * 3 + [0] * 12, [0.1] * 11 + [0.1, 0.1, 1.0, 0.1])
+            for s in range(3)
+        ]
+        + [_curve("bo", s, ["t"] * steps, [1] * 9 + [0] * 5, [1.0] * steps) for s in range(3)]
+        + [_curve("random", s, ["t"] * steps, [1] * steps, [1.0] * steps) for s in range(3)]
+    )
     out = replay_suite.summarise_replay(curves, budget=20.0, target="t", methods=["mfbo", "bo", "random"])
     assert out["methods"]["mfbo"]["median"] == pytest.approx(0.4)
     assert out["methods"]["bo"]["median"] == pytest.approx(10.0)

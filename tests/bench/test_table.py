@@ -1,4 +1,5 @@
 """Table loading for the replay benchmark: column mapping, rung order, renormalisation, bad input."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,17 +15,32 @@ def _table(path, n_per_rung=(6, 4, 3), labels=("small", "medium", "large"), cost
     for label, cost, n in zip(labels, costs, n_per_rung):
         for i in range(n):
             w = rng.dirichlet(np.ones(3))
-            rows.append({"name": f"{label}-{i}", "size": label, "gpu_hours": cost * (1 + 0.1 * (i % 3)),
-                         "ratio_a": w[0], "ratio_b": w[1], "ratio_c": w[2],
-                         "acc": float(w[0] - w[1] ** 2), "loss": float(1 + w[1])})
+            rows.append(
+                {
+                    "name": f"{label}-{i}",
+                    "size": label,
+                    "gpu_hours": cost * (1 + 0.1 * (i % 3)),
+                    "ratio_a": w[0],
+                    "ratio_b": w[1],
+                    "ratio_c": w[2],
+                    "acc": float(w[0] - w[1] ** 2),
+                    "loss": float(1 + w[1]),
+                }
+            )
     frame = pd.DataFrame(rows)
     frame.to_csv(path, index=False)
     return frame
 
 
 def _spec(**kw):
-    base = dict(weights_prefix="ratio_", fidelity_col="size", objectives=("acc",), target_fidelity="large",
-                maximize=True, cost_col="gpu_hours")
+    base = dict(
+        weights_prefix="ratio_",
+        fidelity_col="size",
+        objectives=("acc",),
+        target_fidelity="large",
+        maximize=True,
+        cost_col="gpu_hours",
+    )
     base.update(kw)
     return TableSpec(**base)
 
@@ -42,8 +58,11 @@ def test_columns_are_mapped_and_rungs_ordered_by_median_cost(tmp_path):
 
 def test_explicit_fidelity_order_and_declared_costs(tmp_path):
     _table(tmp_path / "t.csv")
-    spec = _spec(cost_col=None, fidelity_costs=parse_fidelity_costs("small=0.5,medium=0.2,large=1"),
-                 fidelity_order=("medium", "small", "large"))
+    spec = _spec(
+        cost_col=None,
+        fidelity_costs=parse_fidelity_costs("small=0.5,medium=0.2,large=1"),
+        fidelity_order=("medium", "small", "large"),
+    )
     (task,) = load_tasks(str(tmp_path / "t.csv"), spec)
     assert task.rungs == ("medium", "small", "large")
     assert task.declared_costs == {"medium": 0.2, "small": 0.5, "large": 1.0}
@@ -70,34 +89,57 @@ def test_nan_objectives_are_skipped_and_counted(tmp_path):
 
 
 def _run_cli(tmp_path, capsys, *extra, objective="acc"):
-    argv = ["--table", str(tmp_path / "t.csv"), "--weights_prefix", "ratio_", "--fidelity_col", "size",
-            "--objective", objective, "--maximize", "--cost_col", "gpu_hours", "--target_fidelity", "large",
-            "--methods", "random", "--seeds", "2", "--out", str(tmp_path / "out"), "--no_progress", *extra]
+    argv = [
+        "--table",
+        str(tmp_path / "t.csv"),
+        "--weights_prefix",
+        "ratio_",
+        "--fidelity_col",
+        "size",
+        "--objective",
+        objective,
+        "--maximize",
+        "--cost_col",
+        "gpu_hours",
+        "--target_fidelity",
+        "large",
+        "--methods",
+        "random",
+        "--seeds",
+        "2",
+        "--out",
+        str(tmp_path / "out"),
+        "--no_progress",
+        *extra,
+    ]
     code = cli.main(argv)
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("edit, extra, message", [
-    (lambda f: f.drop(columns=["size"]), (), "--fidelity_col"),
-    (lambda f: f, ("--objective", "missing_col"), "missing_col"),
-    (lambda f: f.drop(columns=["gpu_hours"]), (), "--cost_col"),
-    (lambda f: f.assign(ratio_a=f["ratio_a"] + 0.05), (), "do not sum to 1"),
-    (lambda f: f.assign(ratio_a=-f["ratio_a"]), (), "negative"),
-    (lambda f: f.assign(acc=np.where(f["size"] == "large", np.nan, f["acc"])), (), "no finite value at target"),
-    (lambda f: f.assign(size=f["size"].replace("large", "huge")), (), "target fidelity 'large' has no rows"),
-    (lambda f: f.assign(gpu_hours=-1.0), (), "zero or negative"),
-    (lambda f: f.assign(acc="bad"), (), "not numeric"),
-    (lambda f: f, ("--fidelity_order", "small,large"), "--fidelity_order"),
-    (lambda f: f, ("--methods", "random,simplex"), "unknown method"),
-    (lambda f: f, ("--n_init", "50"), "--n_init"),
-    (lambda f: f, ("--max_steps", "regmix=3"), "--max_steps"),
-    (lambda f: f, ("--max_steps", "0"), "--max_steps"),
-    (lambda f: f.drop(columns=["ratio_b", "ratio_c"]), (), "--weights_prefix"),
-    (lambda f: f, ("--weights-prefix", "ratio_"), "unrecognised argument '--weights-prefix'"),
-    (lambda f: f, ("--gin.BOPolicyConfig.pool_size=0",), "BO configuration: pool_size must be an integer >= 1"),
-    (lambda f: f, ("--gin.OptimizerConfig.acquisition='ei'",), "unknown acquisition 'ei'"),
-    (lambda f: f, ("--gin_file=missing.gin",), "gin file not found: missing.gin"),
-])
+@pytest.mark.parametrize(
+    "edit, extra, message",
+    [
+        (lambda f: f.drop(columns=["size"]), (), "--fidelity_col"),
+        (lambda f: f, ("--objective", "missing_col"), "missing_col"),
+        (lambda f: f.drop(columns=["gpu_hours"]), (), "--cost_col"),
+        (lambda f: f.assign(ratio_a=f["ratio_a"] + 0.05), (), "do not sum to 1"),
+        (lambda f: f.assign(ratio_a=-f["ratio_a"]), (), "negative"),
+        (lambda f: f.assign(acc=np.where(f["size"] == "large", np.nan, f["acc"])), (), "no finite value at target"),
+        (lambda f: f.assign(size=f["size"].replace("large", "huge")), (), "target fidelity 'large' has no rows"),
+        (lambda f: f.assign(gpu_hours=-1.0), (), "zero or negative"),
+        (lambda f: f.assign(acc="bad"), (), "not numeric"),
+        (lambda f: f, ("--fidelity_order", "small,large"), "--fidelity_order"),
+        (lambda f: f, ("--methods", "random,simplex"), "unknown method"),
+        (lambda f: f, ("--n_init", "50"), "--n_init"),
+        (lambda f: f, ("--max_steps", "regmix=3"), "--max_steps"),
+        (lambda f: f, ("--max_steps", "0"), "--max_steps"),
+        (lambda f: f.drop(columns=["ratio_b", "ratio_c"]), (), "--weights_prefix"),
+        (lambda f: f, ("--weights-prefix", "ratio_"), "unrecognised argument '--weights-prefix'"),
+        (lambda f: f, ("--gin.BOPolicyConfig.pool_size=0",), "BO configuration: pool_size must be an integer >= 1"),
+        (lambda f: f, ("--gin.OptimizerConfig.acquisition='ei'",), "unknown acquisition 'ei'"),
+        (lambda f: f, ("--gin_file=missing.gin",), "gin file not found: missing.gin"),
+    ],
+)
 def test_bad_input_exits_2_with_a_named_problem(tmp_path, capsys, edit, extra, message):
     edit(_table(tmp_path / "t.csv")).to_csv(tmp_path / "t.csv", index=False)
     code, err = _run_cli(tmp_path, capsys, *extra)

@@ -1,4 +1,5 @@
 """`--truth_col`: methods see the observed column, cost-to-best is scored on the noiseless one."""
+
 import json
 
 import numpy as np
@@ -15,11 +16,15 @@ from admire_jax.bench.table import TableError, TableSpec, load_tasks
 
 def _table(path):
     """Two rungs; at the target, row 'b' is best by truth but 'c' is best as observed."""
-    frame = pd.DataFrame({
-        "fid": ["cheap"] * 4 + ["big"] * 3,
-        "w:x": [0.1, 0.4, 0.6, 0.9, 0.2, 0.5, 0.8], "cost": [0.1] * 4 + [1.0] * 3,
-        "acc": [0.1, 0.2, 0.3, 0.4, 0.50, 0.60, 0.70],
-        "acc_true": [0.1, 0.2, 0.3, 0.4, 0.50, 0.65, 0.64]})
+    frame = pd.DataFrame(
+        {
+            "fid": ["cheap"] * 4 + ["big"] * 3,
+            "w:x": [0.1, 0.4, 0.6, 0.9, 0.2, 0.5, 0.8],
+            "cost": [0.1] * 4 + [1.0] * 3,
+            "acc": [0.1, 0.2, 0.3, 0.4, 0.50, 0.60, 0.70],
+            "acc_true": [0.1, 0.2, 0.3, 0.4, 0.50, 0.65, 0.64],
+        }
+    )
     frame["w:y"] = 1 - frame["w:x"]
     frame.to_csv(path, index=False)
 
@@ -49,9 +54,26 @@ def test_a_method_that_picks_by_observed_values_never_holds_the_true_best(tmp_pa
 
 def test_replay_scores_on_the_truth_column_and_rejects_bad_truth_options(tmp_path, capsys):
     _table(tmp_path / "t.csv")
-    base = ["--table", str(tmp_path / "t.csv"), "--weights_prefix", "w:", "--fidelity_col", "fid",
-            "--objective", "acc", "--maximize", "--cost_col", "cost", "--target_fidelity", "big",
-            "--methods", "random,regmix", "--seeds", "2", "--no_progress"]
+    base = [
+        "--table",
+        str(tmp_path / "t.csv"),
+        "--weights_prefix",
+        "w:",
+        "--fidelity_col",
+        "fid",
+        "--objective",
+        "acc",
+        "--maximize",
+        "--cost_col",
+        "cost",
+        "--target_fidelity",
+        "big",
+        "--methods",
+        "random,regmix",
+        "--seeds",
+        "2",
+        "--no_progress",
+    ]
     assert cli.main(base + ["--truth_col", "acc_true", "--out", str(tmp_path / "out")]) == 0
     with open(tmp_path / "out" / "summary.json", encoding="utf-8") as f:
         summary = json.load(f)

@@ -1,4 +1,5 @@
 """Episodes in worker processes, kept on disk and reused; the benchmark command on a Qwen-style table."""
+
 import json
 import os
 
@@ -17,8 +18,16 @@ def _table(tmp_path, rungs, cost_col, objective, seed=0):
         for _ in range(n):
             w = rng.dirichlet(np.ones(3))
             score = -float(np.sum((w - [0.6, 0.3, 0.1]) ** 2)) * (1 + 0.1 * rng.uniform())
-            rows.append({"model": label, cost_col: cost * (1 + 0.2 * rng.uniform()), "w:a": w[0], "w:b": w[1],
-                         "w:c": w[2], objective: score})
+            rows.append(
+                {
+                    "model": label,
+                    cost_col: cost * (1 + 0.2 * rng.uniform()),
+                    "w:a": w[0],
+                    "w:b": w[1],
+                    "w:c": w[2],
+                    objective: score,
+                }
+            )
     frame = pd.DataFrame(rows).sample(frac=1.0, random_state=seed)  # rows in no particular order
     path = tmp_path / "runs.csv"
     frame.to_csv(path, index=False)
@@ -26,9 +35,31 @@ def _table(tmp_path, rungs, cost_col, objective, seed=0):
 
 
 def _argv(path, out, *extra):
-    return ["--table", str(path), "--weights_prefix", "w:", "--fidelity_col", "model", "--objective", "score",
-            "--maximize", "--cost_col", "cost", "--target_fidelity", "big", "--methods", "regmix,random",
-            "--seeds", "3", "--budget", "3", "--out", str(out), "--no_progress", *extra]
+    return [
+        "--table",
+        str(path),
+        "--weights_prefix",
+        "w:",
+        "--fidelity_col",
+        "model",
+        "--objective",
+        "score",
+        "--maximize",
+        "--cost_col",
+        "cost",
+        "--target_fidelity",
+        "big",
+        "--methods",
+        "regmix,random",
+        "--seeds",
+        "3",
+        "--budget",
+        "3",
+        "--out",
+        str(out),
+        "--no_progress",
+        *extra,
+    ]
 
 
 def test_workers_give_the_same_episodes_and_stored_episodes_are_reused(tmp_path, monkeypatch, capsys):
@@ -68,10 +99,33 @@ def test_benchmark_command_runs_unchanged_on_a_qwen_table_with_train_time_and_ac
     rungs = (("Qwen2.5-7B", 537.0, 4), ("Qwen2.5-0.5B", 95.0, 16), ("Qwen2.5-3B", 240.0, 6))
     path, frame = _table(tmp_path, rungs, "train_time", "accuracy", seed=3)
     out = tmp_path / "out"
-    argv = ["--table", str(path), "--weights_prefix", "w:", "--fidelity_col", "model", "--objective", "accuracy",
-            "--maximize", "--cost_col", "train_time", "--target_fidelity", "Qwen2.5-7B",
-            "--methods", "mfbo,bo,random,regmix", "--seeds", "2", "--budget", "2200", "--max_steps", "mfbo=3",
-            "--gin_file=configs/replay/bo_fast.gin", "--out", str(out), "--no_progress"]
+    argv = [
+        "--table",
+        str(path),
+        "--weights_prefix",
+        "w:",
+        "--fidelity_col",
+        "model",
+        "--objective",
+        "accuracy",
+        "--maximize",
+        "--cost_col",
+        "train_time",
+        "--target_fidelity",
+        "Qwen2.5-7B",
+        "--methods",
+        "mfbo,bo,random,regmix",
+        "--seeds",
+        "2",
+        "--budget",
+        "2200",
+        "--max_steps",
+        "mfbo=3",
+        "--gin_file=configs/replay/bo_fast.gin",
+        "--out",
+        str(out),
+        "--no_progress",
+    ]
     assert cli.main(argv) == 0  # budget > the initial row + 3 runs of the target: mfbo stops at its step cap
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fidelity_order"] == ["Qwen2.5-0.5B", "Qwen2.5-3B", "Qwen2.5-7B"]
@@ -104,15 +158,28 @@ def test_episode_store_hashes_each_task_once(tmp_path, monkeypatch):
     from admire_jax.bench.table import TableSpec, load_tasks
 
     path, _ = _table(tmp_path, (("small", 0.01, 5), ("big", 1.0, 3)), "cost", "score")
-    spec = TableSpec(weights_prefix="w:", fidelity_col="model", objectives=("score",), target_fidelity="big",
-                     maximize=True, cost_col="cost")
+    spec = TableSpec(
+        weights_prefix="w:",
+        fidelity_col="model",
+        objectives=("score",),
+        target_fidelity="big",
+        maximize=True,
+        cost_col="cost",
+    )
     (task,) = load_tasks(str(path), spec)
     calls = []
     real = store_module.task_fingerprint
     monkeypatch.setattr(store_module, "task_fingerprint", lambda t: calls.append(t) or real(t))
     store = store_module.EpisodeStore(str(tmp_path / "episodes"), {"budget": 1.0})
-    trace = Trace(cum_cost_K=np.array([0.01]), regret_K=np.array([0.0]), recommended_K=np.array([1]),
-                  verified_K=np.array([False]), runs_K=np.array([1]), picked_S=np.array([0]), stop_reason="budget")
+    trace = Trace(
+        cum_cost_K=np.array([0.01]),
+        regret_K=np.array([0.0]),
+        recommended_K=np.array([1]),
+        verified_K=np.array([False]),
+        runs_K=np.array([1]),
+        picked_S=np.array([0]),
+        stop_reason="budget",
+    )
     for seed in range(3):
         store.save(task, "random", seed, None, trace)
         assert store.load(task, "random", seed, None) is not None

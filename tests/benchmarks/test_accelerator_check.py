@@ -1,4 +1,5 @@
 """benchmarks/accelerator_check.py on this machine's CPU: its rows, its table, and its skips."""
+
 import json
 import os
 import subprocess
@@ -13,15 +14,27 @@ SCRIPT = ROOT / "benchmarks" / "accelerator_check.py"
 
 def _check(tmp_path, *args):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, str(SCRIPT), f"--out={tmp_path}", *args], capture_output=True,
-                          text=True, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), f"--out={tmp_path}", *args], capture_output=True, text=True, env=env, timeout=600
+    )
     return done
 
 
 @pytest.mark.slow
 def test_measures_a_small_preset_on_cpu_and_compares_with_validate(tmp_path):
-    done = _check(tmp_path, "--presets", "1m", "--attention", "xla", "--repeats", "1", "--tokens_per_step", "256",
-                  "--seq_len", "64")
+    done = _check(
+        tmp_path,
+        "--presets",
+        "1m",
+        "--attention",
+        "xla",
+        "--repeats",
+        "1",
+        "--tokens_per_step",
+        "256",
+        "--seq_len",
+        "64",
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "cpu.json").read_text())
     assert report["device"]["platform"] == "cpu" and report["matmul_dtype"] == "float32"

@@ -1,4 +1,5 @@
 """Acquisitions: hand-computed EI, information gains against Monte Carlo, gradients, cost rule."""
+
 import math
 
 import jax
@@ -18,7 +19,8 @@ def test_log_ei_matches_hand_computed_ei():
         # mean 1, std 2, best 0.5: z = 0.25; EI = 2 (phi(0.25) + 0.25 Phi(0.25))
         expected = 2 * (0.38666811680284924 + 0.25 * 0.5987063256829237)
         assert math.exp(float(acq.log_ei(jnp.asarray(1.0), jnp.asarray(2.0), jnp.asarray(0.5)))) == pytest.approx(
-            expected, rel=1e-12)
+            expected, rel=1e-12
+        )
         # far below the incumbent: EI underflows in float64 but its log stays accurate
         z = -40.0
         log_h = float(acq.log_h(jnp.asarray(z)))
@@ -53,9 +55,16 @@ def _mc_entropy_reduction(mean_a, std_a, mean_t, std_t, rho, fstar, noise=0.0, n
 def test_mf_mes_gain_matches_monte_carlo(rho):
     with x64():
         mean_a, std_a, mean_t, std_t, fstar = 0.2, 1.3, -0.1, 0.7, 0.9
-        got = float(acq.mf_mes_gain(jnp.asarray([mean_a]), jnp.asarray([std_a**2]), jnp.asarray([mean_t]),
-                                    jnp.asarray([std_t**2]), jnp.asarray([rho * std_a * std_t]),
-                                    jnp.asarray([fstar]))[0])
+        got = float(
+            acq.mf_mes_gain(
+                jnp.asarray([mean_a]),
+                jnp.asarray([std_a**2]),
+                jnp.asarray([mean_t]),
+                jnp.asarray([std_t**2]),
+                jnp.asarray([rho * std_a * std_t]),
+                jnp.asarray([fstar]),
+            )[0]
+        )
         mc = _mc_entropy_reduction(mean_a, std_a, mean_t, std_t, rho, fstar)
         assert got == pytest.approx(mc, abs=3e-3)
 
@@ -75,8 +84,17 @@ def test_mes_gain_matches_monte_carlo_and_mf_mes_at_full_correlation():
 def test_gibbon_is_a_lower_bound_on_the_information_gain():
     with x64():
         for rho, noise in [(0.5, 0.1), (0.9, 0.3), (0.99, 0.01)]:
-            g = float(acq.gibbon_gain(jnp.asarray([0.2]), jnp.asarray([1.0]), jnp.asarray([noise]), jnp.asarray([0.0]),
-                                      jnp.asarray([1.0]), jnp.asarray([rho]), jnp.asarray([0.8]))[0])
+            g = float(
+                acq.gibbon_gain(
+                    jnp.asarray([0.2]),
+                    jnp.asarray([1.0]),
+                    jnp.asarray([noise]),
+                    jnp.asarray([0.0]),
+                    jnp.asarray([1.0]),
+                    jnp.asarray([rho]),
+                    jnp.asarray([0.8]),
+                )[0]
+            )
             mc = _mc_entropy_reduction(0.2, 1.0, 0.0, 1.0, rho, 0.8, noise=noise)
             assert 0 < g <= mc + 2e-3
 
@@ -88,8 +106,12 @@ def test_acquisition_gradients():
         check_grads(jax.jit(lambda *a: acq.mf_mes_gain(*a, f)), args, order=1, modes=["rev"])
         check_grads(jax.jit(lambda m, v: acq.mes_gain(m, jnp.sqrt(v), f)), (args[0], args[1]), order=1, modes=["rev"])
         check_grads(jax.jit(lambda m, s: acq.log_ei(m, s, jnp.asarray(0.7))), (args[0], args[1]), order=2)
-        check_grads(jax.jit(lambda *a: acq.gibbon_gain(a[0], a[1], jnp.asarray([0.1]), a[2], a[3], a[4], f)), args, order=1,
-                    modes=["rev"])
+        check_grads(
+            jax.jit(lambda *a: acq.gibbon_gain(a[0], a[1], jnp.asarray([0.1]), a[2], a[3], a[4], f)),
+            args,
+            order=1,
+            modes=["rev"],
+        )
 
 
 def test_gumbel_max_values_match_the_distribution_of_the_maximum():
@@ -112,8 +134,9 @@ def test_cost_aware_rule_and_cost_models():
     assert float(log_cost_weighted(jnp.log(2.0), 4.0)) == pytest.approx(math.log(0.5))
     declared = {"s": 1.0, "m": 10.0, "l": 100.0}
     assert FixedCost()(declared, {}) == declared
-    aff = AffineCost(parameters={"s": 1e6, "m": 6e7, "l": 1e9}, tokens={"s": 1e9, "m": 1e9, "l": 2e10},
-                     intercept=5.0, slope=1e-15)
+    aff = AffineCost(
+        parameters={"s": 1e6, "m": 6e7, "l": 1e9}, tokens={"s": 1e9, "m": 1e9, "l": 2e10}, intercept=5.0, slope=1e-15
+    )
     assert aff(declared, {})["m"] == pytest.approx(5.0 + 6e7 * 1e9 * 1e-15)
     with pytest.raises(ValueError, match="AffineCost"):
         AffineCost(parameters={"s": 1.0}, tokens={"s": 1.0})(declared, {})

@@ -1,5 +1,6 @@
 """The additive mixture kernel: its algebra, its use inside the fidelity models and the Optimizer,
 and its purpose: better predictions than the full ARD kernel on an additive objective."""
+
 import gin
 import jax
 import jax.numpy as jnp
@@ -38,8 +39,11 @@ def test_gram_matrix_is_symmetric_psd_also_on_sqrt_inputs():
 def test_equals_the_sum_of_one_dimensional_matern52_kernels():
     W1, W2 = _mixtures(5, seed=1), _mixtures(7, seed=2)
     with x64():
-        expected = sum(VAR_D[d] * np.asarray(Matern52(lengthscale=jnp.asarray(LS_D[d:d + 1]))(W1[:, d:d + 1], W2[:, d:d + 1]))
-                       for d in range(4))
+        expected = sum(
+            VAR_D[d]
+            * np.asarray(Matern52(lengthscale=jnp.asarray(LS_D[d : d + 1]))(W1[:, d : d + 1], W2[:, d : d + 1]))
+            for d in range(4)
+        )
         np.testing.assert_allclose(np.asarray(_kernel()(W1, W2)), expected, rtol=1e-12)
         # one hand-computed pair: only dimension 0 differs, by 0.3 = one lengthscale (r = 1)
         x, x2 = np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.4, 0.2, 0.3, 0.4])
@@ -62,7 +66,8 @@ def test_is_additive_each_dimension_enters_through_its_own_term():
             assert abs(_mixed_difference(_kernel(), x, z, i, j)) < 1e-12
             assert abs(_mixed_difference(ard, x, z, i, j)) > 1e-3  # the check can fail: ARD is not additive
         # changing only dimension 2 changes only dimension 2's term
-        x2 = x.copy(); x2[2] = 0.9
+        x2 = x.copy()
+        x2[2] = 0.9
         k12 = float(_kernel().evaluate(x, x2))
         one_d = VAR_D[2] * float(Matern52(lengthscale=jnp.asarray(LS_D[2:3])).evaluate(x[2:3], x2[2:3]))
         assert k12 == pytest.approx(VAR_D.sum() - VAR_D[2] + one_d, rel=1e-12)
@@ -88,8 +93,11 @@ def test_factory_priors_and_finite_gradients_at_coincident_points():
 def test_inside_the_fidelity_models(kind):
     with x64():
         params = build_model(4, 3, kind=kind, kernel=additive_matern52)
-        parts = [leaf for leaf in jax.tree_util.tree_leaves(params, is_leaf=lambda t: isinstance(t, Additive))
-                 if isinstance(leaf, Additive)]
+        parts = [
+            leaf
+            for leaf in jax.tree_util.tree_leaves(params, is_leaf=lambda t: isinstance(t, Additive))
+            if isinstance(leaf, Additive)
+        ]
         assert len(parts) == (2 if kind == "linear_truncated" else 3)
         W = _mixtures(8)
         X = np.concatenate([np.repeat(W, 3, 0), np.tile([[0.0, 0.0], [0.5, 1.0], [1.0, 2.0]], (8, 1))], 1)
@@ -129,14 +137,17 @@ def test_selected_by_gin_runs_a_multi_fidelity_bo_step_and_reloads():
         opt.tell(w, ["small", "big"][i % 2], float(np.sum(np.log(w + 0.05))))
     prop = opt.ask()[0]
     assert prop.mixture.sum() == pytest.approx(1.0) and prop.fidelity in ("small", "big")
-    fitted = opt.hyperparameters().kernel.kernel.unbiased.kernel  # Scale(LinearTruncatedFidelity(Transformed(Additive)))
+    fitted = (
+        opt.hyperparameters().kernel.kernel.unbiased.kernel
+    )  # Scale(LinearTruncatedFidelity(Transformed(Additive)))
     assert isinstance(fitted, Additive)
     assert not np.allclose(np.asarray(fitted.variance[0]), 1.0 / 3)  # its parameters were fitted
     mean, std = opt.predict(rng.dirichlet(np.ones(3), 5), "big")
     assert np.all(np.isfinite(mean)) and np.all(std > 0)
     again = Optimizer.from_state_dict(opt.state_dict())  # a built-in kernel is found by its saved name
-    np.testing.assert_allclose(again.predict(np.eye(3) * 0.8 + 0.2 / 3, "big")[0],
-                               opt.predict(np.eye(3) * 0.8 + 0.2 / 3, "big")[0], rtol=1e-6)
+    np.testing.assert_allclose(
+        again.predict(np.eye(3) * 0.8 + 0.2 / 3, "big")[0], opt.predict(np.eye(3) * 0.8 + 0.2 / 3, "big")[0], rtol=1e-6
+    )
 
 
 def _additive_loss(W_NxD: np.ndarray, a_D: np.ndarray) -> np.ndarray:
@@ -147,14 +158,17 @@ def _loss_with_interactions(W_NxD: np.ndarray, a_D: np.ndarray) -> np.ndarray:
     return _additive_loss(W_NxD, a_D) + 30.0 * (W_NxD[:, 0] - W_NxD[:, 1]) * (W_NxD[:, 2] - W_NxD[:, 3])
 
 
-def _heldout_nrmse(kernel, seed: int, loss=_additive_loss, num_dims: int = 8, n_train: int = 40,
-                   n_test: int = 200) -> float:
+def _heldout_nrmse(
+    kernel, seed: int, loss=_additive_loss, num_dims: int = 8, n_train: int = 40, n_test: int = 200
+) -> float:
     """Held-out RMSE / sd of a single-rung GP fitted to `loss` on Dirichlet mixtures."""
     rng = np.random.default_rng(seed)
     a_D = rng.uniform(0.2, 1.0, num_dims)
     W, Wt = rng.dirichlet(np.ones(num_dims), n_train), rng.dirichlet(np.ones(num_dims), n_test)
     y, yt = loss(W, a_D), loss(Wt, a_D)
-    opt = Optimizer([f"d{i}" for i in range(num_dims)], {"run": 1.0}, target="run", seed=seed, config=OptimizerConfig(kernel=kernel))
+    opt = Optimizer(
+        [f"d{i}" for i in range(num_dims)], {"run": 1.0}, target="run", seed=seed, config=OptimizerConfig(kernel=kernel)
+    )
     for w, v in zip(W, y):
         opt.tell(w, "run", float(v))
     mean, _ = opt.predict(Wt, "run")

@@ -1,5 +1,6 @@
 """The AR1 (Kennedy-O'Hagan) model keeps the target ranking of the cheap rungs when the fit cannot
 identify the target's parameters: positive rho with a prior near 1, weak priors on rung means."""
+
 import dataclasses
 
 import jax
@@ -56,8 +57,14 @@ def test_target_ranking_and_positive_rho_survive_random_starts():
             for k in range(4):
                 noise = 1.5 * jax.random.normal(jax.random.key(10 * seed + k), flat.shape, flat.dtype)
                 start = constrain(unravel(flat + noise))
-                params = fit_map(init, TrainingData.of(jnp.asarray(X), jnp.asarray(y), mask), jax.random.key(0), warm=start,
-                                 num_restarts=0, max_iters=100)
+                params = fit_map(
+                    init,
+                    TrainingData.of(jnp.asarray(X), jnp.asarray(y), mask),
+                    jax.random.key(0),
+                    warm=start,
+                    num_restarts=0,
+                    max_iters=100,
+                )
                 params = jax.tree_util.tree_map(lambda a: a[0], params)
                 assert np.all(np.asarray(params.kernel.rho) > 0)
                 mean_t, _ = predict(condition(params, jnp.asarray(X), jnp.asarray(y), mask), jnp.asarray(X_t))
@@ -70,8 +77,13 @@ def test_target_ranking_and_positive_rho_survive_random_starts():
 def test_optimizer_ar1_ranks_the_target_with_restarts_and_no_target_rows():
     for seed in range(2):
         X, _, X_t, truth_t = _problem(seed)
-        opt = Optimizer([f"d{i}" for i in range(D)], {"lo": 0.001, "mid": 0.06, "hi": 1.0}, target="hi",
-                        seed=seed, config=OptimizerConfig(model="ar1", map_fit=MapFitConfig(num_restarts=6)))
+        opt = Optimizer(
+            [f"d{i}" for i in range(D)],
+            {"lo": 0.001, "mid": 0.06, "hi": 1.0},
+            target="hi",
+            seed=seed,
+            config=OptimizerConfig(model="ar1", map_fit=MapFitConfig(num_restarts=6)),
+        )
         rng = np.random.default_rng(seed)
         for row in X:
             rung = int(row[-1])
@@ -96,7 +108,10 @@ def test_rho_and_mean_priors_are_configurable_and_penalise_implausible_values():
         assert float(log_prior(at(loose, mean=jnp.array([0.0, 0.0, 20.0])))) == pytest.approx(float(log_prior(loose)))
     with x64():
         tight = build_model(D, 3, kind="ar1", noise_prior=(1.1, 2000.0))
-        small, default = dataclasses.replace(tight, noise=jnp.full(3, 1e-4)), dataclasses.replace(init, noise=jnp.full(3, 1e-4))
+        small, default = (
+            dataclasses.replace(tight, noise=jnp.full(3, 1e-4)),
+            dataclasses.replace(init, noise=jnp.full(3, 1e-4)),
+        )
         assert float(log_prior(small)) - float(log_prior(tight)) > float(log_prior(default)) - float(log_prior(init))
     with pytest.raises(ValueError, match="noise_prior"):
         build_model(D, 3, kind="ar1", noise_prior=(1.1, 0.0))
@@ -108,6 +123,7 @@ def test_rho_and_mean_priors_are_configurable_and_penalise_implausible_values():
 
 def test_propagation_matrices_of_chain_and_star():
     from admire_jax.bo.ar1 import propagation_matrix
+
     rho = jnp.array([2.0, 3.0])
     np.testing.assert_allclose(propagation_matrix(rho), [[1, 0, 0], [2, 1, 0], [6, 3, 1]])
     np.testing.assert_allclose(propagation_matrix(rho, "star"), [[1, 0, 0], [2, 1, 0], [3, 0, 1]])
@@ -133,9 +149,18 @@ def _target_shift_from_a_mid_rung_bump(model, seed):
     W_query = rng.dirichlet(40 * BUMP_CENTRE, 10)
     means = []
     for height in (0.0, 1.0):
-        opt = Optimizer([f"d{i}" for i in range(D)], {"lo": 0.001, "mid": 0.06, "hi": 1.0}, target="hi",
-                        seed=seed, config=OptimizerConfig(model=model))
-        for rung, W, y in (("lo", W_lo, g(W_lo)), ("mid", W_mid, g(W_mid) + height * _bump(W_mid)), ("hi", W_t, g(W_t))):
+        opt = Optimizer(
+            [f"d{i}" for i in range(D)],
+            {"lo": 0.001, "mid": 0.06, "hi": 1.0},
+            target="hi",
+            seed=seed,
+            config=OptimizerConfig(model=model),
+        )
+        for rung, W, y in (
+            ("lo", W_lo, g(W_lo)),
+            ("mid", W_mid, g(W_mid) + height * _bump(W_mid)),
+            ("hi", W_t, g(W_t)),
+        ):
             for w, value in zip(W, y):
                 opt.tell(w, rung, float(value))
         means.append(opt.predict(W_query, "hi")[0])

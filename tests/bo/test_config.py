@@ -1,5 +1,6 @@
 """OptimizerConfig: checked on construction, built from gin only where asked, saved and reloaded
 whole (kernel factories with the gin parameters bound to them)."""
+
 import gin
 import pytest
 
@@ -10,29 +11,34 @@ from admire_jax.bo.models import additive_plus_matern52, matern32
 from admire_jax.bo.persistence import config_from_dict
 
 
-@pytest.mark.parametrize("knobs, message", [
-    (lambda: dict(model="gp"), "unknown model 'gp'"),
-    (lambda: dict(acquisition="ei"), "unknown acquisition 'ei'"),
-    (lambda: dict(q=0), "q must be an integer >= 1"),
-    (lambda: dict(raw_samples=2.5), "raw_samples must be an integer"),
-    (lambda: dict(blas_threads=0), "blas_threads"),
-    (lambda: dict(refit_growth=-1.0), "refit_growth"),
-    (lambda: dict(kernel="matern52"), "kernel must be a factory"),
-    (lambda: dict(model_config=ModelConfig(transform="log")), "unknown input transform 'log'"),
-    (lambda: dict(map_fit=MapFitConfig(max_iters=0)), "max_iters >= 1"),
-])
+@pytest.mark.parametrize(
+    "knobs, message",
+    [
+        (lambda: dict(model="gp"), "unknown model 'gp'"),
+        (lambda: dict(acquisition="ei"), "unknown acquisition 'ei'"),
+        (lambda: dict(q=0), "q must be an integer >= 1"),
+        (lambda: dict(raw_samples=2.5), "raw_samples must be an integer"),
+        (lambda: dict(blas_threads=0), "blas_threads"),
+        (lambda: dict(refit_growth=-1.0), "refit_growth"),
+        (lambda: dict(kernel="matern52"), "kernel must be a factory"),
+        (lambda: dict(model_config=ModelConfig(transform="log")), "unknown input transform 'log'"),
+        (lambda: dict(map_fit=MapFitConfig(max_iters=0)), "max_iters >= 1"),
+    ],
+)
 def test_bad_knobs_are_named(knobs, message):
     with pytest.raises(ValueError, match=message):
         OptimizerConfig(**knobs())
 
 
 def test_gin_is_read_where_the_config_is_built_and_never_by_the_engine():
-    gin.parse_config("OptimizerConfig.acquisition = 'gibbon'\nModelConfig.noise_floor = 0.01\n"
-                     "MapFitConfig.num_restarts = 1")
+    gin.parse_config(
+        "OptimizerConfig.acquisition = 'gibbon'\nModelConfig.noise_floor = 0.01\nMapFitConfig.num_restarts = 1"
+    )
     built = OptimizerConfig()
     assert built.acquisition == "gibbon" and built.model_config.noise_floor == 0.01 and built.map_fit.num_restarts == 1
-    assert default_config() == OptimizerConfig(acquisition="mf_mes", model_config=default_config(ModelConfig),
-                                               map_fit=default_config(MapFitConfig))
+    assert default_config() == OptimizerConfig(
+        acquisition="mf_mes", model_config=default_config(ModelConfig), map_fit=default_config(MapFitConfig)
+    )
     assert Optimizer(["a", "b"], {"run": 1.0}, "run").config == default_config()  # None: the defaults
 
 

@@ -1,5 +1,6 @@
 """A user kernel written in this file, selected through a gin string, used for a full BO step;
 plus the AR1 model and NUTS fit driving the Optimizer."""
+
 import gin
 import jax
 import jax.numpy as jnp
@@ -60,7 +61,12 @@ def test_custom_kernel_selected_from_gin_runs_a_bo_step():
 
 
 def test_ar1_model_with_gibbon_and_thompson_max_values_in_pool_mode():
-    opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", config=OptimizerConfig(model="ar1", acquisition="gibbon", max_value_sampler="thompson"))
+    opt = Optimizer(
+        ["a", "b", "c"],
+        {"small": 0.01, "big": 1.0},
+        target="big",
+        config=OptimizerConfig(model="ar1", acquisition="gibbon", max_value_sampler="thompson"),
+    )
     _tell_some(opt)
     W = np.random.default_rng(1).dirichlet(np.ones(3), 10)
     prop = opt.ask(pool=Pool(W, ["small", "big"] * 5))[0]
@@ -72,8 +78,9 @@ def test_ar1_model_with_gibbon_and_thompson_max_values_in_pool_mode():
 @pytest.mark.slow
 def test_nuts_fit_averages_the_acquisition_over_samples():
     nuts = NutsFitConfig(num_warmup=60, num_samples=20, num_hyper_samples=4, max_tree_depth=4)
-    opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big",
-                    config=OptimizerConfig(fit="nuts", nuts_fit=nuts))
+    opt = Optimizer(
+        ["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", config=OptimizerConfig(fit="nuts", nuts_fit=nuts)
+    )
     _tell_some(opt)
     W = np.random.default_rng(1).dirichlet(np.ones(3), 10)
     prop = opt.ask(pool=Pool(W, ["small", "big"] * 5))[0]

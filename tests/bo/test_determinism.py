@@ -1,5 +1,6 @@
 """Replay determinism: the same seed and the same tells give bit-identical proposals and fitted
 hyperparameters in two separate processes (different hash seeds and XLA thread settings)."""
+
 import os
 import subprocess
 import sys
@@ -10,7 +11,13 @@ SCRIPT = r"""
 import jax
 import numpy as np
 from admire_jax.bo import Optimizer, OptimizerConfig, Pool
-opt = Optimizer(["a", "b", "c", "d"], {"small": 0.01, "mid": 0.1, "big": 1.0}, target="big", seed=3, config=OptimizerConfig(refit_every=2, full_refit_every=2))
+opt = Optimizer(
+    ["a", "b", "c", "d"],
+    {"small": 0.01, "mid": 0.1, "big": 1.0},
+    target="big",
+    seed=3,
+    config=OptimizerConfig(refit_every=2, full_refit_every=2),
+)
 rng = np.random.default_rng(0)
 W = rng.dirichlet(np.ones(4), 30)
 labels = [["small", "mid", "big"][i % 3] for i in range(30)]
@@ -30,16 +37,24 @@ print(repr(opt.recommend(W).mean))
 
 def _run(env_overrides):
     env = dict(os.environ, **env_overrides)
-    return subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.mark.slow
 def test_two_processes_give_bit_identical_bo_episodes():
     xla = os.environ.get("XLA_FLAGS", "")
-    runs = [_run({"PYTHONHASHSEED": "1"}),
-            _run({"PYTHONHASHSEED": "2", "OPENBLAS_NUM_THREADS": "1",
-                  "XLA_FLAGS": xla + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"})]
+    runs = [
+        _run({"PYTHONHASHSEED": "1"}),
+        _run(
+            {
+                "PYTHONHASHSEED": "2",
+                "OPENBLAS_NUM_THREADS": "1",
+                "XLA_FLAGS": xla + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+            }
+        ),
+    ]
     outputs = []
     for proc in runs:
         out, err = proc.communicate(timeout=600)

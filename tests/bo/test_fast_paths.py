@@ -1,6 +1,7 @@
 """The fast path of the GP refit gives the same numbers as the plain definition (the
 log-likelihood gradient vs autodiff through the Cholesky and finite differences), under jit as
 well; plus the refit policy and the absence of recompilation between BO iterations."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +10,7 @@ from jax.scipy.linalg import solve_triangular
 
 from admire_jax.bo import Optimizer, OptimizerConfig, Pool
 from admire_jax.bo.gp import gaussian_log_density, x64
+
 
 def _plain_log_density(K, resid, n):
     L = jnp.linalg.cholesky(K)
@@ -23,7 +25,9 @@ def test_log_density_custom_gradient_matches_autodiff_through_the_cholesky():
         K = jnp.asarray(A @ A.T + 0.5 * np.eye(7))
         resid = jnp.asarray(rng.normal(size=7))
         n = jnp.asarray(7.0)
-        assert float(gaussian_log_density(K, resid, n)) == pytest.approx(float(_plain_log_density(K, resid, n)), rel=1e-12)
+        assert float(gaussian_log_density(K, resid, n)) == pytest.approx(
+            float(_plain_log_density(K, resid, n)), rel=1e-12
+        )
         fast = jax.jit(jax.grad(gaussian_log_density, argnums=(0, 1)))(K, resid, n)
         slow = jax.grad(_plain_log_density, argnums=(0, 1))(K, resid, n)
         # The plain gradient w.r.t. K lives on the lower triangle (cholesky reads only it); compare
@@ -34,7 +38,9 @@ def test_log_density_custom_gradient_matches_autodiff_through_the_cholesky():
         dK = jnp.asarray(rng.normal(size=(7, 7)))
         dK = dK + dK.T
         eps = 1e-6
-        numeric = (gaussian_log_density(K + eps * dK, resid, n) - gaussian_log_density(K - eps * dK, resid, n)) / (2 * eps)
+        numeric = (gaussian_log_density(K + eps * dK, resid, n) - gaussian_log_density(K - eps * dK, resid, n)) / (
+            2 * eps
+        )
         assert float(jnp.sum(fast[0] * dK)) == pytest.approx(float(numeric), rel=1e-6)
 
 
@@ -90,7 +96,7 @@ def test_no_recompilation_between_bo_iterations_within_a_size_bucket():
     try:
         for _ in range(3):
             prop = opt.ask(pool=pool)[0]
-            opt.tell(prop.mixture, prop.fidelity, float(np.sum(prop.mixture ** 2)))
+            opt.tell(prop.mixture, prop.fidelity, float(np.sum(prop.mixture**2)))
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
     assert opt.num_fits >= 3 and compiles == []
@@ -100,6 +106,7 @@ def test_map_fit_falls_back_to_finite_hyperparameters_when_every_start_diverges(
     from admire_jax.bo.data import TrainingData
     from admire_jax.bo.fit import fit_map
     from admire_jax.bo.models import build_model
+
     with x64():
         init = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), build_model(3, 1))
         X = np.concatenate([np.random.default_rng(0).dirichlet(np.ones(3), 4), np.ones((4, 1)), np.zeros((4, 1))], 1)

@@ -1,17 +1,19 @@
 """Exact GP: posterior against dense numpy, padding, jitter, scoped float64, MAP and NUTS fits."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from admire_jax.bo import gp
 from admire_jax.bo.data import TrainingData
 from admire_jax.bo.fit import fit_map, fit_nuts
-from admire_jax.bo import gp
 from admire_jax.bo.gp import cholesky_with_jitter, x64
+
+from admire_jax.bo.models import build_model
 
 condition, predict = jax.jit(gp.condition), jax.jit(gp.predict)
 predict_joint, log_marginal_likelihood = jax.jit(gp.predict_joint), jax.jit(gp.log_marginal_likelihood)
-from admire_jax.bo.models import build_model
 
 
 def _rows(W, s=1.0, r=0.0):
@@ -61,8 +63,10 @@ def test_cholesky_jitter_grows_inside_jit_until_it_succeeds():
         np.testing.assert_allclose(L @ L.T, K, atol=1e-5)
         g = jax.grad(lambda a: jnp.sum(cholesky_with_jitter(a * jnp.eye(3) + 1.0)))(2.0)
         eps = 1e-6
-        fd = (jnp.sum(jnp.linalg.cholesky((2 + eps) * jnp.eye(3) + 1.0)) -
-              jnp.sum(jnp.linalg.cholesky((2 - eps) * jnp.eye(3) + 1.0))) / (2 * eps)
+        fd = (
+            jnp.sum(jnp.linalg.cholesky((2 + eps) * jnp.eye(3) + 1.0))
+            - jnp.sum(jnp.linalg.cholesky((2 - eps) * jnp.eye(3) + 1.0))
+        ) / (2 * eps)
         assert float(g) == pytest.approx(float(fd), rel=1e-6)
 
 
@@ -97,8 +101,15 @@ def test_map_recovers_the_relevant_dimension():
 def test_nuts_recovers_the_relevant_dimension_and_returns_samples():
     with x64():
         X, y = _synthetic(40, 0)
-        samples = fit_nuts(_params(), TrainingData.of(X, y), jax.random.key(0), num_warmup=100, num_samples=40, max_tree_depth=5,
-                           num_hyper_samples=8)
+        samples = fit_nuts(
+            _params(),
+            TrainingData.of(X, y),
+            jax.random.key(0),
+            num_warmup=100,
+            num_samples=40,
+            max_tree_depth=5,
+            num_hyper_samples=8,
+        )
         ls = _lengthscales(samples)
         assert ls.shape == (8, 3)
         assert np.median(ls[:, 0]) < 1.0 and np.all(ls[:, 0] < np.minimum(ls[:, 1], ls[:, 2]))

@@ -1,4 +1,5 @@
 """Kernels, transforms, the fidelity kernel and the AR1 kernel against hand-computed values."""
+
 import math
 
 import jax
@@ -18,12 +19,15 @@ X1, X2 = np.array([0.0, 0.0]), np.array([0.3, 0.4])
 LS = np.array([0.5, 2.0])  # scaled distance r = sqrt(0.6^2 + 0.2^2) = sqrt(0.4)
 
 
-@pytest.mark.parametrize("cls, expected", [
-    (Matern52, 0.7490135404670808),   # (1 + sqrt2 + 2/3) exp(-sqrt2)
-    (Matern32, 0.7006974247924902),   # (1 + sqrt(1.2)) exp(-sqrt(1.2))
-    (Matern12, 0.5312856091329677),   # exp(-sqrt(0.4))
-    (RBF, 0.8187307530779818),        # exp(-0.2)
-])
+@pytest.mark.parametrize(
+    "cls, expected",
+    [
+        (Matern52, 0.7490135404670808),  # (1 + sqrt2 + 2/3) exp(-sqrt2)
+        (Matern32, 0.7006974247924902),  # (1 + sqrt(1.2)) exp(-sqrt(1.2))
+        (Matern12, 0.5312856091329677),  # exp(-sqrt(0.4))
+        (RBF, 0.8187307530779818),  # exp(-0.2)
+    ],
+)
 def test_stationary_kernels_match_hand_computed_values(cls, expected):
     with x64():
         k = cls(lengthscale=jnp.asarray(LS))
@@ -47,8 +51,9 @@ def test_kernel_gradients_are_finite_and_correct_including_zero_distance(cls):
     with x64():
         k = cls(lengthscale=jnp.asarray(LS))
         check_grads(lambda x: k.evaluate(x, jnp.asarray(X2)), (jnp.asarray(X1),), order=1, modes=["rev", "fwd"])
-        check_grads(lambda ls: cls(lengthscale=ls).evaluate(jnp.asarray(X1), jnp.asarray(X2)), (jnp.asarray(LS),),
-                    order=2)
+        check_grads(
+            lambda ls: cls(lengthscale=ls).evaluate(jnp.asarray(X1), jnp.asarray(X2)), (jnp.asarray(LS),), order=2
+        )
         g = jax.grad(lambda x: k.evaluate(x, jnp.asarray(X2)))(jnp.asarray(X2))
         assert np.all(np.isfinite(g))
         assert np.all(np.isfinite(jax.grad(safe_norm)(jnp.zeros(3))))
@@ -80,6 +85,7 @@ def _ltf_hand(W, s, ls0, ls1, p):
     def m52(a, b, ls):
         r = np.sqrt(np.sum(((a - b) / ls) ** 2))
         return (1 + math.sqrt(5) * r + 5 * r * r / 3) * math.exp(-math.sqrt(5) * r)
+
     n = len(W)
     K = np.zeros((n, n))
     for i in range(n):
@@ -95,8 +101,12 @@ def test_linear_truncated_fidelity_kernel_matches_hand_computed_matrix():
         s = np.array([0.0, 0.5, 1.0])
         X = np.concatenate([W, s[:, None], np.zeros((3, 1))], axis=1)
         ls0, ls1, p = np.array([0.4, 0.7]), np.array([1.1, 0.3]), 2.0
-        k = LinearTruncatedFidelity(Matern52(lengthscale=jnp.asarray(ls0)), Matern52(lengthscale=jnp.asarray(ls1)),
-                                    power=jnp.asarray(p), num_domains=2)
+        k = LinearTruncatedFidelity(
+            Matern52(lengthscale=jnp.asarray(ls0)),
+            Matern52(lengthscale=jnp.asarray(ls1)),
+            power=jnp.asarray(p),
+            num_domains=2,
+        )
         np.testing.assert_allclose(np.asarray(k(X)), _ltf_hand(W, s, ls0, ls1, p), rtol=1e-12)
         # at the target (s = 1) only the unbiased kernel remains
         k0 = Matern52(lengthscale=jnp.asarray(ls0))
@@ -106,8 +116,10 @@ def test_linear_truncated_fidelity_kernel_matches_hand_computed_matrix():
 def test_ar1_kernel_is_the_joint_covariance_of_the_recursion():
     with x64():
         rho = np.array([0.8, 1.2])
-        kernels = tuple(Scale(Matern52(lengthscale=jnp.full(2, ls)), jnp.asarray(v))
-                        for ls, v in [(0.5, 1.0), (0.3, 0.2), (0.9, 0.05)])
+        kernels = tuple(
+            Scale(Matern52(lengthscale=jnp.full(2, ls)), jnp.asarray(v))
+            for ls, v in [(0.5, 1.0), (0.3, 0.2), (0.9, 0.05)]
+        )
         ar1 = AR1(kernels, rho=jnp.asarray(rho), num_domains=2)
         w1, w2 = np.array([0.3, 0.7]), np.array([0.6, 0.4])
         kl = [float(k.evaluate(w1, w2)) for k in kernels]

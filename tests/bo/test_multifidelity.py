@@ -1,5 +1,6 @@
 """On a synthetic 5-domain, 3-rung problem with a known optimum, multi-fidelity BO reaches the
 optimum region at a lower total cost than single-fidelity BO (fixed seeds, wide margin)."""
+
 import numpy as np
 import pytest
 

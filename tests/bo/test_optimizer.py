@@ -1,4 +1,5 @@
 """The ask/tell Optimizer: bad input, failed runs, bounds, batches, pool mode, JSON round trip."""
+
 import json
 import math
 
@@ -118,8 +119,10 @@ def test_a_reloaded_optimizer_proposes_what_one_freshly_told_its_history_does(tm
     With refits spaced out, the optimizer that lived through the history holds hyperparameters
     fitted on part of it; the reloaded one fits as a fresh one told the whole history does."""
     rng = np.random.default_rng(4)
-    history = [(w, fid, objective(w, fid), RUNGS[fid]) for w, fid in
-               ((rng.dirichlet(np.ones(3)), ["small", "big"][i % 2]) for i in range(9))]
+    history = [
+        (w, fid, objective(w, fid), RUNGS[fid])
+        for w, fid in ((rng.dirichlet(np.ones(3)), ["small", "big"][i % 2]) for i in range(9))
+    ]
     history.append(([0.3, 0.3, 0.4], "small", float("nan"), None))
     config = OptimizerConfig(refit_every=4, new_rung_refits=0, **FAST)
     lived, fresh = (Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=config) for _ in range(2))

@@ -1,6 +1,7 @@
 """The growth-gated schedule of full (multi-start) refits: how often they run, and that the
 rarer full refits leave the fitted hyperparameters as good as refitting from restarts every
 few observations (same MAP objective within a small tolerance, known lengthscales recovered)."""
+
 import jax
 import numpy as np
 import pytest
@@ -44,14 +45,14 @@ def test_new_rung_rule_refits_on_each_of_a_rungs_first_rows_only():
     last fit and gained rows since is refitted (warm); later rows, one rung, or 0 do not."""
     policy = RefitPolicy(every=100, new_rung_rows=3)
     decide = lambda now, then: policy.decide(sum(now), sum(then), 1, sum(then), now, then)
-    assert decide([10, 0], [9, 0]) == "reuse"         # only the established rung grew
-    assert decide([10, 1], [10, 0]) == "warm"         # a new rung's first row
-    assert decide([10, 3], [10, 2]) == "warm"         # ... and its third
-    assert decide([10, 4], [10, 3]) == "reuse"        # the rung had 3 rows at the last fit
-    assert decide([10, 5, 1], [10, 5, 0]) == "warm"   # any rung, not only the last
-    assert decide([2], [1]) == "reuse"                # a single rung: every fit saw its rows
+    assert decide([10, 0], [9, 0]) == "reuse"  # only the established rung grew
+    assert decide([10, 1], [10, 0]) == "warm"  # a new rung's first row
+    assert decide([10, 3], [10, 2]) == "warm"  # ... and its third
+    assert decide([10, 4], [10, 3]) == "reuse"  # the rung had 3 rows at the last fit
+    assert decide([10, 5, 1], [10, 5, 0]) == "warm"  # any rung, not only the last
+    assert decide([2], [1]) == "reuse"  # a single rung: every fit saw its rows
     assert RefitPolicy(every=100, new_rung_rows=0).decide(11, 10, 1, 10, [10, 1], [10, 0]) == "reuse"
-    assert policy.decide(11, 10, 1, 10) == "reuse"    # no rung information
+    assert policy.decide(11, 10, 1, 10) == "reuse"  # no rung information
     assert RefitPolicy(new_rung_rows=3).decide(11, 10, 1, 10, [10, 1], [10, 0]) == "warm"  # base decision kept
     assert policy.decide(11, 10, 0, 0, [10, 1], [0, 0]) == "full"  # first fit
     with pytest.raises(ValueError, match="rung_counts"):
@@ -68,7 +69,13 @@ def test_optimizer_refits_when_the_first_rows_of_a_new_rung_arrive():
     value = lambda w, k: float(w[0] - (w[1] - 0.3) ** 2) + (1.0 if k == "big" else 0.0)
     fits, moved = [], []
     for n in (2, 0):
-        opt = Optimizer(["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", maximize=True, config=OptimizerConfig(refit_every=100, new_rung_refits=n))
+        opt = Optimizer(
+            ["a", "b", "c"],
+            {"small": 0.01, "big": 1.0},
+            target="big",
+            maximize=True,
+            config=OptimizerConfig(refit_every=100, new_rung_refits=n),
+        )
         for w in W[:5]:
             opt.tell(w, "small", value(w, "small"))
         opt.predict(W[:1], "big")
@@ -89,18 +96,26 @@ def _map_objective(opt: Optimizer) -> float:
     params = jax.tree_util.tree_map(lambda a: a[0], opt.hyperparameters())
     with opt.surrogate.numerics():
         data = opt.training_data()
-        return float(-log_posterior(unconstrain(params), data.inputs, data.y, data.mask, jacobian=False)
-                     / data.mask.sum())
+        return float(
+            -log_posterior(unconstrain(params), data.inputs, data.y, data.mask, jacobian=False) / data.mask.sum()
+        )
 
 
 def _run(full_refit_growth: float, monkeypatch, restarts: list) -> Optimizer:
     """Sequential tells on a 3-domain problem where only domain 0 matters, refitting each time."""
+
     def counting_fit_map(*args, **kwargs):
         restarts.append(kwargs["num_restarts"])  # 0: a warm refit
         return fit_map(*args, **kwargs)
 
     monkeypatch.setattr(surrogate_module, "fit_map", counting_fit_map)
-    opt = Optimizer(["a", "b", "c"], {"big": 1.0}, target="big", seed=0, config=OptimizerConfig(full_refit_every=2, full_refit_growth=full_refit_growth))
+    opt = Optimizer(
+        ["a", "b", "c"],
+        {"big": 1.0},
+        target="big",
+        seed=0,
+        config=OptimizerConfig(full_refit_every=2, full_refit_growth=full_refit_growth),
+    )
     rng = np.random.default_rng(5)
     for i in range(36):
         w = rng.dirichlet(np.ones(3))
@@ -118,5 +133,7 @@ def test_growth_gated_full_refits_fit_as_well_as_frequent_ones(monkeypatch):
     full = lambda restarts: sum(r > 0 for r in restarts)
     assert full(every) == 13 and full(gated) == 3  # full fits: far fewer
     assert _map_objective(rare) <= _map_objective(frequent) + 0.005  # nats per observation
-    ls = np.asarray(rare.hyperparameters().kernel.kernel.kernel.kernel.lengthscale)[0]  # Scale(MixtureOnly(Transformed(.)))
+    ls = np.asarray(rare.hyperparameters().kernel.kernel.kernel.kernel.lengthscale)[
+        0
+    ]  # Scale(MixtureOnly(Transformed(.)))
     assert ls[0] * 5 < min(ls[1], ls[2])  # only domain 0 matters

@@ -1,5 +1,6 @@
 """Outcome standardisation of the Optimizer: 'pooled' (over all rows) or 'within_rung' (the unit is
 the spread around each rung's own mean, so offsets between rungs do not set it)."""
+
 import numpy as np
 import pytest
 
@@ -18,7 +19,9 @@ def _target_predictions(seed, model, standardize, cheap_offset):
     target rows (0.3 x the mixture effect: a smaller spread at the target, as on real ladders)."""
     rng = np.random.default_rng(seed)
     W_cheap, W_target = rng.dirichlet(np.ones(4), 30), rng.dirichlet(np.ones(4), 20)
-    opt = Optimizer(DOMAINS, COSTS, target="target", seed=seed, config=OptimizerConfig(model=model, standardize=standardize))
+    opt = Optimizer(
+        DOMAINS, COSTS, target="target", seed=seed, config=OptimizerConfig(model=model, standardize=standardize)
+    )
     for w, y in zip(W_cheap, cheap_offset + mixture_effect(W_cheap)):
         opt.tell(w, "cheap", y)
     for w, y in zip(W_target[:4], 0.3 * mixture_effect(W_target[:4])):
@@ -49,7 +52,9 @@ def test_with_one_rung_within_rung_is_pooled():
     W = rng.dirichlet(np.ones(4), 24)
     runs = []
     for standardize in ("pooled", "within_rung"):
-        opt = Optimizer(DOMAINS, {"target": 1.0}, target="target", seed=3, config=OptimizerConfig(standardize=standardize))
+        opt = Optimizer(
+            DOMAINS, {"target": 1.0}, target="target", seed=3, config=OptimizerConfig(standardize=standardize)
+        )
         for w in W[:12]:
             opt.tell(w, "target", float(mixture_effect(w[None])[0]))
         (proposal,) = opt.ask(1, pool=Pool(W[12:], ["target"] * 12))

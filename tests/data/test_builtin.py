@@ -1,4 +1,5 @@
 """The built-in corpus: real installed text, de-duplicated, deterministic, with a manifest."""
+
 import json
 import pathlib
 import shutil
@@ -8,8 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-from admire_jax.data import (ByteTokenizer, MixtureLoader, builtin_domains, builtin_manifest,
-                             builtin_targets, validation_set)
+from admire_jax.data import (
+    ByteTokenizer,
+    MixtureLoader,
+    builtin_domains,
+    builtin_manifest,
+    builtin_targets,
+    validation_set,
+)
 from admire_jax.data import stream as stream_module
 from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS, BuiltinSources
 
@@ -46,8 +53,12 @@ def test_at_least_four_domains_of_500_kb_from_the_installation(corpus):
     stub_paths = [e["path"] for e in manifest["files"] if e["domain"] == "numpy_stubs"]
     assert len(stub_paths) >= 50 and all(p.endswith(".pyi") and "/numpy/" in p for p in stub_paths)
     assert sum(b"def " in doc for doc in _texts(stubs, "train")) >= 0.5 * len(_texts(stubs, "train"))
-    markers = {"python_code": (b"def ", b"import "), "python_tests": (b"def ", b"import "),
-               "c_code": (b"#include", b"#define", b"#if"), "licenses": (b"licen", b"copyright")}
+    markers = {
+        "python_code": (b"def ", b"import "),
+        "python_tests": (b"def ", b"import "),
+        "c_code": (b"#include", b"#define", b"#if"),
+        "licenses": (b"licen", b"copyright"),
+    }
     for d in domains:
         if d.name in markers:  # real text of the promised kind
             docs = _texts(d, "train")
@@ -121,20 +132,20 @@ def _fake_installation(root: pathlib.Path) -> BuiltinSources:
     for name in ("test_bisect.py", "test_heapq.py"):
         shutil.copy(STDLIB / "test" / name, stdlib / "test" / name)
     shutil.copy(STDLIB / "LICENSE.txt", stdlib / "LICENSE.txt")
-    shutil.copytree(STDLIB / "pydoc_data", stdlib / "pydoc_data",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(STDLIB / "pydoc_data", stdlib / "pydoc_data", ignore=shutil.ignore_patterns("__pycache__"))
     headers = sorted(pathlib.Path(sys.base_prefix, "include").rglob("*.h"))[:3]
     include.mkdir(parents=True)
     for h in headers:
         shutil.copy(h, include / h.name)
     import gin  # an installed package with docstrings, README metadata and a licence
-    shutil.copytree(pathlib.Path(gin.__file__).parent, site / "gin",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+
+    shutil.copytree(pathlib.Path(gin.__file__).parent, site / "gin", ignore=shutil.ignore_patterns("__pycache__"))
     dist = next(pathlib.Path(gin.__file__).parent.parent.glob("gin_config-*.dist-info"))
     shutil.copytree(dist, site / dist.name)
     (site / "gin" / "NOTES.md").write_text("# Notes\n\n" + "Some markdown text. " * 20)
     (site / f"{dist.name}" / "LICENSE").write_text("Permission is hereby granted. " * 20)
     import numpy  # the numpy_stubs target: a few of its real type stubs
+
     for stub in sorted(pathlib.Path(numpy.__file__).parent.glob("*.pyi"))[:3]:
         (site / "numpy").mkdir(exist_ok=True)
         shutil.copy(stub, site / "numpy" / stub.name)
@@ -152,8 +163,7 @@ def test_a_changed_source_is_detected_and_rebuilt(tmp_path):
     edited.write_text(edited.read_text() + "\n# an edit that must reach the corpus\n")
     after = builtin_manifest(max_bytes=50_000, data_dir=data_dir, sources=sources)
     assert after["hash"] != before["hash"]
-    rebuilt = builtin_domains(["python_code"], max_bytes=50_000, data_dir=data_dir,
-                              sources=sources)[0]
+    rebuilt = builtin_domains(["python_code"], max_bytes=50_000, data_dir=data_dir, sources=sources)[0]
     texts = b"".join(_texts(rebuilt, "train") + _texts(rebuilt, "validation"))
     assert b"an edit that must reach the corpus" in texts
     assert rebuilt.fingerprint != code[0].fingerprint
@@ -172,6 +182,7 @@ def test_unknown_builtin_domain_is_a_value_error(tmp_path):
 
 def test_prepare_command_prints_the_corpus(corpus, capsys):
     from admire_jax.data.__main__ import main
+
     data_dir, domains, _ = corpus
     assert main(["--max_bytes", str(MAX_BYTES), "--data_dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
@@ -190,8 +201,12 @@ print(sum(len(d) for dom in domains for d in dom.documents("train")))
 
 
 def test_concurrent_first_builds_share_one_cache(tmp_path):
-    runs = [subprocess.Popen([sys.executable, "-c", _BUILD, str(tmp_path)], text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _BUILD, str(tmp_path)], text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
     outputs = [r.communicate(timeout=300) for r in runs]
     assert [r.returncode for r in runs] == [0, 0], [err[-2000:] for _, err in outputs]
     assert outputs[0][0] == outputs[1][0] and int(outputs[0][0]) > 60_000

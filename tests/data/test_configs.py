@@ -1,4 +1,5 @@
 """The gin files under configs/data/ parse and name the domains they promise."""
+
 import json
 import os
 import pathlib
@@ -6,9 +7,8 @@ import pathlib
 import gin
 import pytest
 
-from admire_jax.data import DatasetNotPreparedError, configured_domains, data_root
-
 from admire_jax import gin_cli
+from admire_jax.data import DatasetNotPreparedError, configured_domains, data_root
 from admire_jax.gin_cli import CONFIG_ROOT
 
 CONFIGS = pathlib.Path(CONFIG_ROOT) / "data"
@@ -20,8 +20,10 @@ def _parse(name: str, bindings: list[str]) -> None:
 
 
 def test_builtin_gin_sets_root_and_sizes(tmp_path):
-    _parse("builtin.gin", [f"DATA_ROOT = '{tmp_path}'", "MAX_BYTES = 60000",
-                           "configured_domains.builtin = ['markdown', 'licenses']"])
+    _parse(
+        "builtin.gin",
+        [f"DATA_ROOT = '{tmp_path}'", "MAX_BYTES = 60000", "configured_domains.builtin = ['markdown', 'licenses']"],
+    )
     assert data_root() == tmp_path
     domains = configured_domains()
     assert [d.name for d in domains] == ["markdown", "licenses"]
@@ -34,16 +36,21 @@ def test_local_gin_adds_user_corpora(tmp_path):
     corpus.mkdir()
     for i in range(4):
         (corpus / f"{i}.txt").write_text(f"user document {i}. " * 30)
-    _parse("local.gin", [f"DATA_ROOT = '{tmp_path}'", "MAX_BYTES = 60000",
-                         "configured_domains.builtin = ['licenses']",
-                         f"configured_domains.local = {{'mine': '{corpus}'}}"])
+    _parse(
+        "local.gin",
+        [
+            f"DATA_ROOT = '{tmp_path}'",
+            "MAX_BYTES = 60000",
+            "configured_domains.builtin = ['licenses']",
+            f"configured_domains.local = {{'mine': '{corpus}'}}",
+        ],
+    )
     domains = configured_domains()
     assert [d.name for d in domains] == ["licenses", "mine"]
     assert (tmp_path / "local" / "admire_local_corpus" / "mine" / "1.2.0").is_dir()
     # A prepared TFDS dataset named in the catalogue mapping (here: the corpus just built).
     with gin.unlock_config():
-        gin.bind_parameter("configured_domains.catalogue",
-                           {"mine_by_name": "admire_local_corpus/mine"})
+        gin.bind_parameter("configured_domains.catalogue", {"mine_by_name": "admire_local_corpus/mine"})
         gin.bind_parameter("configured_domains.tfds_data_dir", str(tmp_path / "local"))
     with_catalogue = configured_domains()
     assert [d.name for d in with_catalogue] == ["licenses", "mine", "mine_by_name"]
@@ -51,9 +58,15 @@ def test_local_gin_adds_user_corpora(tmp_path):
 
 
 def test_c4_gin_without_prepared_data_names_the_data_dir(tmp_path):
-    _parse("c4.gin", [f"DATA_ROOT = '{tmp_path}'", "MAX_BYTES = 60000",
-                      f"TFDS_DATA_DIR = '{tmp_path / 'tfds'}'",
-                      "configured_domains.builtin = []"])
+    _parse(
+        "c4.gin",
+        [
+            f"DATA_ROOT = '{tmp_path}'",
+            "MAX_BYTES = 60000",
+            f"TFDS_DATA_DIR = '{tmp_path / 'tfds'}'",
+            "configured_domains.builtin = []",
+        ],
+    )
     with pytest.raises(DatasetNotPreparedError, match=f"{tmp_path / 'tfds'}.*tfds build c4/en"):
         configured_domains()
 

@@ -1,4 +1,5 @@
 """MixtureLoader: exact block proportions, resumption, host sharding, schedules, repeats."""
+
 import hashlib
 import os
 import pathlib
@@ -100,8 +101,10 @@ def test_resume_at_step_k_equals_uninterrupted_stream(domains):
 def test_process_slices_form_the_single_process_batch(domains, processes):
     weights = {"json": 0.1, "email": 0.6, "logging": 0.3}
     single = MixtureLoader(domains, weights, L, 16, 7, TOK)
-    hosts = [MixtureLoader(domains, weights, L, 16, 7, TOK, process_index=p,
-                           process_count=processes) for p in range(processes)]
+    hosts = [
+        MixtureLoader(domains, weights, L, 16, 7, TOK, process_index=p, process_count=processes)
+        for p in range(processes)
+    ]
     for step in (0, 1, 30):
         whole = single.batch(step)
         parts = [h.batch(step) for h in hosts]
@@ -112,8 +115,7 @@ def test_process_slices_form_the_single_process_batch(domains, processes):
 
 def test_zero_weight_drops_a_domain_without_reading_it(domains):
     unread = Domain("unread", ExplodingSource())
-    loader = MixtureLoader([*domains, unread], {"json": 1.0, "email": 0.0, "unread": 0.0},
-                           L, 8, 0, TOK)
+    loader = MixtureLoader([*domains, unread], {"json": 1.0, "email": 0.0, "unread": 0.0}, L, 8, 0, TOK)
     for step in range(5):
         assert set(loader.domain_rows(step).tolist()) == {0}
     assert loader.epochs(4)["email"] == 0.0 and loader.epochs(4)["unread"] == 0.0
@@ -137,7 +139,7 @@ def test_schedule_switches_at_the_right_step(domains):
 
 def test_exhausted_domain_repeats_each_window_once_per_epoch(domains):
     loader = MixtureLoader(domains[:1], {"json": 1.0}, L, 1, 0, TOK)  # one row: j-th sequence
-    windows = int(loader.windows[0])                                   # comes at step j
+    windows = int(loader.windows[0])  # comes at step j
     stream = token_stream(domains[0], "train", TOK).astype(np.int32).tobytes()
     steps = 2 * windows + 1
     rows = [loader.batch(s)["inputs"][0] for s in range(steps)]
@@ -151,12 +153,12 @@ def test_exhausted_domain_repeats_each_window_once_per_epoch(domains):
 
     cuts = []
     for epoch in range(2):
-        found = [candidates(r) for r in rows[epoch * windows:(epoch + 1) * windows]]
+        found = [candidates(r) for r in rows[epoch * windows : (epoch + 1) * windows]]
         residues = [f[0] % L for f in found if len(f) == 1]
         cut = max(set(residues), key=residues.count)
         assert residues.count(cut) > 0.9 * len(found)
         starts = sorted(next(c for c in f if c % L == cut) for f in found)  # text repeats in
-        cuts.append(cut)                                                   # a few source files
+        cuts.append(cut)  # a few source files
         # every window of the epoch once: one cut offset, consecutive non-overlapping windows
         assert np.all(np.diff(starts) == L) and len(starts) == windows
         assert len(stream) // 4 - (starts[-1] + L + 1) < 2 * L  # nearly all tokens used
@@ -174,8 +176,12 @@ def test_packed_rows_hold_documents_with_segments_positions_and_loss_mask():
     batch = loader.batch(2)
     np.testing.assert_array_equal(batch["targets"][:, :-1], batch["inputs"][:, 1:])
     assert {k: v.dtype for k, v in batch.items()} == {
-        "inputs": np.int32, "targets": np.int32, "loss_mask": np.float32,
-        "segment_ids": np.int32, "positions": np.int32}
+        "inputs": np.int32,
+        "targets": np.int32,
+        "loss_mask": np.float32,
+        "segment_ids": np.int32,
+        "positions": np.int32,
+    }
     boundaries = 0
     for r in range(12):
         seg, pos, mask = batch["segment_ids"][r], batch["positions"][r], batch["loss_mask"][r]
@@ -194,18 +200,21 @@ def test_packed_rows_hold_documents_with_segments_positions_and_loss_mask():
     assert boundaries > 0
 
 
-@pytest.mark.parametrize("weights,culprit", [
-    ({"json": -0.1, "email": 1.0}, "'json' is negative"),
-    ({"json": float("nan"), "email": 1.0}, "'json' is nan"),
-    ({"json": float("inf")}, "'json' is inf"),
-    ({"json": 0.0, "email": 0.0}, "all weights are zero"),
-    ({"json": 1.0, "wiki": 1.0}, "unknown domain.*wiki"),
-    ({"json": "lots"}, "'json' is not a number"),
-    ([0.5, 0.5], "2 weights given for 3 domains"),
-    ([(1, {"json": 1.0})], "start at step 0"),
-    ([(0, {"json": 1.0}), (0, {"email": 1.0})], "not strictly increasing"),
-    ([(0, {"json": 1.0}), (5, {"email": -1.0})], "'email' is negative"),
-])
+@pytest.mark.parametrize(
+    "weights,culprit",
+    [
+        ({"json": -0.1, "email": 1.0}, "'json' is negative"),
+        ({"json": float("nan"), "email": 1.0}, "'json' is nan"),
+        ({"json": float("inf")}, "'json' is inf"),
+        ({"json": 0.0, "email": 0.0}, "all weights are zero"),
+        ({"json": 1.0, "wiki": 1.0}, "unknown domain.*wiki"),
+        ({"json": "lots"}, "'json' is not a number"),
+        ([0.5, 0.5], "2 weights given for 3 domains"),
+        ([(1, {"json": 1.0})], "start at step 0"),
+        ([(0, {"json": 1.0}), (0, {"email": 1.0})], "not strictly increasing"),
+        ([(0, {"json": 1.0}), (5, {"email": -1.0})], "'email' is negative"),
+    ],
+)
 def test_bad_weights_raise_value_error_naming_the_culprit(domains, weights, culprit):
     with pytest.raises(ValueError, match=culprit):
         MixtureLoader(domains, weights, L, 8, 0, TOK)
@@ -242,11 +251,17 @@ print(hashlib.sha256(b"".join(batch[k].tobytes() for k in sorted(batch))).hexdig
 
 
 def test_batch_is_identical_in_a_separate_process(domains):
-    loader = MixtureLoader(domains, {"json": 0.2, "email": 0.5, "logging": 0.3}, L, 8, 11, TOK,
-                           process_index=1, process_count=2)
+    loader = MixtureLoader(
+        domains, {"json": 0.2, "email": 0.5, "logging": 0.3}, L, 8, 11, TOK, process_index=1, process_count=2
+    )
     batch = loader.batch(17)
     here = hashlib.sha256(b"".join(batch[k].tobytes() for k in sorted(batch))).hexdigest()
     env = {"PYTHONHASHSEED": "12345", "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", _BATCH_DIGEST, str(STDLIB), "17"], check=True,
-                         capture_output=True, text=True, env={**os.environ, **env})
+    out = subprocess.run(
+        [sys.executable, "-c", _BATCH_DIGEST, str(STDLIB), "17"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
     assert out.stdout.strip() == here

@@ -1,16 +1,15 @@
 """Local corpora through the project's TFDS builder, and catalogue datasets by name."""
+
 import json
 import pathlib
 
 import numpy as np
 import pytest
 
-from admire_jax.data import (ByteTokenizer, DatasetNotPreparedError, MixtureLoader, local_domain,
-                             tfds_domain)
+from admire_jax.data import ByteTokenizer, DatasetNotPreparedError, MixtureLoader, local_domain, tfds_domain
 from admire_jax.data.local_corpus import split_documents
 
-DOCS = [f"Document number {i}: " + "the quick brown fox jumps over the lazy dog. " * (5 + i)
-        for i in range(12)]
+DOCS = [f"Document number {i}: " + "the quick brown fox jumps over the lazy dog. " * (5 + i) for i in range(12)]
 
 
 def _corpus(root: pathlib.Path) -> pathlib.Path:
@@ -38,16 +37,24 @@ def test_local_folder_builder_round_trip(tmp_path):
     prepared = data_dir / "admire_local_corpus" / "mine" / "1.2.0"  # config per domain, versioned
     assert (prepared / "dataset_info.json").is_file()
     assert sorted(p.name.split(".")[0] for p in prepared.glob("*.array_record*")) == [
-        "admire_local_corpus-train", "admire_local_corpus-validation"]
+        "admire_local_corpus-train",
+        "admire_local_corpus-validation",
+    ]
     manifest = json.loads((prepared / "admire_manifest.json").read_text())
     assert [pathlib.Path(f).name for f, _ in manifest["files"]] == [
-        "part0.txt", "part1.txt", "part2.txt", "part3.txt", "part4.txt", "part5.txt", "more.jsonl"]
+        "part0.txt",
+        "part1.txt",
+        "part2.txt",
+        "part3.txt",
+        "part4.txt",
+        "part5.txt",
+        "more.jsonl",
+    ]
     # The same prepared dataset opened by name, as a catalogue dataset would be.
     by_name = tfds_domain("mine_again", "admire_local_corpus/mine:1.2.0", data_dir=data_dir)
     assert _texts(by_name, "train") == train
     # And it feeds the loader.
-    batch = MixtureLoader([domain], {"mine": 1.0}, 32, 4, 0, ByteTokenizer(),
-                          data_dir=data_dir).batch(0)
+    batch = MixtureLoader([domain], {"mine": 1.0}, 32, 4, 0, ByteTokenizer(), data_dir=data_dir).batch(0)
     first_segment = batch["inputs"][0][batch["segment_ids"][0] == 1]
     text = ByteTokenizer().decode(first_segment)
     assert len(text) > 5 and any(text in d for d in train)
@@ -69,8 +76,7 @@ def test_local_corpus_is_cached_and_rebuilt_when_a_source_changes(tmp_path):
     (data_dir / "admire_local_corpus" / "mine" / "1.2.0" / "admire_manifest.json").unlink()
     (folder / "part4.txt").write_text("Edited while the build was down. " * 20, encoding="utf-8")
     recovered = local_domain("mine", folder, data_dir=data_dir)
-    assert "Edited while the build was down. " * 20 in _texts(recovered, "train") + _texts(
-        recovered, "validation")
+    assert "Edited while the build was down. " * 20 in _texts(recovered, "train") + _texts(recovered, "validation")
 
 
 def test_bad_local_corpus_input_raises_value_error_naming_it(tmp_path):
@@ -115,18 +121,21 @@ def test_catalogue_dataset_bad_feature_or_split_names_it(tmp_path):
     with pytest.raises(ValueError, match="no text feature 'content'.*'text'"):
         tfds_domain("m", "admire_local_corpus/mine", feature="content", data_dir=tmp_path / "data")
     with pytest.raises(ValueError, match="no split 'test'"):
-        tfds_domain("m", "admire_local_corpus/mine", validation_split="test",
-                    data_dir=tmp_path / "data")
-    capped = tfds_domain("m", "admire_local_corpus/mine", max_documents=3,
-                         data_dir=tmp_path / "data")
+        tfds_domain("m", "admire_local_corpus/mine", validation_split="test", data_dir=tmp_path / "data")
+    capped = tfds_domain("m", "admire_local_corpus/mine", max_documents=3, data_dir=tmp_path / "data")
     assert len(list(capped.documents("train"))) == 3
     assert np.all([len(d) > 0 for d in capped.documents("validation")])
 
 
 def test_catalogue_dataset_without_validation_split_uses_disjoint_slices(tmp_path):
     local_domain("mine", _corpus(tmp_path), data_dir=tmp_path / "data")
-    sliced = tfds_domain("m", "admire_local_corpus/mine", train_split="train[:50%]",
-                         validation_split="train[50%:]", data_dir=tmp_path / "data")
+    sliced = tfds_domain(
+        "m",
+        "admire_local_corpus/mine",
+        train_split="train[:50%]",
+        validation_split="train[50%:]",
+        data_dir=tmp_path / "data",
+    )
     train, validation = _texts(sliced, "train"), _texts(sliced, "validation")
     whole = tfds_domain("w", "admire_local_corpus/mine", data_dir=tmp_path / "data")
     assert train and validation and not set(train) & set(validation)

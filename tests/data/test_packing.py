@@ -1,4 +1,5 @@
 """Packing: the exact arrays cut from a hand-made stream."""
+
 import numpy as np
 
 from admire_jax.data.packing import pack_windows
@@ -16,8 +17,12 @@ def test_window_inside_the_stream():
     np.testing.assert_array_equal(out["positions"], [[0, 1, 0, 1], [0, 1, 2, 0]])
     np.testing.assert_array_equal(out["loss_mask"], [[1, 0, 1, 1], [1, 1, 0, 1]])
     assert {k: v.dtype for k, v in out.items()} == {
-        "inputs": np.int32, "targets": np.int32, "loss_mask": np.float32,
-        "segment_ids": np.int32, "positions": np.int32}
+        "inputs": np.int32,
+        "targets": np.int32,
+        "loss_mask": np.float32,
+        "segment_ids": np.int32,
+        "positions": np.int32,
+    }
 
 
 def test_window_past_the_end_is_padded():

@@ -1,17 +1,23 @@
 """Tokenizers: byte round trip, padded vocabularies, SentencePiece train and load."""
+
 import pathlib
 import sys
 
 import numpy as np
 import pytest
 
-from admire_jax.data import (ByteTokenizer, MixtureLoader, SentencePieceTokenizer, memory_domain,
-                             padded_vocab_size, train_sentencepiece, validation_set)
+from admire_jax.data import (
+    ByteTokenizer,
+    MixtureLoader,
+    SentencePieceTokenizer,
+    memory_domain,
+    padded_vocab_size,
+    train_sentencepiece,
+    validation_set,
+)
 
-STDLIB_JSON = (pathlib.Path(sys.base_prefix) / "lib"
-               / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "json")
-TEXTS = ["plain ascii", "naïve café — Grüße", "日本語のテキスト", "emoji 🙂 and tabs\tand\nnewlines",
-         ""]
+STDLIB_JSON = pathlib.Path(sys.base_prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "json"
+TEXTS = ["plain ascii", "naïve café — Grüße", "日本語のテキスト", "emoji 🙂 and tabs\tand\nnewlines", ""]
 
 
 @pytest.mark.parametrize("text", TEXTS)
@@ -39,8 +45,7 @@ def test_byte_tokenizer_special_ids_and_padded_vocab():
     assert tok.decode(ids) == "abc"
 
 
-@pytest.mark.parametrize("size,expected", [(1, 128), (128, 128), (129, 256), (32000, 32000),
-                                           (50257, 50304)])
+@pytest.mark.parametrize("size,expected", [(1, 128), (128, 128), (129, 256), (32000, 32000), (50257, 50304)])
 def test_padded_vocab_size(size, expected):
     assert padded_vocab_size(size) == expected
 

@@ -1,4 +1,5 @@
 """Taking charge of trials left by a killed controller, and the trial entry point (no BO, no training)."""
+
 import json
 import subprocess
 import sys
@@ -42,9 +43,20 @@ def _running_trial(controller):
 def _synthetic_result(run_dir, loss=3.0):
     from admire_jax.train.result import make_result, write_result
 
-    write_result(str(run_dir), make_result(mixture=MIXTURE, preset="1m", params=1, tokens=256, steps=2,
-                                           wall_seconds=1.0, flops=123.0, val_loss={"python_reference": loss},
-                                           status="ok"))
+    write_result(
+        str(run_dir),
+        make_result(
+            mixture=MIXTURE,
+            preset="1m",
+            params=1,
+            tokens=256,
+            steps=2,
+            wall_seconds=1.0,
+            flops=123.0,
+            val_loss={"python_reference": loss},
+            status="ok",
+        ),
+    )
 
 
 _LIVE_TRIAL = """
@@ -97,11 +109,14 @@ def test_a_crashing_trainer_is_recorded_as_failed_with_its_error(tmp_path):
     assert got.status == "failed" and "TypeError" in got.error
 
 
-@pytest.mark.parametrize("trainer, message", [
-    ("admire_jax.no_such_module:main", "cannot import 'admire_jax.no_such_module'"),
-    ("admire_jax.experiment.synthetic:no_such_function", "has no function 'no_such_function'"),
-    ("admire_jax.experiment.synthetic", "trainer must be 'module:function'"),
-])
+@pytest.mark.parametrize(
+    "trainer, message",
+    [
+        ("admire_jax.no_such_module:main", "cannot import 'admire_jax.no_such_module'"),
+        ("admire_jax.experiment.synthetic:no_such_function", "has no function 'no_such_function'"),
+        ("admire_jax.experiment.synthetic", "trainer must be 'module:function'"),
+    ],
+)
 def test_any_trainer_is_checked_before_a_trial_runs(trainer, message):
     with pytest.raises(SpecError, match=message):
         config.load(SMOKE, [f"experiment.trainer = {trainer!r}"])
@@ -110,8 +125,12 @@ def test_any_trainer_is_checked_before_a_trial_runs(trainer, message):
 def test_trial_entry_point_refuses_a_second_copy_and_a_finished_trial(tmp_path):
     run_dir = tmp_path / "trial_00001"
     with trial_lock.hold(run_dir):
-        busy = subprocess.run(trial.command(str(run_dir), "admire_jax.experiment.synthetic:main", []),
-                              capture_output=True, text=True, timeout=120)
+        busy = subprocess.run(
+            trial.command(str(run_dir), "admire_jax.experiment.synthetic:main", []),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert busy.returncode == trial.EXIT_BUSY and "not starting a second copy" in busy.stderr
     _synthetic_result(run_dir, loss=1.25)
     assert trial.main([str(run_dir), "admire_jax.no_such_module:main"]) == 0
@@ -124,11 +143,17 @@ def test_controller_refuses_a_directory_of_another_experiment(tmp_path):
         Controller(config.load(SMOKE, SYNTHETIC + ["experiment.seed = 7"]), tmp_path / "exp")
 
 
-@pytest.mark.parametrize("make_executor", [
-    lambda tmp: CommandTemplateExecutor("cd {run_dir} && {command}", slots=1),
-    pytest.param(lambda tmp: SlurmExecutor(folder=str(tmp / "submitit"), slots=1, cluster="local", timeout_min=5),
-                 marks=pytest.mark.slow),
-], ids=["command_template", "slurm_local"])
+@pytest.mark.parametrize(
+    "make_executor",
+    [
+        lambda tmp: CommandTemplateExecutor("cd {run_dir} && {command}", slots=1),
+        pytest.param(
+            lambda tmp: SlurmExecutor(folder=str(tmp / "submitit"), slots=1, cluster="local", timeout_min=5),
+            marks=pytest.mark.slow,
+        ),
+    ],
+    ids=["command_template", "slurm_local"],
+)
 def test_trials_run_through_each_executor(tmp_path, make_executor):
     exp = config.load(SMOKE, SYNTHETIC)
     exp.runtime.executor = make_executor(tmp_path)
@@ -160,20 +185,27 @@ def test_check_trains_recommended_and_uniform_per_seed_and_adds_only_missing_see
     controller.check(MIXTURE)
     trials = controller.store.trials()
     assert sorted((t.role, t.seed, t.rung) for t in trials) == [
-        ("recommended", 0, "m"), ("recommended", 1, "m"), ("uniform", 0, "m"), ("uniform", 1, "m")]
+        ("recommended", 0, "m"),
+        ("recommended", 1, "m"),
+        ("uniform", 0, "m"),
+        ("uniform", 1, "m"),
+    ]
     values = check_values(trials, more.spec)
     assert values["recommended"]["values"] == [pytest.approx(values["recommended"]["mean"])] * 2
     assert values["uniform"]["mean"] != pytest.approx(values["recommended"]["mean"])
 
 
 def test_search_trials_train_with_their_own_recorded_seeds(tmp_path):
-    exp = config.load(SMOKE, SYNTHETIC + ["experiment.seed_per_trial = True", "experiment.max_trials = 3",
-                                     "experiment.budget = 1e12"])
+    exp = config.load(
+        SMOKE, SYNTHETIC + ["experiment.seed_per_trial = True", "experiment.max_trials = 3", "experiment.budget = 1e12"]
+    )
     exp.runtime.executor = _CountingExecutor()
     controller = Controller(exp, tmp_path / "exp", log=lambda line: None)
     controller.search()
     trials = controller.store.trials()
-    assert [t.seed for t in trials] == [exp.spec.search_seed(n) for n in range(3)] and len({t.seed for t in trials}) == 3
+    assert [t.seed for t in trials] == [exp.spec.search_seed(n) for n in range(3)] and len(
+        {t.seed for t in trials}
+    ) == 3
     for t, command in zip(trials, exp.runtime.executor.commands):  # each trains with the seed recorded for it
         assert f"--gin.TrainConfig.seed={t.seed}" in command
 
@@ -183,10 +215,19 @@ def test_the_search_ends_by_retraining_its_best_target_mixtures_with_new_seeds(t
 
     # smoke rungs: a synthetic m trial measures 3.07e9 FLOPs, the 4 confirmations reserve 4 x 8.3e8 declared,
     # so the 3 initial m trials (9.2e9) reach budget - reserve and the phase begins after them
-    exp = config.load(SMOKE, SYNTHETIC + ["experiment.seed_per_trial = True", "experiment.initial_rungs = ['m']",
-                                          "experiment.initial_trials = 3", "experiment.max_trials = None",
-                                          "experiment.confirm_top = 2", "experiment.confirm_seeds = 2",
-                                          "experiment.budget = 1.1e10"])
+    exp = config.load(
+        SMOKE,
+        SYNTHETIC
+        + [
+            "experiment.seed_per_trial = True",
+            "experiment.initial_rungs = ['m']",
+            "experiment.initial_trials = 3",
+            "experiment.max_trials = None",
+            "experiment.confirm_top = 2",
+            "experiment.confirm_seeds = 2",
+            "experiment.budget = 1.1e10",
+        ],
+    )
     controller = Controller(exp, tmp_path / "exp", log=lambda line: None)
     reason = controller.search()
     trials = controller.store.trials()
@@ -199,7 +240,9 @@ def test_the_search_ends_by_retraining_its_best_target_mixtures_with_new_seeds(t
         assert sum(all(abs(m[d] - t.mixture[d]) < 1e-9 for d in m) for m in confirmed) == 2
     assert len({t.seed for t in trials}) == 7  # every confirmation with a seed of its own
     planned = proposals.confirmations(exp, [], trials[:3])
-    assert [(round(m["c_code"], 9), r) for m, r in planned] == [(round(t.mixture["c_code"], 9), t.rung) for t in trials[3:]]
+    assert [(round(m["c_code"], 9), r) for m, r in planned] == [
+        (round(t.mixture["c_code"], 9), t.rung) for t in trials[3:]
+    ]
     again = Controller(exp, tmp_path / "exp", log=lambda line: None)  # continuing adds nothing
     assert "confirming" in again.search() and len(again.store.trials()) == 7
 
@@ -208,5 +251,13 @@ def test_confirmations_need_a_seed_per_trial_and_room_in_the_budget():
     with pytest.raises(SpecError, match="set experiment.seed_per_trial = True"):
         config.load(SMOKE, SYNTHETIC + ["experiment.confirm_top = 2", "experiment.seed_per_trial = False"])
     with pytest.raises(SpecError, match="leaves nothing to search after the 6 confirmation trials"):
-        config.load(SMOKE, SYNTHETIC + ["experiment.confirm_top = 3", "experiment.confirm_seeds = 2",
-                                        "experiment.seed_per_trial = True", "experiment.budget = 4e9"])
+        config.load(
+            SMOKE,
+            SYNTHETIC
+            + [
+                "experiment.confirm_top = 3",
+                "experiment.confirm_seeds = 2",
+                "experiment.seed_per_trial = True",
+                "experiment.budget = 4e9",
+            ],
+        )

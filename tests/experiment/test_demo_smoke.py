@@ -1,4 +1,5 @@
 """The demo, smoke-sized: real proxy training on the built-in corpus, BO, the check, the report."""
+
 import json
 import math
 import os
@@ -15,16 +16,30 @@ from tests.experiment.helpers import SMOKE
 def test_smoke_demo_trains_recommends_checks_and_reports(tmp_path):
     exp_dir = tmp_path / "exp"
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "", "ADMIRE_JAX_DATA_DIR": str(tmp_path / "data")}
-    run = subprocess.run([sys.executable, "-m", "admire_jax.cli", "optimize", *(f"--gin_file={f}" for f in SMOKE),
-                          f"--exp_dir={exp_dir}", "--gin.experiment.max_trials=2", "--check_seeds=1"],
-                         env=env, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "admire_jax.cli",
+            "optimize",
+            *(f"--gin_file={f}" for f in SMOKE),
+            f"--exp_dir={exp_dir}",
+            "--gin.experiment.max_trials=2",
+            "--check_seeds=1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
 
     rec = json.loads((exp_dir / "recommendation.json").read_text())
     assert {"mixture", "target_rung", "predicted", "check"} <= set(rec) and rec["target_rung"] == "m"
     assert rec["maximize"] is False and rec["objective"] == {"numpy_stubs": 1.0}
     assert sum(rec["mixture"].values()) == pytest.approx(1.0) and set(rec["mixture"]) == set(
-        config.load(SMOKE, []).spec.domains)
+        config.load(SMOKE, []).spec.domains
+    )
     assert math.isfinite(rec["predicted"])
     # trained models: below the loss of predicting every byte uniformly, where an untrained model starts
     from admire_jax.data import ByteTokenizer

@@ -1,4 +1,5 @@
 """Executors start real commands and report how they ended."""
+
 import json
 import os
 import stat
@@ -45,7 +46,9 @@ def test_local_executor_pins_slots_to_their_own_cores(tmp_path):
     seen = []
     for slot in range(2):
         run_dir = tmp_path / f"t{slot}"
-        job = executor.submit([sys.executable, "-c", _WRITE.replace("'out.txt'", repr(str(run_dir / "out.txt")))], run_dir, slot)
+        job = executor.submit(
+            [sys.executable, "-c", _WRITE.replace("'out.txt'", repr(str(run_dir / "out.txt")))], run_dir, slot
+        )
         _wait(job)
         assert job.error() is None
         seen.append((run_dir / "out.txt").read_text())
@@ -75,17 +78,35 @@ def record_arguments(args):
     """A trainer that writes the arguments it was given to its run directory, and an ok result."""
     run_dir = next(a.split("=", 1)[1] for a in args if a.startswith("--run_dir="))
     Path(run_dir, "arguments.json").write_text(json.dumps(args))
-    write_result(run_dir, make_result(mixture={}, preset="none", params=0, tokens=0, steps=0, wall_seconds=0.0,
-                                      flops=0.0, val_loss={}, status="ok"))
+    write_result(
+        run_dir,
+        make_result(
+            mixture={},
+            preset="none",
+            params=0,
+            tokens=0,
+            steps=0,
+            wall_seconds=0.0,
+            flops=0.0,
+            val_loss={},
+            status="ok",
+        ),
+    )
     return 0
 
 
-@pytest.mark.parametrize("template, python", [
-    ("cd {run_dir} && {command}", None),
-    ("bash -c 'cd {run_dir} && {command}'", None),
-    ("fake-ssh {tpu} --worker=all --command='cd {run_dir} && bash -c \"echo on {tpu} && {command}\"'",
-     "remote-python"),
-], ids=["plain", "nested", "ssh_double_nested"])
+@pytest.mark.parametrize(
+    "template, python",
+    [
+        ("cd {run_dir} && {command}", None),
+        ("bash -c 'cd {run_dir} && {command}'", None),
+        (
+            "fake-ssh {tpu} --worker=all --command='cd {run_dir} && bash -c \"echo on {tpu} && {command}\"'",
+            "remote-python",
+        ),
+    ],
+    ids=["plain", "nested", "ssh_double_nested"],
+)
 def test_a_trial_keeps_its_arguments_through_nested_quoting(tmp_path, monkeypatch, template, python):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -1,5 +1,6 @@
 """The instruction-tuning example end to end: tiny checkpoints as rungs, JSONL sources as domains,
 exact-match accuracy maximised; and its bad input (exit 2 before anything trains)."""
+
 import json
 import os
 import pathlib
@@ -13,7 +14,6 @@ import pytest
 
 from admire_jax.experiment import cli, config, proposals
 from admire_jax.experiment.store import TrialStore
-
 from scripts import make_instruct_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -55,7 +55,9 @@ def test_rungs_are_priced_from_their_checkpoints(in_workdir):
         assert exp.rung_params[r.name] == model.non_embedding_params()
         # the trainer's count: 6 x matmul weights + attention, per token, over the rung's tokens
         assert exp.rung_flops[r.name] == pytest.approx(model.train_flops_per_token(64) * r.tokens)
-        assert exp.rung_costs[r.name] == pytest.approx(exp.rung_flops[r.name] / exp.spec.budget.assumed_flops_per_second)
+        assert exp.rung_costs[r.name] == pytest.approx(
+            exp.rung_flops[r.name] / exp.spec.budget.assumed_flops_per_second
+        )
     assert exp.rung_flops["s"] < exp.rung_flops["m"] < exp.rung_flops["l"]
     held = str(in_workdir / "instruct_data" / "heldout.jsonl")
     assert f"exact_match_accuracy.qa_pairs = {held!r}" in exp.spec.trial_setup.bindings  # %HELDOUT, made absolute
@@ -93,9 +95,12 @@ def test_a_checkpoint_whose_tensors_contradict_its_config_fails_before_training(
 
 def test_a_conversation_without_an_assistant_turn_is_named_by_file_and_line(in_workdir, capsys):
     bad = in_workdir / "bad.jsonl"
-    bad.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"},
-                                            {"role": "assistant", "content": "Hello"}]}) + "\n"
-                   + json.dumps({"messages": [{"role": "user", "content": "Hi again"}]}) + "\n")
+    bad.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]})
+        + "\n"
+        + json.dumps({"messages": [{"role": "user", "content": "Hi again"}]})
+        + "\n"
+    )
     sources = {"capitals": "instruct_data/capitals.jsonl", "arithmetic": str(bad), "chat": "instruct_data/chat.jsonl"}
     err = _optimize_exit_2(in_workdir / "bad_source", capsys, f"--gin.SOURCES={sources!r}")
     assert f"{bad}:2" in err and "no assistant turn" in err
@@ -107,8 +112,12 @@ def test_an_objective_score_the_trials_do_not_compute_is_refused(in_workdir, cap
 
 
 def test_checkpoint_rungs_need_instruction_sources(in_workdir, capsys):
-    err = _optimize_exit_2(in_workdir / "no_sources", capsys, "--gin.experiment.sources={}",
-                           "--gin.experiment.domains=['python_code', 'c_code']")
+    err = _optimize_exit_2(
+        in_workdir / "no_sources",
+        capsys,
+        "--gin.experiment.sources={}",
+        "--gin.experiment.domains=['python_code', 'c_code']",
+    )
     assert "rung 's' starts from a checkpoint" in err
 
 
@@ -116,14 +125,22 @@ def test_checkpoint_rungs_need_instruction_sources(in_workdir, capsys):
 def test_instruction_experiment_maximises_exact_match_end_to_end(in_workdir):
     exp_dir = in_workdir / "exp"
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
-    bindings = ["--gin.experiment.max_trials=4", "--gin.experiment.initial_trials=2",
-                "--gin.experiment.initial_rungs=['s', 'm']"]
-    run = subprocess.run([sys.executable, "-m", "admire_jax.cli", "optimize", f"--gin_file={GIN}",
-                          f"--exp_dir={exp_dir}", *bindings], cwd=in_workdir, env=env, capture_output=True,
-                         text=True, timeout=900)
+    bindings = [
+        "--gin.experiment.max_trials=4",
+        "--gin.experiment.initial_trials=2",
+        "--gin.experiment.initial_rungs=['s', 'm']",
+    ]
+    run = subprocess.run(
+        [sys.executable, "-m", "admire_jax.cli", "optimize", f"--gin_file={GIN}", f"--exp_dir={exp_dir}", *bindings],
+        cwd=in_workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
 
-    exp = config.load([GIN], [b[len("--gin."):].replace("=", " = ", 1) for b in bindings])
+    exp = config.load([GIN], [b[len("--gin.") :].replace("=", " = ", 1) for b in bindings])
     trials = TrialStore(exp_dir / "trials.sqlite").trials()
     assert len(trials) == 4 and all(t.status == "ok" for t in trials), [t.error for t in trials]
     assert [t.rung for t in trials] == ["s", "s", "m", "m"]
@@ -147,8 +164,12 @@ def test_instruction_experiment_maximises_exact_match_end_to_end(in_workdir):
     assert rec["maximize"] is True and rec["objective"] == {"score:exact_match": 1.0} and rec["target_rung"] == "l"
     # the recommendation is the argmax of the posterior mean at the target rung
     assert np.allclose(best.mixture, [rec["mixture"][d] for d in exp.spec.domains], atol=1e-4)
-    candidates = np.vstack([np.random.default_rng(0).dirichlet(np.ones(3), 200),
-                            [proposals.as_vector(t.mixture, exp.spec.domains) for t in trials]])
+    candidates = np.vstack(
+        [
+            np.random.default_rng(0).dirichlet(np.ones(3), 200),
+            [proposals.as_vector(t.mixture, exp.spec.domains) for t in trials],
+        ]
+    )
     mean, _ = opt.predict(candidates, "l")
     assert best.mean >= mean.max() - 1e-6 and rec["predicted"] == pytest.approx(best.mean)
 

@@ -4,6 +4,7 @@ The trials run the synthetic trainer (admire_jax.experiment.synthetic: a known s
 costs, a sleep), so the BO loop, the store, the locks and the executor are all real while no
 model is trained and no timing enters the results.
 """
+
 import json
 import os
 import signal
@@ -32,8 +33,13 @@ ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
 
 
 def _optimize(exp_dir, *extra):
-    return subprocess.Popen([sys.executable, "-m", "admire_jax.cli", "optimize", *SYNTHETIC, f"--exp_dir={exp_dir}",
-                             *extra], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "admire_jax.cli", "optimize", *SYNTHETIC, f"--exp_dir={exp_dir}", *extra],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _trials(exp_dir):
@@ -99,8 +105,9 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_experiment(tmp_path, capsys):
     assert table[0].startswith("trial,status,w:python_code,") and "fidelity,cost" in table[0]
     assert "loss:python_reference" in table[0] and len(table) == 7
 
-    warm = _optimize(tmp_path / "warm", f"--warm_start={tmp_path / 'run' / 'runs.csv'}",
-                     "--gin.experiment.max_trials=2")
+    warm = _optimize(
+        tmp_path / "warm", f"--warm_start={tmp_path / 'run' / 'runs.csv'}", "--gin.experiment.max_trials=2"
+    )
     out = _finish(warm)
     started = _trials(tmp_path / "warm")
     assert len(started) == 2, out[-3000:]

@@ -1,5 +1,6 @@
 """Objectives that are scores (result.json "scores"), maximised: spec, store, runs table, and the
 optimiser maximising a registered score end to end (with the stand-in trainer, whose answer is known)."""
+
 import dataclasses
 import math
 import sqlite3
@@ -9,14 +10,18 @@ import pytest
 
 from admire_jax.experiment import config, proposals, runs_table, synthetic
 from admire_jax.experiment.controller import Controller
-from admire_jax.experiment.report import verdict
 from admire_jax.experiment.gin_spec import experiment
+from admire_jax.experiment.report import verdict
 from admire_jax.experiment.spec import SpecError
 from admire_jax.experiment.store import TrialStore
 from tests.experiment.helpers import SMOKE
 
-SCORED = ["experiment.trainer = 'admire_jax.experiment.synthetic:main'", "Runtime.poll_seconds = 0.05",
-          "Runtime.compilation_cache = None", "experiment.objective = 'score:accuracy'"]
+SCORED = [
+    "experiment.trainer = 'admire_jax.experiment.synthetic:main'",
+    "Runtime.poll_seconds = 0.05",
+    "Runtime.compilation_cache = None",
+    "experiment.objective = 'score:accuracy'",
+]
 
 
 def _experiment(**kw):
@@ -38,8 +43,11 @@ def test_scores_are_maximised_and_losses_minimised_unless_told_otherwise():
 
 
 def test_checkpoint_rungs_as_dicts_and_their_errors():
-    spec = _experiment(objective="score:x", rungs={"s": {"preset": "1m", "tokens": 10, "checkpoint": "ck/s"}},
-                       sources={"a": "a.jsonl", "b": "b.jsonl"})
+    spec = _experiment(
+        objective="score:x",
+        rungs={"s": {"preset": "1m", "tokens": 10, "checkpoint": "ck/s"}},
+        sources={"a": "a.jsonl", "b": "b.jsonl"},
+    )
     assert spec.ladder.rungs[0].checkpoint.endswith("ck/s") and spec.ladder.rungs[0].preset == "1m"
     with pytest.raises(SpecError, match=r"rung 's': keys are .*unknown \['checkpont'\], missing \['tokens'\]"):
         _experiment(objective="x", rungs={"s": {"preset": "1m", "checkpont": "ck/s"}})
@@ -50,12 +58,16 @@ def test_checkpoint_rungs_as_dicts_and_their_errors():
 def test_store_records_scores_and_opens_a_store_written_before_them(tmp_path):
     path = tmp_path / "trials.sqlite"
     db = sqlite3.connect(path)  # the schema of stores written before scores were recorded
-    db.execute("CREATE TABLE trials (id INTEGER PRIMARY KEY, mixture TEXT NOT NULL, rung TEXT NOT NULL, "
-               "status TEXT NOT NULL, losses TEXT, wall_seconds REAL, flops REAL, run_dir TEXT NOT NULL, "
-               "created REAL NOT NULL, started REAL, finished REAL, error TEXT, role TEXT NOT NULL DEFAULT "
-               "'search', seed INTEGER NOT NULL DEFAULT 0)")
-    db.execute("INSERT INTO trials (mixture, rung, status, losses, run_dir, created) "
-               "VALUES ('{\"a\": 1.0}', 's', 'ok', '{\"a\": 2.0}', 'r', 0)")
+    db.execute(
+        "CREATE TABLE trials (id INTEGER PRIMARY KEY, mixture TEXT NOT NULL, rung TEXT NOT NULL, "
+        "status TEXT NOT NULL, losses TEXT, wall_seconds REAL, flops REAL, run_dir TEXT NOT NULL, "
+        "created REAL NOT NULL, started REAL, finished REAL, error TEXT, role TEXT NOT NULL DEFAULT "
+        "'search', seed INTEGER NOT NULL DEFAULT 0)"
+    )
+    db.execute(
+        "INSERT INTO trials (mixture, rung, status, losses, run_dir, created) "
+        "VALUES ('{\"a\": 1.0}', 's', 'ok', '{\"a\": 2.0}', 'r', 0)"
+    )
     db.commit()
     db.close()
     store = TrialStore(path)
@@ -68,12 +80,19 @@ def test_store_records_scores_and_opens_a_store_written_before_them(tmp_path):
 def test_runs_table_carries_scores_and_warm_starts_a_maximised_experiment(tmp_path):
     exp = config.load(SMOKE, SCORED)
     store = TrialStore(tmp_path / "trials.sqlite")
-    mixtures = [{d: w for d, w in zip(exp.spec.domains, np.random.default_rng(i).dirichlet(np.ones(6)))}
-                for i in range(3)]
+    mixtures = [
+        {d: w for d, w in zip(exp.spec.domains, np.random.default_rng(i).dirichlet(np.ones(6)))} for i in range(3)
+    ]
     for i, m in enumerate(mixtures):
         t = store.add(m, "xs", tmp_path)
-        store.record_result(t.id, "ok", losses={"python_reference": 3.0}, scores={"accuracy": 0.1 * (i + 1)},
-                            flops=1e9, wall_seconds=1.0)
+        store.record_result(
+            t.id,
+            "ok",
+            losses={"python_reference": 3.0},
+            scores={"accuracy": 0.1 * (i + 1)},
+            flops=1e9,
+            wall_seconds=1.0,
+        )
     path = tmp_path / "runs.csv"
     assert runs_table.export_csv(exp, store.trials(), path) == 3
     table = __import__("pandas").read_csv(path)
@@ -105,9 +124,17 @@ def test_verdict_reads_the_direction():
 def test_the_optimiser_maximises_a_score_objective(tmp_path):
     """The stand-in trainer's 'accuracy' peaks at a known mixture: the experiment's proposals and
     recommendation find it, and the same trials read as a minimisation point the other way."""
-    exp = config.load(SMOKE, SCORED + ["BUDGET = 1e15", "experiment.initial_trials = 4", "experiment.max_trials = 12",
-                                       "experiment.domains = ['python_code', 'c_code', 'markdown']",
-                                       "experiment.recommend_from = 'anywhere'"])  # the demo's is 'target_trials'
+    exp = config.load(
+        SMOKE,
+        SCORED
+        + [
+            "BUDGET = 1e15",
+            "experiment.initial_trials = 4",
+            "experiment.max_trials = 12",
+            "experiment.domains = ['python_code', 'c_code', 'markdown']",
+            "experiment.recommend_from = 'anywhere'",
+        ],
+    )  # the demo's is 'target_trials'
     assert exp.spec.objective.maximize
     controller = Controller(exp, tmp_path / "exp", log=lambda line: None)
     controller.search()
@@ -116,8 +143,9 @@ def test_the_optimiser_maximises_a_score_objective(tmp_path):
     size = synthetic.preset_size("1m")
     accuracy = lambda w: synthetic.accuracy(proposals.as_mixture(w, exp.spec.domains), size)  # noqa: E731
     opt, best = proposals.recommend(exp, [], trials)
-    minimising = dataclasses.replace(exp, spec=dataclasses.replace(
-        exp.spec, objective=dataclasses.replace(exp.spec.objective, maximize=False)))
+    minimising = dataclasses.replace(
+        exp, spec=dataclasses.replace(exp.spec, objective=dataclasses.replace(exp.spec.objective, maximize=False))
+    )
     _, worst = proposals.recommend(minimising, [], trials)
     assert accuracy(best.mixture) > accuracy(worst.mixture) + 0.05 and best.mean > worst.mean
     observed = [t.scores["accuracy"] for t in trials]

@@ -1,4 +1,5 @@
 """The experiment spec: the demo configs load, rungs are priced, bad input is exit 2 before training."""
+
 import math
 import re
 
@@ -7,9 +8,8 @@ import pytest
 
 from admire_jax.experiment import cli, config
 from admire_jax.experiment.objective import Objective
-from admire_jax.experiment.spec import (Budget, ExperimentSpec, Rung, RungLadder, SearchSpace, SpecError,
-                                        TrialSetup)
-from tests.experiment.helpers import DEMO, SMOKE
+from admire_jax.experiment.spec import Budget, ExperimentSpec, Rung, RungLadder, SearchSpace, SpecError, TrialSetup
+from tests.experiment.helpers import SMOKE
 
 
 def test_smoke_config_loads_with_rungs_priced_cheapest_first():
@@ -33,8 +33,12 @@ def test_fingerprint_ignores_when_to_stop_but_not_what_to_search():
 
 
 def _spec(max_epochs=None):
-    return ExperimentSpec(SearchSpace(("a", "b", "c"), max_epochs=max_epochs), Objective({"t": 1.0}, False),
-                          RungLadder((Rung("lo", "1m", 100), Rung("hi", "1m", 1000)), "hi"), Budget(1.0))
+    return ExperimentSpec(
+        SearchSpace(("a", "b", "c"), max_epochs=max_epochs),
+        Objective({"t": 1.0}, False),
+        RungLadder((Rung("lo", "1m", 100), Rung("hi", "1m", 1000)), "hi"),
+        Budget(1.0),
+    )
 
 
 def test_max_epochs_bounds_small_domains():
@@ -54,37 +58,43 @@ def test_weighted_objective():
     assert math.isnan(objective.value({"a": 2.0, "b": float("inf")}))
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: SearchSpace(("a",)), "at least 2 distinct domains"),
-    (lambda: SearchSpace(("a", "a")), "at least 2 distinct domains"),
-    (lambda: SearchSpace(("a", "b"), bounds={"c": (0.0, 0.5)}), "bounds name unknown domain(s) ['c']"),
-    (lambda: SearchSpace(("a", "b"), max_epochs=0.0), "max_epochs must be positive"),
-    (lambda: Objective({"a": -1.0}, False), "objective weights must be positive"),
-    (lambda: Objective({}, False), "objective weights must be positive"),
-    (lambda: Objective({"score:": 1.0}, True), "needs a score name"),
-    (lambda: Rung("r", "1m", 0), "tokens must be >= 1"),
-    (lambda: RungLadder((), "r"), "experiment.rungs is empty"),
-    (lambda: RungLadder((Rung("r", "1m", 1), Rung("r", "1m", 2)), "r"), "rung names must be distinct"),
-    (lambda: Budget(0.0), "budget must be positive"),
-    (lambda: Budget(1.0, devices_per_trial=0), "devices_per_trial must be >= 1"),
-    (lambda: TrialSetup(max_bytes=0), "max_bytes must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: SearchSpace(("a",)), "at least 2 distinct domains"),
+        (lambda: SearchSpace(("a", "a")), "at least 2 distinct domains"),
+        (lambda: SearchSpace(("a", "b"), bounds={"c": (0.0, 0.5)}), "bounds name unknown domain(s) ['c']"),
+        (lambda: SearchSpace(("a", "b"), max_epochs=0.0), "max_epochs must be positive"),
+        (lambda: Objective({"a": -1.0}, False), "objective weights must be positive"),
+        (lambda: Objective({}, False), "objective weights must be positive"),
+        (lambda: Objective({"score:": 1.0}, True), "needs a score name"),
+        (lambda: Rung("r", "1m", 0), "tokens must be >= 1"),
+        (lambda: RungLadder((), "r"), "experiment.rungs is empty"),
+        (lambda: RungLadder((Rung("r", "1m", 1), Rung("r", "1m", 2)), "r"), "rung names must be distinct"),
+        (lambda: Budget(0.0), "budget must be positive"),
+        (lambda: Budget(1.0, devices_per_trial=0), "devices_per_trial must be >= 1"),
+        (lambda: TrialSetup(max_bytes=0), "max_bytes must be >= 1"),
+    ],
+)
 def test_each_record_checks_itself(make, message):
     with pytest.raises(SpecError, match=re.escape(message)):
         make()
 
 
-@pytest.mark.parametrize("bindings, message", [
-    (["experiment.domains = ['python_code', 'klingon']"], "unknown training domain(s) ['klingon']"),
-    (["experiment.objective = 'elvish'"], "objective names unknown domain(s) ['elvish']"),
-    (["experiment.rungs = {'xs': ('13m', 256), 'm': ('1m', 512)}"], "unknown preset '13m'"),
-    (["experiment.budget = 1000.0"], "smaller than one trial of the cheapest rung 'xs'"),
-    (["experiment.target_rung = 'xxl'"], "target_rung 'xxl' is not a rung"),
-    (["experiment.budjet = 3"], "doesn't have a parameter named 'budjet'"),
-    (["OptimizerConfig.acquisiton = 'mes'"], "gin configuration error"),
-    (["experiment.budget_unit = 'parsecs'"], "budget_unit must be one of"),
-    (["OptimizerConfig.acquisition = 'nope'"], "unknown acquisition 'nope'"),
-])
+@pytest.mark.parametrize(
+    "bindings, message",
+    [
+        (["experiment.domains = ['python_code', 'klingon']"], "unknown training domain(s) ['klingon']"),
+        (["experiment.objective = 'elvish'"], "objective names unknown domain(s) ['elvish']"),
+        (["experiment.rungs = {'xs': ('13m', 256), 'm': ('1m', 512)}"], "unknown preset '13m'"),
+        (["experiment.budget = 1000.0"], "smaller than one trial of the cheapest rung 'xs'"),
+        (["experiment.target_rung = 'xxl'"], "target_rung 'xxl' is not a rung"),
+        (["experiment.budjet = 3"], "doesn't have a parameter named 'budjet'"),
+        (["OptimizerConfig.acquisiton = 'mes'"], "gin configuration error"),
+        (["experiment.budget_unit = 'parsecs'"], "budget_unit must be one of"),
+        (["OptimizerConfig.acquisition = 'nope'"], "unknown acquisition 'nope'"),
+    ],
+)
 def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message):
     argv = [f"--gin_file={f}" for f in SMOKE] + [f"--exp_dir={tmp_path / 'exp'}"]
     argv += [f"--gin.{b.replace(' = ', '=', 1)}" for b in bindings]
@@ -101,7 +111,10 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert "not an experiment directory" in capsys.readouterr().err
     assert cli.status([str(tmp_path)]) == 2
     assert "--exp_dir" in capsys.readouterr().err
-    assert cli.optimize(["--gin_file=configs/experiments/demo.gin", f"--exp_dir={tmp_path}", "--gin.experiment.q", "2"]) == 2
+    assert (
+        cli.optimize(["--gin_file=configs/experiments/demo.gin", f"--exp_dir={tmp_path}", "--gin.experiment.q", "2"])
+        == 2
+    )
     assert "gin bindings are written --gin.NAME=VALUE (one argument)" in capsys.readouterr().err
     assert cli.optimize(["--gin_file=configs/experiments/nope.gin", f"--exp_dir={tmp_path}"]) == 2
     assert "gin file not found" in capsys.readouterr().err
@@ -119,8 +132,14 @@ def test_costs_in_each_budget_unit():
 
 
 def test_weighted_objective_and_time_budget_from_gin():
-    exp = config.load(SMOKE, ["experiment.objective = {'python_reference': 3, 'markdown': 1}",
-                              "experiment.budget_unit = 'wall_seconds'", "experiment.budget = 3600"])
+    exp = config.load(
+        SMOKE,
+        [
+            "experiment.objective = {'python_reference': 3, 'markdown': 1}",
+            "experiment.budget_unit = 'wall_seconds'",
+            "experiment.budget = 3600",
+        ],
+    )
     assert exp.spec.objective.weights == {"python_reference": 0.75, "markdown": 0.25}
     assert exp.rung_costs["m"] == pytest.approx(exp.rung_flops["m"] / exp.spec.budget.assumed_flops_per_second)
     with pytest.raises(SpecError, match="smaller than one trial"):
@@ -154,8 +173,14 @@ def test_max_epochs_bounds_come_from_the_corpus_token_counts():
 def test_leave_one_out_start_screens_each_domain_then_draws_at_random():
     from admire_jax.experiment.proposals import initial_design
 
-    exp = config.load(SMOKE, ["experiment.initial_mixtures = 'leave_one_out'", "experiment.initial_trials = 9",
-                              "experiment.initial_rungs = ['xs', 'm']"])
+    exp = config.load(
+        SMOKE,
+        [
+            "experiment.initial_mixtures = 'leave_one_out'",
+            "experiment.initial_trials = 9",
+            "experiment.initial_rungs = ['xs', 'm']",
+        ],
+    )
     domains = exp.spec.domains
     design = initial_design(exp)
     assert [rung for _, rung in design] == ["xs"] * 9 + ["m"] * 9
@@ -164,8 +189,14 @@ def test_leave_one_out_start_screens_each_domain_then_draws_at_random():
     assert np.allclose(weights[1:7], (1 - np.eye(6)) / 5)  # domain i left out, the rest even
     assert np.all(weights[7:] > 0) and np.allclose(weights[7:].sum(1), 1) and not np.allclose(weights[7], weights[8])
     assert [m for m, _ in design[9:]] == [m for m, _ in design[:9]]  # the same mixtures at the target rung
-    kept = config.load(SMOKE, ["experiment.initial_mixtures = 'leave_one_out'", "experiment.initial_trials = 7",
-                               "experiment.bounds = {'licenses': (0.1, 1.0)}"])
+    kept = config.load(
+        SMOKE,
+        [
+            "experiment.initial_mixtures = 'leave_one_out'",
+            "experiment.initial_trials = 7",
+            "experiment.bounds = {'licenses': (0.1, 1.0)}",
+        ],
+    )
     mixtures = [m for m, _ in initial_design(kept)]  # a left-out domain with a lower bound cannot be left out
     assert len(mixtures) == 7 and all(m["licenses"] >= 0.1 - 1e-9 for m in mixtures)
     assert sum(np.isclose(m["python_code"], 0.0) for m in mixtures) == 1
@@ -179,9 +210,9 @@ def test_leave_one_out_needs_room_for_every_domain():
 
 
 def test_bo_engine_is_configured_by_the_experiment_gin_file():
-    from admire_jax.experiment import proposals
-
     import gin
+
+    from admire_jax.experiment import proposals
 
     exp = config.load(SMOKE, ["OptimizerConfig.acquisition = 'gibbon'", "OptimizerConfig.fidelity_map = 'rank'"])
     gin.clear_config()  # the settings travel in the loaded experiment, not in gin's state
@@ -216,8 +247,10 @@ def test_recommend_from_target_trials_picks_a_mixture_trained_at_the_target():
     rng = np.random.default_rng(0)
     mixtures = [dict(zip(domains, w)) for w in rng.dirichlet(np.ones(len(domains)), size=6)]
     # loss falls towards python_code; the best mixture at the target rung is the one heaviest in it
-    told = [Observation(m, rung, 3.0 - m["python_code"] + (0.2 if rung == "xs" else 0.0), 1e9)
-            for m, rung in zip(mixtures, ["xs", "xs", "xs", "m", "m", "m"])]
+    told = [
+        Observation(m, rung, 3.0 - m["python_code"] + (0.2 if rung == "xs" else 0.0), 1e9)
+        for m, rung in zip(mixtures, ["xs", "xs", "xs", "m", "m", "m"])
+    ]
     _, rec = proposals.recommend(exp, told, [])
     at_target = [proposals.as_vector(m, domains) for m in mixtures[3:]]
     best = max(at_target, key=lambda w: w[0])

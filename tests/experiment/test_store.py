@@ -1,4 +1,5 @@
 """The SQLite trial store and the per-trial lock: real files, real processes."""
+
 import json
 import os
 import signal

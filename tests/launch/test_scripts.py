@@ -1,5 +1,6 @@
 """Launch scripts parse (bash -n), pass shellcheck, refuse to run without what they need, and
 restart a preempted run (with fake gcloud, srun and scontrol on PATH)."""
+
 import json
 import os
 import re
@@ -26,10 +27,14 @@ def test_script_parses_and_passes_shellcheck(script):
 
 def test_tpu_script_names_what_is_missing():
     env = {k: v for k, v in os.environ.items() if k not in ("TPU_NAME", "ZONE")}
-    done = subprocess.run(["bash", str(ROOT / "launch" / "tpu_pod.sh"), "run", "--", "true"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "launch" / "tpu_pod.sh"), "run", "--", "true"], env=env, capture_output=True, text=True
+    )
     assert done.returncode != 0 and "TPU_NAME" in done.stderr
     env.update(TPU_NAME="t", ZONE="z")
-    done = subprocess.run(["bash", str(ROOT / "launch" / "tpu_pod.sh"), "bogus"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "launch" / "tpu_pod.sh"), "bogus"], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 2 and "usage" in done.stderr
 
 
@@ -64,8 +69,10 @@ esac
 exit 64
 """
 # The trainer's stand-in on the pod: writes result.json with the status it is given.
-WRITE_RESULT = ("import json, os, sys; d = sys.argv[2].split('=', 1)[1]; os.makedirs(d, exist_ok=True); "
-                "json.dump({'status': sys.argv[1]}, open(os.path.join(d, 'result.json'), 'w'))")
+WRITE_RESULT = (
+    "import json, os, sys; d = sys.argv[2].split('=', 1)[1]; os.makedirs(d, exist_ok=True); "
+    "json.dump({'status': sys.argv[1]}, open(os.path.join(d, 'result.json'), 'w'))"
+)
 
 
 def _executable(path: Path, text: str) -> None:
@@ -81,21 +88,30 @@ def fake_pod(tmp_path):
         d.mkdir(parents=True)
     (home / "admire-jax" / ".venv" / "bin" / "activate").write_text("")
     _executable(bin_dir / "gcloud", FAKE_GCLOUD)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_STATE": str(state),
-           "FAKE_HOME": str(home), "TPU_NAME": "pod-a", "ZONE": "us-east5-a", "RETRY_SECONDS": "0"}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_STATE": str(state),
+        "FAKE_HOME": str(home),
+        "TPU_NAME": "pod-a",
+        "ZONE": "us-east5-a",
+        "RETRY_SECONDS": "0",
+    }
     return env, state, home
 
 
 def _pod(env, *args):
-    return subprocess.run(["bash", str(ROOT / "launch" / "tpu_pod.sh"), *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        ["bash", str(ROOT / "launch" / "tpu_pod.sh"), *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_tpu_pod_requests_a_preempted_spot_slice_again_and_reruns_until_ok(fake_pod):
     env, state, home = fake_pod
     (state / "queued").write_text("ACTIVE\n")
-    env.update(QUEUED_RESOURCE="qr-a", ACCELERATOR_TYPE="v5p-32", RUNTIME_VERSION="v2-alpha-tpuv5",
-               FAKE_PREEMPTIONS="1")
+    env.update(
+        QUEUED_RESOURCE="qr-a", ACCELERATOR_TYPE="v5p-32", RUNTIME_VERSION="v2-alpha-tpuv5", FAKE_PREEMPTIONS="1"
+    )
     done = _pod(env, "run", "--", "python3", "-c", WRITE_RESULT, "ok", "--run_dir=runs/one two")
     assert done.returncode == 0, done.stderr
     assert json.loads((home / "admire-jax" / "runs" / "one two" / "result.json").read_text()) == {"status": "ok"}
@@ -150,14 +166,24 @@ def fake_slurm(tmp_path):
     (venv / "bin" / "activate").write_text("")
     _executable(bin_dir / "srun", FAKE_SRUN)
     _executable(bin_dir / "scontrol", '#!/usr/bin/env bash\necho "$*" >> "$FAKE_STATE/scontrol"\n')
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_STATE": str(state),
-           "VENV": str(venv), "SLURM_JOB_ID": "1234", "SLURM_RESTART_COUNT": "0"}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_STATE": str(state),
+        "VENV": str(venv),
+        "SLURM_JOB_ID": "1234",
+        "SLURM_RESTART_COUNT": "0",
+    }
     return env, state
 
 
 def _sbatch(env, run_dir):
-    return subprocess.Popen(["bash", str(ROOT / "launch" / "slurm_train.sbatch"), "--preset=1m",
-                             f"--run_dir={run_dir}"], env=env, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        ["bash", str(ROOT / "launch" / "slurm_train.sbatch"), "--preset=1m", f"--run_dir={run_dir}"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.parametrize("restarts, code, requeued", [("0", 0, True), ("10", 1, False)])

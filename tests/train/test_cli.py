@@ -1,4 +1,5 @@
 """`admire-jax train` end to end on the built-in corpus, its result.json, cache reuse, bad input."""
+
 from __future__ import annotations
 
 import json
@@ -11,13 +12,30 @@ import pytest
 from admire_jax.train import cli
 from admire_jax.train.metrics_log import read_metrics
 
-CONTRACT_KEYS = {"mixture", "preset", "params", "tokens", "steps", "wall_seconds", "flops", "val_loss",
-                 "status", "error"}
+CONTRACT_KEYS = {
+    "mixture",
+    "preset",
+    "params",
+    "tokens",
+    "steps",
+    "wall_seconds",
+    "flops",
+    "val_loss",
+    "status",
+    "error",
+}
 SMALL_DATA = ["--gin.builtin_domains.max_bytes=200000", "--gin.builtin_targets.max_bytes=200000"]
-SHORT_RUN = ["--preset=1m", "--gin.TrainConfig.steps=3", "--gin.GLOBAL_BATCH=4", "--gin.SEQ_LEN=32",
-             "--gin.TransformerConfig.num_layers=1", "--gin.TrainConfig.checkpoint_every=2",
-             "--gin.proxy_data.validation_sequences=4", "--gin.enable_compilation_cache.directory=None",
-             *SMALL_DATA]
+SHORT_RUN = [
+    "--preset=1m",
+    "--gin.TrainConfig.steps=3",
+    "--gin.GLOBAL_BATCH=4",
+    "--gin.SEQ_LEN=32",
+    "--gin.TransformerConfig.num_layers=1",
+    "--gin.TrainConfig.checkpoint_every=2",
+    "--gin.proxy_data.validation_sequences=4",
+    "--gin.enable_compilation_cache.directory=None",
+    *SMALL_DATA,
+]
 
 
 @pytest.fixture
@@ -29,8 +47,9 @@ def data_dir(tmp_path_factory, monkeypatch):
 
 def run_cli(args: list[str], data_dir: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "ADMIRE_JAX_DATA_DIR": data_dir, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
-    return subprocess.run([sys.executable, "-m", "admire_jax.cli", "train", *args], env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "admire_jax.cli", "train", *args], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.mark.slow
@@ -38,8 +57,13 @@ def test_train_writes_contract_result_and_reuses_compilation_cache(tmp_path, dat
     mixture = tmp_path / "recommendation.json"
     mixture.write_text(json.dumps({"mixture": {"python_code": 3.0, "markdown": 1.0}}))
     cache = str(tmp_path / "xla_cache")
-    common = [*SHORT_RUN, f"--mixture={mixture}", f"--gin.enable_compilation_cache.directory='{cache}'",
-              "--gin.TrainConfig.log_every=1", "--gin.TrainConfig.eval_every=1"]
+    common = [
+        *SHORT_RUN,
+        f"--mixture={mixture}",
+        f"--gin.enable_compilation_cache.directory='{cache}'",
+        "--gin.TrainConfig.log_every=1",
+        "--gin.TrainConfig.eval_every=1",
+    ]
 
     first = run_cli([*common, f"--run_dir={tmp_path / 'a'}"], data_dir)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -50,8 +74,16 @@ def test_train_writes_contract_result_and_reuses_compilation_cache(tmp_path, dat
     assert result["mixture"]["markdown"] == pytest.approx(0.25) and result["mixture"]["c_code"] == 0.0
     assert result["steps"] == 3 and result["tokens"] == 3 * 4 * 32
     assert result["flops"] > 6 * result["params"] * result["tokens"]
-    assert set(result["val_loss"]) == {"python_code", "python_tests", "c_code", "docstrings", "markdown",
-                                       "licenses", "python_reference", "numpy_stubs"}
+    assert set(result["val_loss"]) == {
+        "python_code",
+        "python_tests",
+        "c_code",
+        "docstrings",
+        "markdown",
+        "licenses",
+        "python_reference",
+        "numpy_stubs",
+    }
     # training worked: the loss fell from the untrained model's, on the training batches and on every domain
     metrics = read_metrics(str(tmp_path / "a"))
     train_loss = [m["loss"] for m in metrics if "loss" in m]
@@ -69,15 +101,18 @@ def test_train_writes_contract_result_and_reuses_compilation_cache(tmp_path, dat
     assert again["val_loss"] == result["val_loss"]
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["--preset=13m"], "unknown preset '13m'"),
-    (["--preset=1m", "--gin.TrainConfig.stepz=3"], "gin configuration error"),
-    (["--preset=1m", "--gin.NoSuchThing.x=3"], "gin configuration error"),
-    (["--gin_file=configs/models/nope.gin"], "gin file not found"),
-    (["--preset=1m", "--mesh=data=2,fsdp=-1,tensor=-1"], "at most one -1"),
-    (["--preset=1m", "--mixture=/no/such/file.json"], "cannot read --mixture"),
-    (["--preset=1m", "--gin.TrainConfig.steps", "3"], "gin bindings are written --gin.NAME=VALUE (one argument)"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--preset=13m"], "unknown preset '13m'"),
+        (["--preset=1m", "--gin.TrainConfig.stepz=3"], "gin configuration error"),
+        (["--preset=1m", "--gin.NoSuchThing.x=3"], "gin configuration error"),
+        (["--gin_file=configs/models/nope.gin"], "gin file not found"),
+        (["--preset=1m", "--mesh=data=2,fsdp=-1,tensor=-1"], "at most one -1"),
+        (["--preset=1m", "--mixture=/no/such/file.json"], "cannot read --mixture"),
+        (["--preset=1m", "--gin.TrainConfig.steps", "3"], "gin bindings are written --gin.NAME=VALUE (one argument)"),
+    ],
+)
 def test_bad_input_is_exit_2_without_traceback(capsys, argv, expected):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err

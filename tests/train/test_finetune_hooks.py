@@ -1,4 +1,5 @@
 """Hooks fine-tuning uses: start from a Hugging Face checkpoint, score the final model, swap the data by gin."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ from admire_jax.train.trainer import TrainConfig, train
 from admire_jax.train.transformer_spec import checkpoint_config, transformer_loss, transformer_spec
 from tests.train.tiny_model import StepLoader, validation
 
-TINY = TransformerConfig(vocab_size=128, d_model=32, num_layers=1, num_heads=2, num_kv_heads=2, d_ff=64,
-                         dtype="float32", loss_chunk_len=16)
+TINY = TransformerConfig(
+    vocab_size=128, d_model=32, num_layers=1, num_heads=2, num_kv_heads=2, d_ff=64, dtype="float32", loss_chunk_len=16
+)
 
 
 pytestmark = pytest.mark.usefixtures("fixed_learning_rate")
@@ -35,10 +37,17 @@ def test_training_starts_from_checkpoint_weights_and_reports_scores(tmp_path):
 
     spec = transformer_spec(config, "tiny-ft", init_checkpoint=str(folder))
     evaluations = {"vocab": lambda model, tok: float(model.embedding_VxD.shape[0] + tok)}
-    out = train(spec, sharding.make_mesh(data=2, fsdp=1, devices=jax.devices()[:2]),
-                TrainConfig(global_batch=8, seq_len=16, steps=2, progress_bar=False),
-                StepLoader(8, 16), validation(16), str(tmp_path / "run"), {"a": 1.0},
-                evaluations=evaluations, tokenizer=0.5)
+    out = train(
+        spec,
+        sharding.make_mesh(data=2, fsdp=1, devices=jax.devices()[:2]),
+        TrainConfig(global_batch=8, seq_len=16, steps=2, progress_bar=False),
+        StepLoader(8, 16),
+        validation(16),
+        str(tmp_path / "run"),
+        {"a": 1.0},
+        evaluations=evaluations,
+        tokenizer=0.5,
+    )
     assert out["status"] == "ok", out["error"]
     first = [r["loss"] for r in read_metrics(str(tmp_path / "run")) if "loss" in r][0]
     np.testing.assert_allclose(first, expected_first_loss, rtol=1e-5)
@@ -65,9 +74,18 @@ def arithmetic_data(mixture, seq_len, global_batch, seed, process_index=0, proce
 
 @pytest.mark.slow
 def test_cli_takes_its_data_from_the_gin_bound_factory(tmp_path):
-    code = cli.main(["--preset=1m", "--gin.train.data_factory=@arithmetic_data", "--gin.TrainConfig.steps=2",
-                     "--gin.GLOBAL_BATCH=8", "--gin.SEQ_LEN=16", "--gin.TransformerConfig.num_layers=1",
-                     "--gin.enable_compilation_cache.directory=None", f"--run_dir={tmp_path}"])
+    code = cli.main(
+        [
+            "--preset=1m",
+            "--gin.train.data_factory=@arithmetic_data",
+            "--gin.TrainConfig.steps=2",
+            "--gin.GLOBAL_BATCH=8",
+            "--gin.SEQ_LEN=16",
+            "--gin.TransformerConfig.num_layers=1",
+            "--gin.enable_compilation_cache.directory=None",
+            f"--run_dir={tmp_path}",
+        ]
+    )
     result = json.loads((tmp_path / "result.json").read_text())
     assert code == 0, result["error"]
     assert set(result["val_loss"]) == {"odd", "even"} and result["mixture"] == {"odd": 0.5, "even": 0.5}

@@ -1,4 +1,5 @@
 """Peak-FLOPs table and MFU arithmetic; multi-host start-up decisions (without starting jax.distributed)."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,8 +7,16 @@ import pytest
 from admire_jax.train import distributed, flops
 
 
-@pytest.mark.parametrize("kind, peak", [("TPU v4", 275e12), ("TPU v5", 459e12), ("TPU v5 lite", 197e12),
-                                         ("TPU v6 lite", 918e12), ("NVIDIA H100 80GB HBM3", 989e12)])
+@pytest.mark.parametrize(
+    "kind, peak",
+    [
+        ("TPU v4", 275e12),
+        ("TPU v5", 459e12),
+        ("TPU v5 lite", 197e12),
+        ("TPU v6 lite", 918e12),
+        ("NVIDIA H100 80GB HBM3", 989e12),
+    ],
+)
 def test_peak_flops_by_device_kind(kind, peak):
     assert flops.peak_flops_per_device(kind) == peak
 
@@ -23,16 +32,24 @@ def test_tpu_memory_table():
     assert flops.device_memory_bytes("TPU v4") == 32 << 30
 
 
-@pytest.mark.parametrize("env, expected", [
-    ({}, False),
-    ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1"}, False),
-    ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"}, True),
-    ({"TPU_WORKER_HOSTNAMES": "10.0.0.1,10.0.0.2"}, True),
-    ({"TPU_WORKER_HOSTNAMES": "10.0.0.1"}, False),
-])
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, False),
+        ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1"}, False),
+        ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"}, True),
+        ({"TPU_WORKER_HOSTNAMES": "10.0.0.1,10.0.0.2"}, True),
+        ({"TPU_WORKER_HOSTNAMES": "10.0.0.1"}, False),
+    ],
+)
 def test_cluster_detection(monkeypatch, env, expected):
-    for name in ("SLURM_JOB_ID", "SLURM_NTASKS", "SLURM_NPROCS", "TPU_WORKER_HOSTNAMES",
-                 "MEGASCALE_COORDINATOR_ADDRESS"):
+    for name in (
+        "SLURM_JOB_ID",
+        "SLURM_NTASKS",
+        "SLURM_NPROCS",
+        "TPU_WORKER_HOSTNAMES",
+        "MEGASCALE_COORDINATOR_ADDRESS",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

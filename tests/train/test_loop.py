@@ -1,4 +1,5 @@
 """The training loop on a tiny model: exact resume, divergence, failure, accumulation, checkpoints."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,12 @@ pytestmark = pytest.mark.usefixtures("fixed_learning_rate")
 
 
 def mesh_of(data: int, fsdp: int):
-    return jax.make_mesh((data, fsdp, 1), ("data", "fsdp", "tensor"), devices=jax.devices()[: data * fsdp],
-                         axis_types=(jax.sharding.AxisType.Auto,) * 3)
+    return jax.make_mesh(
+        (data, fsdp, 1),
+        ("data", "fsdp", "tensor"),
+        devices=jax.devices()[: data * fsdp],
+        axis_types=(jax.sharding.AxisType.Auto,) * 3,
+    )
 
 
 def config(**overrides) -> TrainConfig:
@@ -84,8 +89,9 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
     gin.bind_parameter("learning_rate_schedule.warmup_steps", 1)
     run_dir = str(tmp_path / "run")
     mesh = mesh_of(1, 2)
-    out = train(tiny_spec(), mesh, config(checkpoint_every=1), StepLoader(BATCH, SEQ),
-                validation(SEQ), run_dir, MIXTURE)
+    out = train(
+        tiny_spec(), mesh, config(checkpoint_every=1), StepLoader(BATCH, SEQ), validation(SEQ), run_dir, MIXTURE
+    )
     assert out["status"] == "diverged"
     k = int(out["error"].split("diverged at step ")[1].split(":")[0])
     assert 1 < k <= 20 and out["steps"] == k - 1
@@ -104,8 +110,15 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
 def test_accumulation_matches_full_batch_and_keeps_last_n(tmp_path):
     mesh = mesh_of(2, 2)
     full, accum = str(tmp_path / "full"), str(tmp_path / "accum")
-    out = train(tiny_spec(), mesh, config(steps=6, checkpoint_every=2, keep_checkpoints=2),
-                StepLoader(BATCH, SEQ), validation(SEQ), full, MIXTURE)
+    out = train(
+        tiny_spec(),
+        mesh,
+        config(steps=6, checkpoint_every=2, keep_checkpoints=2),
+        StepLoader(BATCH, SEQ),
+        validation(SEQ),
+        full,
+        MIXTURE,
+    )
     assert out["flops"] == 6 * tiny_spec().flops_per_step(SEQ, BATCH)
     assert out["tokens"] == 6 * BATCH * SEQ
     step_records = [r for r in read_metrics(full) if "loss" in r]
@@ -128,8 +141,15 @@ class InterruptedLoader(StepLoader):
 
 def test_interrupt_still_writes_result_and_propagates(tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_spec(), mesh_of(1, 1), config(checkpoint_every=2), InterruptedLoader(BATCH, SEQ),
-              validation(SEQ), str(tmp_path), MIXTURE)
+        train(
+            tiny_spec(),
+            mesh_of(1, 1),
+            config(checkpoint_every=2),
+            InterruptedLoader(BATCH, SEQ),
+            validation(SEQ),
+            str(tmp_path),
+            MIXTURE,
+        )
     out = read_result(str(tmp_path))
     assert out["status"] == "failed" and out["error"] == "interrupted (KeyboardInterrupt) after step 3"
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2"]
@@ -145,8 +165,15 @@ def test_bad_config_is_a_clear_error():
 
 
 def test_batch_that_cannot_be_split_over_the_mesh_fails_with_a_result(tmp_path):
-    out = train(tiny_spec(), mesh_of(2, 4), config(accum_steps=2), StepLoader(BATCH, SEQ), validation(SEQ),
-                str(tmp_path), MIXTURE)
+    out = train(
+        tiny_spec(),
+        mesh_of(2, 4),
+        config(accum_steps=2),
+        StepLoader(BATCH, SEQ),
+        validation(SEQ),
+        str(tmp_path),
+        MIXTURE,
+    )
     assert out["status"] == "failed" and out["steps"] == 0
     assert "must split into 2 micro-batches over 8 batch shards" in out["error"]
     assert read_result(str(tmp_path))["status"] == "failed"

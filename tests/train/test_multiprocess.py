@@ -1,4 +1,5 @@
 """Two real processes on localhost (4 CPU devices each) train one model together via jax.distributed."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,15 @@ def _worker(process_id: int, port: int, run_dir: str, out_path: str) -> None:
     loader = StepLoader(BATCH, SEQ, process_index=jax.process_index(), process_count=jax.process_count())
     out = train(tiny_spec(), mesh, cfg, loader, validation(SEQ), run_dir, {"odd": 0.5, "even": 0.5})
     with open(out_path, "w") as f:
-        json.dump({"result": out, "devices": jax.device_count(), "local": jax.local_device_count(),
-                   "rows": [len(loader.batch(0)["inputs"])]}, f)
+        json.dump(
+            {
+                "result": out,
+                "devices": jax.device_count(),
+                "local": jax.local_device_count(),
+                "rows": [len(loader.batch(0)["inputs"])],
+            },
+            f,
+        )
 
 
 def _free_port() -> int:
@@ -46,12 +54,23 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_two_processes_train_one_model_like_one_process(tmp_path):
     port = _free_port()
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "JAX_PLATFORMS": "cpu",
+        "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]),
+    }
     run_dir = str(tmp_path / "run")
-    procs = [subprocess.Popen([sys.executable, __file__, str(i), str(port), run_dir, str(tmp_path / f"{i}.json")],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, str(i), str(port), run_dir, str(tmp_path / f"{i}.json")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
     logs = [p.communicate(timeout=300)[0] for p in procs]
     for p, log in zip(procs, logs):
         assert p.returncode == 0, log[-3000:]
@@ -74,8 +93,15 @@ def test_two_processes_train_one_model_like_one_process(tmp_path):
     gin.bind_parameter("learning_rate_schedule.learning_rate", 0.01)
     single_dir = str(tmp_path / "single")
     cfg = TrainConfig(global_batch=BATCH, seq_len=SEQ, steps=STEPS, checkpoint_every=2, progress_bar=False)
-    single = train(tiny_spec(), sharding.make_mesh(data=2, fsdp=4), cfg, StepLoader(BATCH, SEQ),
-                   validation(SEQ), single_dir, {"odd": 0.5, "even": 0.5})
+    single = train(
+        tiny_spec(),
+        sharding.make_mesh(data=2, fsdp=4),
+        cfg,
+        StepLoader(BATCH, SEQ),
+        validation(SEQ),
+        single_dir,
+        {"odd": 0.5, "even": 0.5},
+    )
     gin.clear_config()
     two = [r["loss"] for r in read_metrics(run_dir) if "loss" in r]
     one = [r["loss"] for r in read_metrics(single_dir) if "loss" in r]

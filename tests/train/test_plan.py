@@ -1,4 +1,5 @@
 """`train.plan`: a run's cost and evaluations before it runs, without touching the caller's gin."""
+
 from __future__ import annotations
 
 import gin
@@ -33,10 +34,13 @@ def test_plan_leaves_the_callers_gin_as_it_was():
         gin.query_parameter("TrainConfig.global_batch")  # the trainer's bindings stayed inside
 
 
-@pytest.mark.parametrize("bindings, error, message", [
-    (["TrainConfig.stepz = 3"], UsageError, "gin configuration error"),
-    ([*SHORT, "TrainConfig.steps = 0"], PlanError, "steps must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "bindings, error, message",
+    [
+        (["TrainConfig.stepz = 3"], UsageError, "gin configuration error"),
+        ([*SHORT, "TrainConfig.steps = 0"], PlanError, "steps must be >= 1"),
+    ],
+)
 def test_a_run_that_cannot_train_is_an_error_that_says_why(bindings, error, message):
     gin.bind_parameter("%CALLER_MACRO", 7)
     with pytest.raises(error, match=message):

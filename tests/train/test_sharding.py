@@ -1,4 +1,5 @@
 """The train state is sharded as the model's logical rules say, and sharding does not change the math."""
+
 from __future__ import annotations
 
 import jax
@@ -13,8 +14,9 @@ from admire_jax.train.trainer import TrainConfig, train
 from admire_jax.train.transformer_spec import transformer_spec
 from tests.train.tiny_model import StepLoader, validation
 
-SMALL = TransformerConfig(vocab_size=128, d_model=32, num_layers=2, num_heads=4, num_kv_heads=2,
-                          d_ff=64, dtype="float32", loss_chunk_len=8)
+SMALL = TransformerConfig(
+    vocab_size=128, d_model=32, num_layers=2, num_heads=4, num_kv_heads=2, d_ff=64, dtype="float32", loss_chunk_len=8
+)
 
 
 pytestmark = pytest.mark.usefixtures("fixed_learning_rate")
@@ -47,8 +49,10 @@ def test_2x4_mesh_trains_like_one_device(tmp_path):
     spec = transformer_spec(SMALL, "small")
     cfg = TrainConfig(global_batch=8, seq_len=16, steps=3, checkpoint_every=10, progress_bar=False)
     runs = {}
-    for name, mesh in {"one": sharding.make_mesh(devices=jax.devices()[:1]),
-                       "2x4": sharding.make_mesh(data=2, fsdp=4)}.items():
+    for name, mesh in {
+        "one": sharding.make_mesh(devices=jax.devices()[:1]),
+        "2x4": sharding.make_mesh(data=2, fsdp=4),
+    }.items():
         out = train(spec, mesh, cfg, StepLoader(8, 16), validation(16), str(tmp_path / name), {"a": 1.0})
         assert out["status"] == "ok"
         runs[name] = ([r["loss"] for r in read_metrics(str(tmp_path / name)) if "loss" in r], out["val_loss"])

@@ -3,6 +3,7 @@
 The trainer only needs a ModelSpec; this stands in for the project's transformer so the loop,
 checkpointing and sharding can be tested in seconds.
 """
+
 from __future__ import annotations
 
 import jax
@@ -44,9 +45,14 @@ def tiny_loss(model: TinyLM, batch):
 
 def tiny_spec(name: str = "tiny") -> ModelSpec:
     non_embedding = 2 * WIDTH * HIDDEN
-    return ModelSpec(name=name, make_model=TinyLM, loss_fn=tiny_loss, rules=RULES,
-                     non_embedding_params=non_embedding,
-                     flops_per_token=lambda seq_len: 6.0 * (non_embedding + WIDTH * VOCAB))
+    return ModelSpec(
+        name=name,
+        make_model=TinyLM,
+        loss_fn=tiny_loss,
+        rules=RULES,
+        non_embedding_params=non_embedding,
+        flops_per_token=lambda seq_len: 6.0 * (non_embedding + WIDTH * VOCAB),
+    )
 
 
 def sequences(seed: int, rows: int, seq_len: int, stride: int) -> dict[str, np.ndarray]:
@@ -74,7 +80,7 @@ class StepLoader:
         self.calls.append(step)
         full = sequences(1000 + step, self.global_batch, self.seq_len, stride=1 + step % 2)
         rows = self.global_batch // self.process_count
-        return {k: v[self.process_index * rows:(self.process_index + 1) * rows] for k, v in full.items()}
+        return {k: v[self.process_index * rows : (self.process_index + 1) * rows] for k, v in full.items()}
 
 
 def validation(seq_len: int) -> dict[str, dict[str, np.ndarray]]:
