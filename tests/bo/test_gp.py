@@ -9,7 +9,6 @@ from admire_jax.bo import gp
 from admire_jax.bo.data import TrainingData
 from admire_jax.bo.fit import fit_map, fit_nuts
 from admire_jax.bo.gp import cholesky_with_jitter, x64
-
 from admire_jax.bo.models import build_model
 
 condition, predict = jax.jit(gp.condition), jax.jit(gp.predict)
