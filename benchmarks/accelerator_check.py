@@ -29,8 +29,10 @@ import sys
 import time
 from collections.abc import Sequence
 
+from admire_jax import gin_cli
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODELS = os.path.join(ROOT, "configs", "models")
+MODELS = os.path.join(gin_cli.CONFIG_ROOT, "models")
 GIB = 1 << 30
 # Presets tried by default, and tokens per train step (batch = tokens / the preset's SEQ_LEN).
 DEFAULT_PRESETS = {"cpu": ["1m", "10m"], "accelerator": ["1m", "10m", "60m", "150m", "410m", "1b"]}
@@ -247,8 +249,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     for preset in [*(args.presets or []), *([args.preset] if args.preset else [])]:
-        if not os.path.isfile(os.path.join(MODELS, f"{preset}.gin")):
-            known = sorted(f[:-4] for f in os.listdir(MODELS) if f.endswith(".gin"))
+        if preset not in gin_cli.known_presets():
+            known = gin_cli.known_presets()
             p.error(f"unknown preset {preset!r}; known: {', '.join(known)}")
     for name in ("tokens_per_step", "seq_len", "repeats"):
         if getattr(args, name) is not None and getattr(args, name) < 1:

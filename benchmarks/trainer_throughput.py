@@ -20,25 +20,22 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-import gin
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from admire_jax import gin_cli
 from admire_jax.model import TransformerConfig, sharding
 from admire_jax.train import optimizer, state, step
 from admire_jax.train.model_spec import batch_partition_spec
 from admire_jax.train.transformer_spec import transformer_spec
 
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "models")
-
 
 def preset_config(name: str, dtype: str, vocab_size: int, bindings: Sequence[str] = ()) -> TransformerConfig:
-    gin.clear_config()
-    gin.parse_config_files_and_bindings(
-        [os.path.join(CONFIGS, f"{name}.gin")],
+    """The model of preset `name` with `dtype` and `vocab_size` (the benchmark's one gin parse)."""
+    gin_cli.parse_gin(
+        [gin_cli.preset_file(name)],
         [f"TransformerConfig.dtype = '{dtype}'", f"TransformerConfig.vocab_size = {vocab_size}", *bindings],
-        finalize_config=False,
     )
     return TransformerConfig()
 
