@@ -104,6 +104,12 @@ def _reopen(command: str, description: str, argv: list[str], extra=()):
             f"{args.exp_dir} is not an experiment directory (no {SAVED_ARGS}); run `admire-jax optimize` first"
         )
     stored = json.loads(saved.read_text())
+    missing = [key for key in ("gin_files", "gin_bindings", "gin_search_paths") if key not in stored]
+    if missing:
+        raise SpecError(
+            f"{saved} lacks {missing}: the experiment was written by an earlier admire-jax, whose "
+            "experiments this version cannot continue or report"
+        )
     paths = [*stored["gin_search_paths"], *gin_cli.given_search_paths(args)]
     files = [*stored["gin_files"], *args.gin_file]
     return args, _open(files, [*stored["gin_bindings"], *bindings], paths, args.exp_dir)

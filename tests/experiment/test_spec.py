@@ -109,6 +109,11 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert "--exp_dir" in capsys.readouterr().err
     assert cli.status([f"--exp_dir={tmp_path / 'nothing'}"]) == 2
     assert "not an experiment directory" in capsys.readouterr().err
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "experiment.json").write_text('{"gin_files": [], "gin_bindings": []}')  # an earlier format
+    assert cli.report([f"--exp_dir={old}"]) == 2
+    assert "lacks ['gin_search_paths']" in capsys.readouterr().err
     assert cli.status([str(tmp_path)]) == 2
     assert "--exp_dir" in capsys.readouterr().err
     assert (
