@@ -1,4 +1,4 @@
-"""The GP's training data as one padded record, and the one padding helper.
+"""The GP's training data as one padded record, and the one padding function.
 
 Model inputs are rows [w_1..w_D, s, r]: a mixture, its rung's fidelity coordinate s and the rung
 index r (see `fidelity.split`). Arrays are padded to size buckets (`records.bucket`) so that a

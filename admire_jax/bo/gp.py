@@ -25,7 +25,7 @@ MAX_JITTER_TRIES = 10
 @contextlib.contextmanager
 def x64() -> Iterator[None]:
     """Float64 for the GP code only: jax.enable_x64 is a thread-local, scoped switch (jax>=0.10),
-    so the rest of the process (e.g. a trainer in the same test session) stays in float32."""
+    so the rest of the process (e.g. a trainer in the same test process) stays in float32."""
     with jax.enable_x64(True):
         yield
 
