@@ -17,7 +17,7 @@ import argparse
 import contextlib
 import functools
 import os
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import gin
 
@@ -128,6 +128,15 @@ def clears_gin(command: Callable[[list[str]], int]) -> Callable[[list[str]], int
             gin.clear_config()
 
     return run
+
+
+def bound(parameter: str, default: Any = None) -> Any:
+    """The value the parsed configuration gives `parameter` ('Name.arg', or '%MACRO'), or `default`
+    where it gives none."""
+    try:
+        return gin.query_parameter(parameter)
+    except ValueError:
+        return default
 
 
 @contextlib.contextmanager

@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
     try:
         args, bindings = gin_cli.parse_args(p, argv)
         gin_cli.parse_gin(flags.gin_files(args), bindings, gin_cli.search_paths(args))
-        preset = str(flags.macro("PRESET", args.preset or "custom"))
+        preset = str(gin_cli.bound("%PRESET", args.preset or "custom"))
         run_dir = args.run_dir or os.path.join("runs", preset)
         mixture = _read_mixture(args.mixture)
         mesh_sizes = flags.parse_mesh(args.mesh)

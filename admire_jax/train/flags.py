@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 
-import gin
-
 from admire_jax.gin_cli import CONFIG_ROOT, UsageError, preset_file
 
 TRAIN_DEFAULTS = os.path.join(CONFIG_ROOT, "train", "default.gin")
@@ -28,14 +26,6 @@ def gin_files(args: argparse.Namespace) -> list[str]:
     if not args.preset and not args.gin_file:
         raise UsageError("give a model with --preset=NAME or --gin_file=configs/models/NAME.gin")
     return [TRAIN_DEFAULTS, *([preset_file(args.preset)] if args.preset else []), *args.gin_file]
-
-
-def macro(name: str, default=None):
-    """The value of gin macro %name, or `default` when the config does not define it."""
-    try:
-        return gin.query_parameter(f"%{name}")
-    except ValueError:
-        return default
 
 
 def parse_mesh(text: str) -> dict[str, int]:

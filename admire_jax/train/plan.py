@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-import gin
-
 from admire_jax import gin_cli
 from admire_jax.train.flags import TRAIN_DEFAULTS
 
@@ -59,8 +57,8 @@ def plan(preset: str, bindings: Sequence[str]) -> TrialPlan:
                 verify_checkpoint(train.init_checkpoint)
             evaluations = train_options()[1]
             steps = train.total_steps
-            data_dir = _bound("instruction_data.data_dir", None)
-            fraction = _bound("instruction_data.validation_fraction", 0.05)
+            data_dir = gin_cli.bound("instruction_data.data_dir")
+            fraction = gin_cli.bound("instruction_data.validation_fraction", 0.05)
         except (TypeError, ValueError, OSError) as exc:
             raise PlanError(str(exc)) from None
     flops = model.train_flops_per_token(train.seq_len) * train.seq_len * train.global_batch * steps
@@ -75,10 +73,3 @@ def plan(preset: str, bindings: Sequence[str]) -> TrialPlan:
         data_dir,
         float(fraction),
     )
-
-
-def _bound(parameter: str, default):
-    try:
-        return gin.query_parameter(parameter)
-    except ValueError:
-        return default

@@ -118,10 +118,10 @@ def validate(args, mesh_sizes: dict[str, int]) -> dict:
         model_config = config_for_target(model_config, args.topology)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    seq_len = args.seq_len or int(flags.macro("SEQ_LEN"))
+    seq_len = args.seq_len or int(gin_cli.bound("%SEQ_LEN"))
     replicas = mesh.shape["data"] * mesh.shape["fsdp"]
-    global_batch = args.per_device_batch * replicas if args.per_device_batch else int(flags.macro("GLOBAL_BATCH"))
-    spec = transformer_spec(model_config, str(flags.macro("PRESET", args.preset or "custom")))
+    global_batch = args.per_device_batch * replicas if args.per_device_batch else int(gin_cli.bound("%GLOBAL_BATCH"))
+    spec = transformer_spec(model_config, str(gin_cli.bound("%PRESET", args.preset or "custom")))
     schedule = optimizer.learning_rate_schedule(1000, learning_rate=1e-4)  # values do not affect memory
     tx = optimizer.adamw(schedule)
     abstract, shardings = state.state_shardings(spec, mesh, tx)
