@@ -5,6 +5,7 @@
   state.py          train state, its shardings and sharded creation
   optimizer.py      AdamW + warm-up/cosine + clipping (gin)
   checkpoint.py     Orbax CheckpointManager (async saves, keep-last-n, restore)
+  preemption.py     SIGTERM -> every process stops at the same step boundary, with a checkpoint
   evaluation.py     per-domain validation loss
   flops.py          device peak FLOPs / memory tables, MFU
   validate.py       `admire-jax validate`: ahead-of-time compile from shapes (CPU mesh or TPU topology)
@@ -12,4 +13,10 @@
   flags.py          --preset and --mesh, shared by `train` and `validate`
   cli.py            `admire-jax train`
 Submodules are imported on use, so `admire-jax --help` stays fast.
+
+A preempted run (SIGTERM: a spot VM reclaimed, a Slurm job signalled before its time limit) saves
+a checkpoint at the next step boundary, writes result.json with status "preempted", and exits with
+`PREEMPTED_EXIT_CODE`; a launcher or the experiment runs the same command again to resume it.
 """
+
+PREEMPTED_EXIT_CODE = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, the same command resumes the run

@@ -4,7 +4,9 @@
                    [--gin_search_paths=DIR] [--mixture=recommendation.json] [--run_dir=runs/10m]
                    [--mesh=data=-1]
 
-Exit codes: 0 ok, 1 diverged or failed (see result.json), 2 bad command-line input.
+Exit codes: 0 ok, 1 diverged or failed (see result.json), 2 bad command-line input,
+75 (`PREEMPTED_EXIT_CODE`, EX_TEMPFAIL) preempted: SIGTERM stopped the run at a step boundary,
+after a checkpoint of that step (result.json: status "preempted", "step", "resumable").
 Re-running with the same run directory resumes from its latest checkpoint.
 """
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 
@@ -20,7 +21,7 @@ import gin
 
 from admire_jax import gin_cli
 from admire_jax.gin_cli import UsageError
-from admire_jax.train import flags
+from admire_jax.train import PREEMPTED_EXIT_CODE, flags
 from admire_jax.train.result import make_result, write_result
 
 
@@ -91,7 +92,7 @@ def main(argv: list[str]) -> int:
         _failed(run_dir, preset, mixture, f"{type(exc).__name__}: {exc}", started)
         return 1
     print(json.dumps({k: record[k] for k in ("status", "steps", "val_loss", "error")}))
-    return 0 if record["status"] == "ok" else 1
+    return {"ok": 0, "preempted": PREEMPTED_EXIT_CODE}.get(record["status"], 1)
 
 
 def _run(args, preset: str, run_dir: str, mixture, mesh_sizes) -> dict:
@@ -99,11 +100,14 @@ def _run(args, preset: str, run_dir: str, mixture, mesh_sizes) -> dict:
     from admire_jax.train.compilation_cache import enable_compilation_cache
     from admire_jax.train.data_setup import proxy_data
     from admire_jax.train.distributed import initialize_distributed
+    from admire_jax.train.preemption import PreemptionNotice
     from admire_jax.train.trainer import TrainConfig, train
     from admire_jax.train.transformer_spec import trained_model, transformer_spec
 
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # a killed job still writes result.json
+    notice = PreemptionNotice()
+    notice.install()  # SIGTERM from here on stops the run at a step boundary, with a checkpoint
     initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
+    notice.install()  # again: jax.distributed's own preemption notifier replaced the handler
     enable_compilation_cache()
     try:
         config = TrainConfig()
@@ -135,6 +139,7 @@ def _run(args, preset: str, run_dir: str, mixture, mesh_sizes) -> dict:
         data.mixture,
         evaluations=evaluations,
         tokenizer=data.tokenizer,
+        preemption_notice=notice,
     )
 
 
@@ -144,10 +149,6 @@ def train_options(data_factory=None, evaluations=None):
     fn(mixture, seq_len, global_batch, seed, process_index=, process_count=) returning an object
     with tokenizer / loader / validation / mixture) and final scores ({name: fn(model, tokenizer)})."""
     return data_factory, dict(evaluations or {})
-
-
-def _exit_on_sigterm(signum, frame):
-    raise SystemExit(128 + signum)
 
 
 def jax_process_index() -> int:

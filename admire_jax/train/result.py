@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-STATUSES = ("ok", "diverged", "failed")
+STATUSES = ("ok", "diverged", "failed", "preempted")  # preempted: run the same command again
 
 
 def make_result(
@@ -53,3 +53,12 @@ def write_result(run_dir: str, result: Mapping[str, Any]) -> str:
         json.dump(result, f, indent=2, allow_nan=False)
     os.replace(tmp, path)
     return path
+
+
+def recorded_wall_seconds(run_dir: str) -> float:
+    """Wall time that earlier (interrupted, preempted) invocations of this run recorded: part of its cost."""
+    try:
+        with open(os.path.join(run_dir, "result.json"), encoding="utf-8") as f:
+            return float(json.load(f).get("wall_seconds", 0.0))
+    except (OSError, ValueError, TypeError):
+        return 0.0

@@ -1,6 +1,6 @@
 """The training loop: one model, one mixture, a token budget -> per-domain validation loss and cost.
 
-Every exit path (finished, diverged, crashed) ends with `result.json` in the run directory.
+Every exit path (finished, diverged, preempted, crashed) ends with `result.json` in the run directory.
 The data side must be a pure function of the step (`loader.batch(step)`), so resuming from a
 checkpoint at step k replays exactly the batches k, k+1, ... an uninterrupted run would see.
 """
@@ -8,7 +8,6 @@ checkpoint at step k replays exactly the batches k, k+1, ... an uninterrupted ru
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -20,9 +19,21 @@ import gin
 import jax
 import numpy as np
 from flax import nnx
+from jax.experimental import multihost_utils
 from tqdm import tqdm
 
-from admire_jax.train import checkpoint, compilation_cache, evaluation, flops, host_data, optimizer, result, state, step
+from admire_jax.train import (
+    checkpoint,
+    compilation_cache,
+    evaluation,
+    flops,
+    host_data,
+    optimizer,
+    preemption,
+    result,
+    state,
+    step,
+)
 from admire_jax.train.model_spec import ModelSpec, batch_partition_spec
 
 
@@ -44,7 +55,7 @@ class TrainConfig:
     seed: int = 0
     eval_every: int = 0  # 0: evaluate only at the end
     eval_batch: int = 8
-    checkpoint_every: int = 100
+    checkpoint_every: int = 100  # 0: no checkpoints (a preempted run then has nothing to resume from)
     keep_checkpoints: int = 2
     log_every: int = 1
     progress_bar: bool = True
@@ -64,12 +75,13 @@ class TrainConfig:
             "seq_len",
             "accum_steps",
             "eval_batch",
-            "checkpoint_every",
             "keep_checkpoints",
             "log_every",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"TrainConfig.checkpoint_every must be >= 0 (0: off), got {self.checkpoint_every}")
         if self.global_batch % self.accum_steps:
             raise ValueError(f"global_batch {self.global_batch} not divisible by accum_steps {self.accum_steps}")
         if self.steps is not None and self.steps < 1:
@@ -85,6 +97,7 @@ class _Run:
     status: str = "failed"
     error: str | None = None
     scores: dict = dataclasses.field(default_factory=dict)
+    resumable: bool = False  # preempted with a checkpoint of its last step
 
 
 def train(
@@ -98,13 +111,17 @@ def train(
     peak_flops_per_device: float | None = None,
     evaluations: Mapping[str, Callable[[Any, Any], float]] | None = None,
     tokenizer: Any = None,
+    preemption_notice: preemption.PreemptionNotice | None = None,
 ) -> dict[str, Any]:
     """Train (resuming from the latest checkpoint in `run_dir`), evaluate, write and return the result.
 
     A resumed run reports totals over all its invocations: steps, tokens, FLOPs and wall seconds.
     `evaluations` ({name: fn(model, tokenizer) -> float}) score the final model into "scores".
+    Once `preemption_notice` is requested (SIGTERM, where the caller installed it), every process
+    stops at the same next step boundary, saves that step's checkpoint and waits for it, and the
+    result says status "preempted", "step" k and "resumable" (false when checkpoints are off).
     """
-    start_time = time.time() - _earlier_wall_seconds(run_dir)
+    start_time = time.time() - result.recorded_wall_seconds(run_dir)
     hits_before = compilation_cache.cache_hits()
     run = _Run()
     per_step_flops = spec.flops_per_step(config.seq_len, config.global_batch)
@@ -125,11 +142,12 @@ def train(
             peak_flops_per_device or flops.peak_flops_per_device(jax.devices()[0]),
             evaluations or {},
             tokenizer,
+            preemption_notice or preemption.PreemptionNotice(),
         )
     except Exception as exc:  # any failure still ends in a result.json the optimiser can read
         run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
-    except BaseException as exc:  # KeyboardInterrupt, SystemExit (SIGTERM in the CLI): record, re-raise
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, re-raise
         run.status, run.error = "failed", f"interrupted ({type(exc).__name__}) after step {run.steps}"
         interrupted = exc
     finally:
@@ -148,9 +166,12 @@ def train(
         error=run.error,
         compile_cache_hits=compilation_cache.cache_hits() - hits_before,
         **({"scores": run.scores} if evaluations else {}),
+        **({"step": run.steps, "resumable": run.resumable} if run.status == "preempted" else {}),
     )
     if writer:
         result.write_result(run_dir, record)
+    if run.status == "preempted" and jax.process_count() > 1:
+        multihost_utils.sync_global_devices("preempted run's result.json written")  # then all exit
     if interrupted is not None:
         raise interrupted
     return record
@@ -162,15 +183,6 @@ def _scores(spec, mesh, params, evaluations, tokenizer, seed) -> dict[str, float
         graphdef, _, rest = state.split_model(spec, seed)
         model = nnx.merge(graphdef, params, rest)
         return {name: float(fn(model, tokenizer)) for name, fn in evaluations.items()}
-
-
-def _earlier_wall_seconds(run_dir: str) -> float:
-    """Wall time already spent on this run by earlier (interrupted) invocations: part of its cost."""
-    try:
-        with open(os.path.join(run_dir, "result.json"), encoding="utf-8") as f:
-            return float(json.load(f).get("wall_seconds", 0.0))
-    except (OSError, ValueError, TypeError):
-        return 0.0
 
 
 def _batch_shards(sharding: jax.sharding.NamedSharding) -> int:
@@ -187,7 +199,7 @@ def _metrics_log(run_dir: str):
 
 
 def _train_loop(
-    spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops, peak, evaluations, tokenizer
+    spec, mesh, config, loader, validation, run_dir, run, log, per_step_flops, peak, evaluations, tokenizer, notice
 ):
     total = config.total_steps
     batch_sharding = jax.sharding.NamedSharding(mesh, batch_partition_spec(spec, mesh))
@@ -202,7 +214,7 @@ def _train_loop(
     tx = optimizer.adamw(schedule)
     abstract, shardings = state.state_shardings(spec, mesh, tx, config.seed)
     ckpt = checkpoint.Checkpointer(
-        os.path.join(run_dir, "checkpoints"), config.checkpoint_every, config.keep_checkpoints
+        os.path.join(run_dir, "checkpoints"), config.checkpoint_every or None, config.keep_checkpoints
     )
     try:
         if ckpt.latest_step() is not None:
@@ -235,6 +247,11 @@ def _train_loop(
         )
         tick, tick_step = time.time(), run.steps
         for index in range(run.steps, total):
+            if notice.agreed(index):
+                run.resumable = ckpt.save_now(index, train_state)
+                run.status, run.error = "preempted", preemption.stop_message(index, run.resumable)
+                bar.close()
+                return
             batch = host_data.global_batch_from_local(loader.batch(index), batch_sharding)
             train_state, metrics = train_step(train_state, batch)
             metrics = {k: float(v) for k, v in metrics.items()}
@@ -246,7 +263,7 @@ def _train_loop(
             run.steps = number
             bar.update(1)
             bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-            if ckpt.due(number) or number == total:
+            if ckpt.due(number, total):
                 ckpt.save(number, train_state)
             if config.eval_every and number % config.eval_every == 0 and number != total:
                 metrics.update({f"val_loss/{d}": v for d, v in evaluate(train_state.params).items()})
