@@ -7,12 +7,13 @@ whether it has ended and how. Executors are gin-configurable, so an experiment f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import gin
 
@@ -159,12 +160,50 @@ class CommandTemplateExecutor:
         return _ProcessJob(line, Path(run_dir), dict(os.environ), shell=True)
 
 
+PREEMPTED = "preempted"  # result.json status of a run stopped for the machine's sake (resumable)
+# Scheduler states of a job taken away from its trial: Slurm's, and submitit's local backend's
+# for a job process killed by a signal.
+LOST_STATES = ("PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "INTERRUPTED")
+FINAL_STATUSES = ("ok", "diverged")  # a trial that ended so is never started again
+
+
+def result_status(run_dir: Path) -> str | None:
+    """The status in `run_dir/result.json`, or None while there is no readable one."""
+    try:
+        return json.loads((Path(run_dir) / "result.json").read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 class _SubmititJob:
-    def __init__(self, job):
-        self._job = job
+    """One trial's Slurm job; a preempted or lost one is submitted again, up to `max_resubmissions`
+    times, in the same run folder (the trainer resumes from its checkpoint there)."""
+
+    def __init__(self, submit: Callable[[], Any], run_dir: Path, max_resubmissions: int):
+        self._submit, self._run_dir, self._left = submit, run_dir, max_resubmissions
+        self._job = submit()
+        self._invocations = 1
+
+    @property
+    def invocations(self) -> int:
+        """How many times the trial's job was submitted (1 + resubmissions)."""
+        return self._invocations
 
     def done(self) -> bool:
-        return self._job.done()
+        if not self._job.done():
+            return False
+        if self._left > 0 and self._interrupted():
+            self._left -= 1
+            self._job = self._submit()
+            self._invocations += 1
+            return False
+        return True
+
+    def _interrupted(self) -> bool:
+        """The trial stopped for the machine's sake: result.json says preempted, or the scheduler
+        lost the job before the trial had a final result."""
+        status = result_status(self._run_dir)
+        return status == PREEMPTED or (status not in FINAL_STATUSES and self._job.state in LOST_STATES)
 
     def error(self) -> str | None:
         exc = self._job.exception()
@@ -173,12 +212,23 @@ class _SubmititJob:
 
 @gin.configurable
 class SlurmExecutor:
-    """Each trial as one Slurm job through submitit (`cluster='local'` runs them here, for tests)."""
+    """Each trial as one Slurm job through submitit (`cluster='local'` runs them here, for tests).
 
-    def __init__(self, folder: str, slots: int = 4, cluster: str | None = None, **parameters):
+    `max_resubmissions` > 0: a job whose trial ended preempted (result.json status "preempted",
+    exit code 75) or that Slurm lost (preempted, node or boot failure) is submitted again in the
+    same run folder, at most that many times, before the controller is told it is done; its Job's
+    `invocations` says how many submissions it took. 0 (the default) leaves restarts to the caller.
+    Any other keyword is a submitit parameter (slurm_partition, gpus_per_node, timeout_min, ...).
+    """
+
+    def __init__(
+        self, folder: str, slots: int = 4, cluster: str | None = None, max_resubmissions: int = 0, **parameters
+    ):
         import submitit  # optional: only Slurm users need it
 
-        self.slots = slots
+        if max_resubmissions < 0:
+            raise ValueError(f"max_resubmissions must be >= 0, got {max_resubmissions}")
+        self.slots, self.max_resubmissions = slots, max_resubmissions
         self._executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
         self._executor.update_parameters(**parameters)
 
@@ -186,4 +236,5 @@ class SlurmExecutor:
         import submitit
 
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-        return _SubmititJob(self._executor.submit(submitit.helpers.CommandFunction(list(command), cwd=str(run_dir))))
+        function = submitit.helpers.CommandFunction(list(command), cwd=str(run_dir))
+        return _SubmititJob(lambda: self._executor.submit(function), Path(run_dir), self.max_resubmissions)

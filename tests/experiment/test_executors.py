@@ -149,3 +149,43 @@ def test_slurm_executor_through_submitit_local_backend(tmp_path):
     _wait(bad, 120)
     assert ok.error() is None and (tmp_path / "ok" / "ran.txt").read_text() == "yes"
     assert bad.error() is not None
+
+
+# A trial that is taken away on its first start, then completes: either it ends "preempted" (exit
+# 75, as the trainer does after SIGTERM), or its job is lost (its submitit job process is killed).
+PREEMPTED_ONCE = (
+    "import json, pathlib, sys; p = pathlib.Path('result.json'); first = not p.exists(); "
+    "p.write_text(json.dumps({'status': 'preempted' if first else 'ok'})); sys.exit(75 if first else 0)"
+)
+LOST_ONCE = (
+    "import os, pathlib, signal, sys; p = pathlib.Path('started'); first = not p.exists(); p.touch(); "
+    "first and os.kill(int(os.environ['SUBMITIT_LOCAL_JOB_ID']), signal.SIGKILL); "
+    "first and sys.exit(1); pathlib.Path('result.json').write_text('{\"status\": \"ok\"}')"
+)
+
+
+@pytest.mark.slow
+def test_slurm_executor_resubmits_a_preempted_or_lost_trial_until_it_completes(tmp_path):
+    executor = SlurmExecutor(folder=str(tmp_path / "submitit"), cluster="local", timeout_min=2, max_resubmissions=1)
+    jobs = {
+        name: executor.submit([sys.executable, "-c", script], tmp_path / name, slot)
+        for slot, (name, script) in enumerate([("preempted", PREEMPTED_ONCE), ("lost", LOST_ONCE)])
+    }
+    for name, job in jobs.items():
+        _wait(job, 120)
+        assert job.error() is None and job.invocations == 2, name
+        assert json.loads((tmp_path / name / "result.json").read_text()) == {"status": "ok"}
+
+
+@pytest.mark.slow
+def test_slurm_executor_without_resubmissions_reports_the_preemption(tmp_path):
+    executor = SlurmExecutor(folder=str(tmp_path / "submitit"), cluster="local", timeout_min=2)
+    job = executor.submit([sys.executable, "-c", PREEMPTED_ONCE], tmp_path / "run", 0)
+    _wait(job, 120)
+    assert job.invocations == 1 and "75" in job.error()
+    assert json.loads((tmp_path / "run" / "result.json").read_text()) == {"status": "preempted"}
+
+
+def test_slurm_executor_refuses_a_negative_resubmission_cap(tmp_path):
+    with pytest.raises(ValueError, match="max_resubmissions must be >= 0"):
+        SlurmExecutor(folder=str(tmp_path), cluster="local", max_resubmissions=-1)
