@@ -12,10 +12,12 @@
 # by itself, so no extra flags are needed.
 #
 # `run` reads the run folder from the command's --run_dir (RUN_DIR overrides; a relative path is
-# relative to REMOTE_DIR on worker 0). After each attempt it reads result.json on worker 0; any
-# other ending (a lost VM, a failed or preempted run, no result) starts the command again, which
-# resumes from the run's latest checkpoint, up to MAX_ATTEMPTS (10) attempts, RETRY_SECONDS (30)
-# apart. Put the run folder on storage that outlives a VM (a GCS FUSE mount, Filestore).
+# relative to REMOTE_DIR on worker 0). After each attempt it reads result.json on worker 0: ok and
+# diverged are done; any other ending starts the command again, which resumes from the run's
+# latest checkpoint, up to MAX_ATTEMPTS (10) attempts, RETRY_SECONDS (30) apart. That covers a
+# preempted run (SIGTERM on a spot VM: every worker saves a checkpoint of the same step, result.json
+# says "preempted", the trainer exits 75), a lost VM, a failed run and no result at all. Put the
+# run folder on storage that outlives a VM (a GCS FUSE mount, Filestore).
 #
 # Spot capacity through a queued resource: set QUEUED_RESOURCE (its name), ACCELERATOR_TYPE and
 # RUNTIME_VERSION. Before every attempt the queued resource must be ACTIVE: while it waits for

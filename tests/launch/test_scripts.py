@@ -134,6 +134,22 @@ def test_tpu_pod_stops_at_a_diverged_run_or_after_max_attempts(fake_pod, status,
     assert ("diverged" if status == "diverged" else "giving up") in done.stderr
 
 
+# The trainer's stand-in that is preempted on its first start: result.json "preempted", exit 75.
+PREEMPTED_THEN_OK = (
+    "import json, os, sys; d = sys.argv[1].split('=', 1)[1]; p = os.path.join(d, 'result.json'); "
+    "first = not os.path.exists(p); os.makedirs(d, exist_ok=True); "
+    "json.dump({'status': 'preempted' if first else 'ok'}, open(p, 'w')); sys.exit(75 if first else 0)"
+)
+
+
+def test_tpu_pod_reruns_a_preempted_run_until_it_is_ok(fake_pod):
+    env, state, home = fake_pod
+    done = _pod(env, "run", "--", "python3", "-c", PREEMPTED_THEN_OK, "--run_dir=runs/x")
+    assert done.returncode == 0 and (state / "runs").read_text().strip() == "2", done.stderr
+    assert "status 'preempted'; restarting" in done.stderr
+    assert json.loads((home / "admire-jax" / "runs" / "x" / "result.json").read_text()) == {"status": "ok"}
+
+
 def test_tpu_pod_run_needs_a_run_folder(fake_pod):
     env, state, _ = fake_pod
     done = _pod(env, "run", "--", "admire-jax", "train", "--preset=1m")
@@ -142,7 +158,8 @@ def test_tpu_pod_run_needs_a_run_folder(fake_pod):
 
 
 # srun's stand-in: writes result.json per $FAKE_SRUN; "preempt" runs until SIGTERM, then writes
-# failed (interrupted) as the trainer does; it gives up by itself after about 30 s.
+# preempted and exits 75 as the trainer does; it gives up by itself after about 30 s. "preempted"
+# ends so at once (the step itself was signalled, not this script).
 FAKE_SRUN = r"""#!/usr/bin/env bash
 for arg in "$@"; do case "$arg" in --run_dir=*) run_dir="${arg#--run_dir=}" ;; esac; done
 mkdir -p "$run_dir"
@@ -150,8 +167,9 @@ write() { echo "{\"status\": \"$1\"}" > "$run_dir/result.json"; }
 case "$FAKE_SRUN" in
   ok) write ok ;;
   fail) write failed; exit 1 ;;
+  preempted) write preempted; exit 75 ;;
   preempt)
-    trap 'write failed; exit 1' TERM
+    trap 'write preempted; exit 75' TERM
     touch "$FAKE_STATE/started"
     for _ in $(seq 600); do sleep 0.05; done ;;
 esac
@@ -198,7 +216,7 @@ def test_slurm_script_requeues_itself_when_signalled(fake_slurm, tmp_path, resta
         time.sleep(0.05)
     job.send_signal(signal.SIGTERM)  # what --signal=B:TERM@120 or a preemption delivers
     assert job.wait(timeout=30) == code, job.stderr.read()
-    assert json.loads((tmp_path / "run" / "result.json").read_text())["status"] == "failed"  # the step got TERM
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["status"] == "preempted"  # the step got TERM
     assert (state / "scontrol").exists() == requeued
     if requeued:
         assert (state / "scontrol").read_text().split() == ["requeue", "1234"]
@@ -211,6 +229,14 @@ def test_slurm_script_does_not_requeue_a_run_that_ended_by_itself(fake_slurm, tm
     job = _sbatch(env, tmp_path / "run")
     assert job.wait(timeout=30) == code, job.stderr.read()
     assert not (state / "scontrol").exists()
+
+
+def test_slurm_script_requeues_a_step_that_ended_preempted_without_its_signal(fake_slurm, tmp_path):
+    env, state = fake_slurm
+    env.update(FAKE_SRUN="preempted")
+    job = _sbatch(env, tmp_path / "run")
+    assert job.wait(timeout=30) == 0, job.stderr.read()
+    assert (state / "scontrol").read_text().split() == ["requeue", "1234"]
 
 
 def test_slurm_script_asks_for_requeue_and_a_signal_lead():
