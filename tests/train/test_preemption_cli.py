@@ -36,8 +36,9 @@ TINY_1M = [
 ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def env(tmp_path_factory):
+    """The trainer's environment; the built-in corpus is built once for the module's runs."""
     return {
         **os.environ,
         "ADMIRE_JAX_DATA_DIR": str(tmp_path_factory.mktemp("corpus")),
