@@ -119,7 +119,8 @@ def train(
     `evaluations` ({name: fn(model, tokenizer) -> float}) score the final model into "scores".
     Once `preemption_notice` is requested (SIGTERM, where the caller installed it), every process
     stops at the same next step boundary, saves that step's checkpoint and waits for it, and the
-    result says status "preempted", "step" k and "resumable" (false when checkpoints are off).
+    result says status "preempted", "step" k and "resumable" (false when checkpoints are off); the
+    command then exits with `admire_jax.train.PREEMPTED_EXIT_CODE` (75) and, run again, resumes.
     """
     start_time = time.time() - result.recorded_wall_seconds(run_dir)
     hits_before = compilation_cache.cache_hits()
