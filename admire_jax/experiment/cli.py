@@ -58,6 +58,10 @@ def optimize(argv: list[str]) -> int:
             print(f"admire-jax optimize: no --gin_file; running the demo ({DEMO})")
         paths = gin_cli.given_search_paths(args)
         controller = _open(args.gin_file, bindings, paths, args.exp_dir)
+        from admire_jax.data.builtin_check import RECORD_KEY, check_builtin_fingerprint
+
+        recorded = controller.store.meta(RECORD_KEY)  # resumed on another built-in corpus: refused
+        controller.store.check_meta(RECORD_KEY, check_builtin_fingerprint(recorded, f"the experiment {args.exp_dir}"))
     except (SpecError, ValueError) as exc:
         return _fail("optimize", exc)
     saved = {"gin_files": list(controller.exp.gin_files), "gin_bindings": bindings, "gin_search_paths": paths}

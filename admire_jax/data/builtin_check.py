@@ -1,0 +1,44 @@
+"""Refusing to continue work made on another built-in corpus.
+
+Losses measured on one corpus are not comparable with losses on another, so an experiment or a
+training run records the built-in corpus fingerprint, and resuming it where the corpus differs
+(another admire-jax version with a new snapshot, an edited corpus) stops with a message naming both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from admire_jax.data.builtin_shipped import builtin_fingerprint
+
+RECORD_KEY = "builtin_corpus"  # the field of result.json (and key of an experiment's record) that holds it
+
+
+class CorpusMismatchError(ValueError):
+    """Work recorded on one built-in corpus was to be resumed on another."""
+
+
+def check_builtin_fingerprint(recorded: str | None, where: str) -> str:
+    """Returns this installation's fingerprint; raises CorpusMismatchError when `recorded` (the
+    fingerprint `where` was made with; None when it recorded none) differs from it."""
+    current = builtin_fingerprint()
+    if recorded is not None and recorded != current:
+        raise CorpusMismatchError(
+            f"{where} was made on the built-in corpus {recorded[:16]}, but this installation's is "
+            f"{current[:16]}: its losses are not comparable with new ones. Use a new directory, or "
+            "the admire-jax version that made it"
+        )
+    return current
+
+
+def check_run_dir(run_dir: str | os.PathLike) -> None:
+    """Raises CorpusMismatchError when `run_dir` holds a result.json made on another built-in corpus
+    (a run that is about to resume from its checkpoints)."""
+    path = os.path.join(run_dir, "result.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            recorded = json.load(f).get(RECORD_KEY)
+    except (OSError, ValueError, AttributeError):
+        return  # no earlier record to compare with
+    check_builtin_fingerprint(recorded, f"the run in {run_dir}")
