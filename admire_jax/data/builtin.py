@@ -19,7 +19,7 @@ from typing import Sequence
 import gin
 
 from admire_jax.data import paths
-from admire_jax.data.builtin_shipped import ALL_DOMAINS, content_fingerprint, shipped_documents
+from admire_jax.data.builtin_shipped import ALL_DOMAINS, builtin_fingerprint, content_fingerprint, shipped_documents
 from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS
 from admire_jax.data.domain import Domain
 from admire_jax.data.local_corpus import local_domain
@@ -114,7 +114,6 @@ def _selection(max_bytes: int, corpus_dir) -> dict[str, tuple[bytes, ...]]:
 
 
 def _ensure_built(max_bytes: int, root: pathlib.Path, corpus_dir) -> pathlib.Path:
-    documents = shipped_documents(corpus_dir)
     chosen = _selection(max_bytes, corpus_dir)
     selection = f"{BUILD_VERSION}:{max_bytes}:{content_fingerprint(chosen)}"
     key = hashlib.sha256(selection.encode()).hexdigest()[:16]
@@ -126,7 +125,7 @@ def _ensure_built(max_bytes: int, root: pathlib.Path, corpus_dir) -> pathlib.Pat
             if _unchanged(folder, json.loads(stored.read_text())):
                 return folder
             _LOG.warning("data: built-in corpus files in %s were changed; writing them again", folder)
-        _build(folder, chosen, {"build": BUILD_VERSION, "max_bytes": max_bytes}, content_fingerprint(documents))
+        _build(folder, chosen, {"build": BUILD_VERSION, "max_bytes": max_bytes}, builtin_fingerprint(corpus_dir))
     return folder
 
 

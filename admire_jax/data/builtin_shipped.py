@@ -31,8 +31,7 @@ def domain_file(corpus_dir: str | os.PathLike, name: str) -> pathlib.Path:
 
 def shipped_documents(corpus_dir: str | os.PathLike | None = None) -> dict[str, tuple[bytes, ...]]:
     """{domain: its documents in corpus order} of the shipped corpus (or of a copy in `corpus_dir`)."""
-    folder = pathlib.Path(corpus_dir or SHIPPED_DIR).resolve()
-    return _read(folder, tuple(_stat(domain_file(folder, n)) for n in ALL_DOMAINS))
+    return _read(*_located(corpus_dir))
 
 
 def shipped_manifest(corpus_dir: str | os.PathLike | None = None) -> dict:
@@ -46,7 +45,7 @@ def builtin_fingerprint(corpus_dir: str | os.PathLike | None = None) -> str:
 
     Experiments and result.json files record it; resuming on a corpus with another one is refused.
     """
-    return content_fingerprint(shipped_documents(corpus_dir))
+    return _fingerprint(*_located(corpus_dir))
 
 
 def content_fingerprint(documents: dict[str, tuple[bytes, ...]]) -> str:
@@ -57,6 +56,16 @@ def content_fingerprint(documents: dict[str, tuple[bytes, ...]]) -> str:
         for doc in documents[name]:
             digest.update(len(doc).to_bytes(8, "little") + doc)
     return digest.hexdigest()
+
+
+def _located(corpus_dir) -> tuple[pathlib.Path, tuple]:
+    folder = pathlib.Path(corpus_dir or SHIPPED_DIR).resolve()
+    return folder, tuple(_stat(domain_file(folder, n)) for n in ALL_DOMAINS)
+
+
+@functools.lru_cache(maxsize=4)
+def _fingerprint(folder: pathlib.Path, signature: tuple) -> str:
+    return content_fingerprint(_read(folder, signature))
 
 
 def _stat(path: pathlib.Path) -> tuple[int, int] | None:
