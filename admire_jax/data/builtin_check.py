@@ -19,10 +19,17 @@ class CorpusMismatchError(ValueError):
     """Work recorded on one built-in corpus was to be resumed on another."""
 
 
-def check_builtin_fingerprint(recorded: str | None, where: str) -> str:
+def check_builtin_fingerprint(recorded: str | None, where: str, started: bool = False) -> str:
     """Returns this installation's fingerprint; raises CorpusMismatchError when `recorded` (the
-    fingerprint `where` was made with; None when it recorded none) differs from it."""
+    fingerprint `where` was made with) differs from it, or when `where` has `started` (holds earlier
+    work) but recorded none: an admire-jax that predates the fingerprint made it, on another corpus."""
     current = builtin_fingerprint()
+    if recorded is None and started:
+        raise CorpusMismatchError(
+            f"{where} was made by an admire-jax that gathered the built-in corpus from the installed "
+            f"packages and recorded no fingerprint; this installation's corpus is {current[:16]}, so its "
+            "losses are not comparable with new ones. Use a new directory"
+        )
     if recorded is not None and recorded != current:
         raise CorpusMismatchError(
             f"{where} was made on the built-in corpus {recorded[:16]}, but this installation's is "
@@ -33,12 +40,13 @@ def check_builtin_fingerprint(recorded: str | None, where: str) -> str:
 
 
 def check_run_dir(run_dir: str | os.PathLike) -> None:
-    """Raises CorpusMismatchError when `run_dir` holds a result.json made on another built-in corpus
-    (a run that is about to resume from its checkpoints)."""
+    """Raises CorpusMismatchError when `run_dir` holds a result.json made on another built-in corpus,
+    or one that names none (a run that is about to resume from its checkpoints)."""
     path = os.path.join(run_dir, "result.json")
     try:
         with open(path, encoding="utf-8") as f:
-            recorded = json.load(f).get(RECORD_KEY)
-    except (OSError, ValueError, AttributeError):
+            record = json.load(f)
+    except (OSError, ValueError):
         return  # no earlier record to compare with
-    check_builtin_fingerprint(recorded, f"the run in {run_dir}")
+    if isinstance(record, dict):
+        check_builtin_fingerprint(record.get(RECORD_KEY), f"the run in {run_dir}", started=True)

@@ -43,7 +43,9 @@ def test_another_fingerprint_is_refused_with_a_message_naming_both():
         CorpusMismatchError, match=f"run in x was made on the built-in corpus {OTHER[:16]}.*{current[:16]}"
     ):
         check_builtin_fingerprint(OTHER, "the run in x")
-    assert check_builtin_fingerprint(None, "x") == check_builtin_fingerprint(current, "x") == current
+    assert check_builtin_fingerprint(None, "x") == check_builtin_fingerprint(current, "x", True) == current
+    with pytest.raises(CorpusMismatchError, match="x was made by an admire-jax .* recorded no fingerprint"):
+        check_builtin_fingerprint(None, "x", started=True)
 
 
 def test_every_result_records_the_fingerprint_and_a_run_on_it_resumes(tmp_path):
@@ -52,6 +54,9 @@ def test_every_result_records_the_fingerprint_and_a_run_on_it_resumes(tmp_path):
     check_run_dir(tmp_path / "new")  # nothing recorded yet: starts
     _result(tmp_path, **{RECORD_KEY: OTHER})
     with pytest.raises(CorpusMismatchError, match=str(tmp_path)):
+        check_run_dir(tmp_path)
+    _result(tmp_path, **{RECORD_KEY: None})  # written before result.json named the corpus
+    with pytest.raises(CorpusMismatchError, match="recorded no fingerprint"):
         check_run_dir(tmp_path)
 
 
@@ -82,3 +87,9 @@ def test_optimize_records_the_fingerprint_and_refuses_another(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert f"the experiment {other} was made on the built-in corpus {OTHER[:16]}" in err
     assert TrialStore(other / "trials.sqlite").meta(RECORD_KEY) == OTHER
+
+    older = tmp_path / "older"  # trials, but no fingerprint: made before the corpus had one
+    older.mkdir()
+    TrialStore(older / "trials.sqlite").add_many([({"python_code": 1.0}, "m")], older / "runs")
+    assert experiment_cli.optimize([*EXPERIMENT, f"--exp_dir={older}"]) == 2
+    assert "recorded no fingerprint" in capsys.readouterr().err
