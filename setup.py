@@ -12,6 +12,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["admire_jax", "admire_jax.*"]),
+    # The built-in corpus: its text ships with the package, the same in every installation.
+    package_data={"admire_jax.data": ["builtin_corpus/*.jsonl.gz", "builtin_corpus/manifest.json"]},
     python_requires=">=3.10",
     install_requires=[
         "jax>=0.7.0",

@@ -4,6 +4,8 @@ from admire_jax.data import ByteTokenizer, builtin_domains, MixtureLoader, valid
 """
 
 from admire_jax.data.builtin import builtin_domains, builtin_manifest, builtin_targets
+from admire_jax.data.builtin_check import CorpusMismatchError, check_builtin_fingerprint
+from admire_jax.data.builtin_shipped import builtin_fingerprint
 from admire_jax.data.configured import configured_domains
 from admire_jax.data.domain import Domain, memory_domain
 from admire_jax.data.hf_tokenizer import HFTokenizer
@@ -21,6 +23,7 @@ from admire_jax.data.weights import block_counts, parse_weights
 
 __all__ = [
     "ByteTokenizer",
+    "CorpusMismatchError",
     "DatasetNotPreparedError",
     "Domain",
     "HFTokenizer",
@@ -32,7 +35,9 @@ __all__ = [
     "pack_conversations",
     "SentencePieceTokenizer",
     "block_counts",
+    "check_builtin_fingerprint",
     "builtin_domains",
+    "builtin_fingerprint",
     "builtin_manifest",
     "builtin_targets",
     "configured_domains",

@@ -1,6 +1,6 @@
 """Build (or check) the built-in corpus and print what it holds.
 
-    python -m admire_jax.data [--max_bytes 4000000] [--data_dir DIR] [--seq_len 512]
+    python -m admire_jax.data [--max_bytes 2000000] [--data_dir DIR] [--seq_len 512]
 
 Run once on a fresh machine to pay the build before training; prints, per domain, documents,
 bytes and the number of train / validation sequences of `seq_len` byte tokens.
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = builtin_targets(max_bytes=args.max_bytes, data_dir=args.data_dir)
     manifest = builtin_manifest(max_bytes=args.max_bytes, data_dir=args.data_dir)
     tok = ByteTokenizer()
-    print(f"built-in corpus, manifest {manifest['hash'][:16]}, {len(manifest['files'])} files")
+    print(f"built-in corpus {manifest['fingerprint'][:16]}, this selection {manifest['hash'][:16]}")
     print(f"{'domain':<18}{'docs':>7}{'bytes':>11}{'train seqs':>12}{'val seqs':>10}")
     for d in domains + targets:
         info = manifest["domains"][d.name]

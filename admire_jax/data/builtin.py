@@ -1,10 +1,10 @@
 """The built-in corpus: training domains and held-out targets that need no download.
 
-Built once per data root from text the installation carries (see `builtin_sources.py`),
-de-duplicated by content hash across all domains, written as .jsonl and prepared through the
-local-corpus TFDS builder. A manifest lists every source file with its sha256; each later
-call re-hashes those files, and any change (edited, removed file) rebuilds the corpus, so a
-cached corpus always matches its manifest.
+The text ships with the package (`builtin_shipped.py`), so every installation trains and scores
+on the same documents. Each domain keeps its first documents up to `max_bytes`; that selection is
+written as .jsonl into the data root, in a folder named by a hash of its size and content, and prepared
+through the local-corpus TFDS builder. A manifest there records each domain's size and the sha256
+of its .jsonl file; an edited or removed file is written again from the shipped text.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from typing import Sequence
 import gin
 
 from admire_jax.data import paths
-from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS, BuiltinSources, collect
+from admire_jax.data.builtin_shipped import ALL_DOMAINS, builtin_fingerprint, content_fingerprint, shipped_documents
+from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS
 from admire_jax.data.domain import Domain
 from admire_jax.data.local_corpus import local_domain
 
 _LOG = logging.getLogger(__name__)
 
-BUILD_VERSION = "4"  # bump whenever collection or splitting changes what gets built
-DEFAULT_MAX_BYTES = 4_000_000
+BUILD_VERSION = "5"  # bump whenever writing or splitting changes what gets built
+DEFAULT_MAX_BYTES = 2_000_000  # the shipped corpus holds about this much per domain
 VALIDATION_FRACTION = {name: 0.25 for name in TARGET_DOMAINS}  # targets are scored, never trained
 DEFAULT_VALIDATION_FRACTION = 0.05
 
@@ -36,13 +37,14 @@ def builtin_domains(
     names: Sequence[str] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     data_dir: str | os.PathLike | None = None,
-    sources: BuiltinSources | None = None,
+    corpus_dir: str | os.PathLike | None = None,
 ) -> list[Domain]:
-    """The built-in training domains (all six when `names` is None), built on first use.
+    """The built-in training domains (all six when `names` is None), prepared on first use.
 
-    `max_bytes` caps each domain's text (smaller values build faster, e.g. in tests).
+    `max_bytes` caps each domain's text (smaller values build faster, e.g. in tests); above the
+    shipped size it changes nothing. `corpus_dir` reads a copy of the shipped corpus instead.
     """
-    return _domains(_known(names, TRAIN_DOMAINS, "training domain"), max_bytes, data_dir, sources)
+    return _domains(_known(names, TRAIN_DOMAINS, "training domain"), max_bytes, data_dir, corpus_dir)
 
 
 @gin.configurable
@@ -50,11 +52,11 @@ def builtin_targets(
     names: Sequence[str] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     data_dir: str | os.PathLike | None = None,
-    sources: BuiltinSources | None = None,
+    corpus_dir: str | os.PathLike | None = None,
 ) -> list[Domain]:
     """The held-out targets (all when `names` is None): text that no training domain holds, so
     the loss on it is an objective whose best mixture is not obvious."""
-    return _domains(_known(names, TARGET_DOMAINS, "target"), max_bytes, data_dir, sources)
+    return _domains(_known(names, TARGET_DOMAINS, "target"), max_bytes, data_dir, corpus_dir)
 
 
 def _known(names: Sequence[str] | None, known: tuple[str, ...], kind: str) -> list[str]:
@@ -69,17 +71,24 @@ def _known(names: Sequence[str] | None, known: tuple[str, ...], kind: str) -> li
 
 
 def builtin_manifest(
-    max_bytes: int = DEFAULT_MAX_BYTES, data_dir: str | os.PathLike | None = None, sources: BuiltinSources | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    data_dir: str | os.PathLike | None = None,
+    corpus_dir: str | os.PathLike | None = None,
 ) -> dict:
-    """The manifest of the built-in corpus (building it if needed): files, hashes, sizes."""
-    folder = _ensure_built(max_bytes, paths.resolve(data_dir), sources or BuiltinSources())
+    """The manifest of the built-in corpus at this size (preparing it if needed): the corpus
+    fingerprint, the selection's hash and, per domain, documents, bytes and file sha256."""
+    folder = _ensure_built(_checked(max_bytes), paths.resolve(data_dir), corpus_dir)
     return json.loads((folder / "manifest.json").read_text())
 
 
-def _domains(names, max_bytes, data_dir, sources) -> list[Domain]:
+def _checked(max_bytes) -> int:
     if not isinstance(max_bytes, int) or max_bytes <= 0:
         raise ValueError(f"max_bytes must be a positive integer, not {max_bytes!r}")
-    folder = _ensure_built(max_bytes, paths.resolve(data_dir), sources or BuiltinSources())
+    return max_bytes
+
+
+def _domains(names, max_bytes, data_dir, corpus_dir) -> list[Domain]:
+    folder = _ensure_built(_checked(max_bytes), paths.resolve(data_dir), corpus_dir)
     return [
         local_domain(
             n,
@@ -91,63 +100,53 @@ def _domains(names, max_bytes, data_dir, sources) -> list[Domain]:
     ]
 
 
-def _ensure_built(max_bytes: int, root: pathlib.Path, sources: BuiltinSources) -> pathlib.Path:
-    settings = {"build": BUILD_VERSION, "max_bytes": max_bytes, "sources": repr(sources)}
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+def _selection(max_bytes: int, corpus_dir) -> dict[str, tuple[bytes, ...]]:
+    """Each domain's first documents, up to the first one that reaches `max_bytes` in total."""
+    chosen = {}
+    for name, docs in shipped_documents(corpus_dir).items():
+        sizes = [0]
+        for doc in docs:
+            if sizes[-1] >= max_bytes:
+                break
+            sizes.append(sizes[-1] + len(doc))
+        chosen[name] = docs[: len(sizes) - 1]
+    return chosen
+
+
+def _ensure_built(max_bytes: int, root: pathlib.Path, corpus_dir) -> pathlib.Path:
+    chosen = _selection(max_bytes, corpus_dir)
+    selection = f"{BUILD_VERSION}:{max_bytes}:{content_fingerprint(chosen)}"
+    key = hashlib.sha256(selection.encode()).hexdigest()[:16]
     folder = root / "builtin" / key
     folder.mkdir(parents=True, exist_ok=True)
     with paths.locked(folder / ".lock"):
         stored = folder / "manifest.json"
         if stored.is_file():
-            if _unchanged(json.loads(stored.read_text())):
+            if _unchanged(folder, json.loads(stored.read_text())):
                 return folder
-            _LOG.warning("data: built-in corpus sources changed since %s; rebuilding", stored)
-        _build(folder, max_bytes, sources, settings)
+            _LOG.warning("data: built-in corpus files in %s were changed; writing them again", folder)
+        _build(folder, chosen, {"build": BUILD_VERSION, "max_bytes": max_bytes}, builtin_fingerprint(corpus_dir))
     return folder
 
 
-def _unchanged(manifest: dict) -> bool:
-    hashes: dict[str, str | None] = {}
-    return all(_file_sha256(entry["path"], hashes) == entry["source_sha256"] for entry in manifest["files"])
+def _unchanged(folder: pathlib.Path, manifest: dict) -> bool:
+    files = {n: folder / "sources" / f"{n}.jsonl" for n in manifest["domains"]}
+    return all(p.is_file() and _sha256(p.read_bytes()) == manifest["domains"][n]["sha256"] for n, p in files.items())
 
 
-def _file_sha256(path: str, memo: dict) -> str | None:
-    """sha256 of the file behind a manifest path ('file#part' names a part of a file)."""
-    file = pathlib.Path(path.split("#")[0])
-    if str(file) not in memo:
-        memo[str(file)] = _sha256(file.read_bytes()) if file.is_file() else None
-    return memo[str(file)]
-
-
-def _build(folder: pathlib.Path, max_bytes: int, sources: BuiltinSources, settings: dict) -> None:
+def _build(folder: pathlib.Path, chosen: dict, settings: dict, fingerprint: str) -> None:
     (folder / "sources").mkdir(exist_ok=True)
-    seen: set[str] = set()
-    entries, domains, hashes = [], {}, {}
-    for name in (*TRAIN_DOMAINS, *TARGET_DOMAINS):
-        lines, size = [], 0
-        for path, doc in collect(name, sources):
-            if size >= max_bytes:
-                break
-            digest = _sha256(doc)
-            if digest in seen:
-                continue  # first domain to claim a text keeps it
-            seen.add(digest)
-            entries.append(
-                {
-                    "domain": name,
-                    "path": str(path),
-                    "doc_sha256": digest,
-                    "source_sha256": _file_sha256(str(path), hashes),
-                }
-            )
-            lines.append(json.dumps({"text": doc.decode("utf-8")}))
-            size += len(doc)
-        if len(lines) < 2:
-            raise ValueError(f"built-in domain {name!r} found fewer than 2 documents in {sources}")
-        _write_atomic(folder / "sources" / f"{name}.jsonl", "\n".join(lines) + "\n")
-        domains[name] = {"documents": len(lines), "bytes": size}
-    body = {"settings": settings, "domains": domains, "files": entries}
-    body["hash"] = _sha256(json.dumps(body, sort_keys=True).encode())
+    domains = {}
+    for name in ALL_DOMAINS:
+        text = "".join(json.dumps({"text": doc.decode("utf-8")}) + "\n" for doc in chosen[name])
+        _write_atomic(folder / "sources" / f"{name}.jsonl", text)
+        domains[name] = {
+            "documents": len(chosen[name]),
+            "bytes": sum(map(len, chosen[name])),
+            "sha256": _sha256(text.encode("utf-8")),
+        }
+    body = {"settings": settings, "fingerprint": fingerprint, "domains": domains}
+    body["hash"] = content_fingerprint(chosen)
     _write_atomic(folder / "manifest.json", json.dumps(body, indent=1))
 
 

@@ -58,6 +58,11 @@ def optimize(argv: list[str]) -> int:
             print(f"admire-jax optimize: no --gin_file; running the demo ({DEMO})")
         paths = gin_cli.given_search_paths(args)
         controller = _open(args.gin_file, bindings, paths, args.exp_dir)
+        from admire_jax.data.builtin_check import RECORD_KEY, check_builtin_fingerprint
+
+        recorded, started = controller.store.meta(RECORD_KEY), bool(controller.store.trials())
+        current = check_builtin_fingerprint(recorded, f"the experiment {args.exp_dir}", started)  # other: exit 2
+        controller.store.check_meta(RECORD_KEY, current)
     except (SpecError, ValueError) as exc:
         return _fail("optimize", exc)
     saved = {"gin_files": list(controller.exp.gin_files), "gin_bindings": bindings, "gin_search_paths": paths}

@@ -81,8 +81,14 @@ def main(argv: list[str]) -> int:
         if run_dir is not None:
             _failed(run_dir, preset, mixture, f"usage: {exc}", started)
         return 2
+    from admire_jax.data.builtin_check import CorpusMismatchError, check_run_dir
+
     try:
+        check_run_dir(run_dir)  # a run resumed on another built-in corpus: refused, its result.json kept
         record = _run(args, preset, run_dir, mixture, mesh_sizes)
+    except CorpusMismatchError as exc:
+        print(f"admire-jax train: {exc}", file=sys.stderr)
+        return 2
     except UsageError as exc:
         print(f"admire-jax train: {exc}", file=sys.stderr)
         _failed(run_dir, preset, mixture, f"usage: {exc}", started)

@@ -25,7 +25,10 @@ def make_result(
     error: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The result record; non-finite losses become null so the file stays strict JSON."""
+    """The result record; non-finite losses become null so the file stays strict JSON. It names the
+    built-in corpus's content fingerprint (`builtin_corpus`), so losses from other corpora are told apart."""
+    from admire_jax.data.builtin_shipped import builtin_fingerprint
+
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
     clean = {d: (float(v) if v is not None and math.isfinite(v) else None) for d, v in val_loss.items()}
@@ -40,6 +43,7 @@ def make_result(
         "val_loss": clean,
         "status": status,
         "error": error,
+        "builtin_corpus": builtin_fingerprint(),
         **extra,
     }
 
