@@ -16,7 +16,7 @@ def wait_seconds(now: float, last_event: float | None, base: float, maximum: flo
     """`base` right after an event, doubling with the idle time since it, at most `maximum`."""
     idle = 0.0 if last_event is None else max(0.0, now - last_event)
     wait = base
-    while wait * 2 <= min(idle, maximum):
+    while wait * 2 <= idle and wait < maximum:
         wait *= 2
     return min(wait, maximum)
 

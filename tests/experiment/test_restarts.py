@@ -1,6 +1,7 @@
 """Trials that are preempted or lost start again in their own run folder and count once."""
 
 import json
+import math
 import os
 
 import pytest
@@ -120,3 +121,42 @@ def test_only_the_checkpoint_rungs_keep_checkpoints(tmp_path):
     controller.run_unfinished()
     discard = {name: trial.DISCARD_CHECKPOINTS in job.command for name, _, job in controller.executor.submitted}
     assert discard == {"trial_00001": True, "trial_00002": False}
+
+
+class _SilentExecutor(VirtualExecutor):
+    """Its jobs never end, and polling them raises, as a cluster whose queue has gone away."""
+
+    def submit(self, command, run_dir, slot):
+        job = super().submit(command, run_dir, slot)
+        job.end = math.inf
+
+        def done():
+            raise RuntimeError("squeue: connection refused")
+
+        job.done = done
+        return job
+
+
+def test_a_trial_whose_executor_stops_answering_fails_after_the_timeout(tmp_path):
+    lines = []
+    controller = _controller(tmp_path, "exp", ["Runtime.trial_timeout_seconds = 100"], executor=_SilentExecutor)
+    controller.log = lines.append
+    t = controller.store.add(MIXTURE, "xs", controller.runs_root)
+    controller.run_unfinished()
+    got = controller.store.get(t.id)
+    assert got.status == "failed" and "no result 100 s after its launch" in got.error
+    assert 100 < got.wall_seconds <= 100 + 30  # noticed at the next poll (30 s apart at most)
+    assert sum("does not answer (RuntimeError: squeue: connection refused)" in line for line in lines) == 1
+
+
+def test_a_preempted_result_left_by_a_resubmitting_executor_is_archived_and_the_trial_runs_again(tmp_path):
+    run_dir = tmp_path / "trial_00001"
+    run_dir.mkdir()
+    (run_dir / "mixture.json").write_text(json.dumps({"mixture": MIXTURE}))
+    write_result(str(run_dir), {"status": "preempted", "step": 1, "resumable": True, "wall_seconds": 5.0})
+    args = [f"--mixture={run_dir / 'mixture.json'}", f"--run_dir={run_dir}", "--preset=1m", "--gin.TRAIN_TOKENS=256"]
+    assert trial.main([str(run_dir), "admire_jax.experiment.synthetic:main", *args]) == 0
+    assert json.loads((run_dir / "result.json").read_text())["status"] == "ok"
+    assert invocations.earlier(run_dir) == [{"status": "preempted", "step": 1, "resumable": True, "wall_seconds": 5.0}]
+    cost = invocations.total_cost(invocations.earlier(run_dir), {"flops": 10.0, "wall_seconds": 2.0})
+    assert (cost.flops, cost.wall_seconds, cost.wasted_flops) == (10.0, 7.0, 0.0)  # resumed: nothing wasted
