@@ -163,12 +163,11 @@ class Controller(TrialRunner):
 
     def _add_uniform_checks(self) -> None:
         """The uniform mixture's check trials, in slots the search leaves free (they need no result)."""
-        free = self._free_slots()
-        if free > 0 and self.spec.confirmation.check_seeds:
-            running = self._running_per_rung(self.store.trials()).get(self.spec.target_rung, 0)
-            free = min(free, self._cap(self.spec.target_rung) - running)
+        running = self._running_per_rung(self.store.trials()).get(self.spec.target_rung, 0)
+        room = min(self._free_slots(), self._cap(self.spec.target_rung) - running)
+        if room >= 1 and self.spec.confirmation.check_seeds:
             uniform = {d: 1.0 / len(self.spec.domains) for d in self.spec.domains}
-            self._add_checks("uniform", uniform, self.spec.confirmation.check_seeds, limit=free)
+            self._add_checks("uniform", uniform, self.spec.confirmation.check_seeds, limit=int(room))
 
     def _add_checks(self, role: str, mixture: dict[str, float], seeds: int, limit: int | None = None) -> None:
         done = {t.seed for t in self.store.trials() if t.role == role}
