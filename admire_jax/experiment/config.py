@@ -28,7 +28,7 @@ class Runtime:
     """How the controller runs (not part of the experiment's identity: may change between resumes)."""
 
     executor: Any = None  # default: LocalExecutor(slots=q)
-    poll_seconds: float = 0.5  # the first wait between polls of the executor; doubles while nothing happens
+    poll_seconds: float = 0.5  # the wait between polls after an event; then a tenth of the idle time
     max_poll_seconds: float = 30.0  # up to this
     trial_timeout_seconds: float | None = None  # a trial without a result this long after its launch fails
     max_running: Mapping[str, int] | None = None  # {rung: most trials of that rung running at once}

@@ -11,14 +11,14 @@ from typing import Sequence
 
 from admire_jax.experiment.store import Trial
 
+IDLE_FRACTION = 0.1  # the wait, as a share of the time since the last event
+
 
 def wait_seconds(now: float, last_event: float | None, base: float, maximum: float) -> float:
-    """`base` right after an event, doubling with the idle time since it, at most `maximum`."""
+    """`base` right after an event, then a tenth of the idle time since it (so a trial's end is
+    noticed within a tenth of its run time), at most `maximum`."""
     idle = 0.0 if last_event is None else max(0.0, now - last_event)
-    wait = base
-    while wait * 2 <= idle and wait < maximum:
-        wait *= 2
-    return min(wait, maximum)
+    return min(max(base, idle * IDLE_FRACTION), maximum)
 
 
 def last_event(trials: Sequence[Trial]) -> float | None:
