@@ -115,3 +115,17 @@ def test_abandoned_at_ten_random_moments_gives_the_uninterrupted_experiment(refe
     rec = proposals.recommend(resumed.exp, [], resumed.store.trials())[1]
     ref = proposals.recommend(reference.exp, [], reference.store.trials())[1]
     assert rec.mixture == pytest.approx(ref.mixture, abs=1e-9) and rec.mean == pytest.approx(ref.mean)
+
+
+def test_uniform_check_trials_fill_the_slots_the_search_leaves_idle(tmp_path):
+    controller, _ = _run(tmp_path, "checked", bindings=["experiment.check_seeds = 2"])
+    trials = controller.store.trials()
+    early = [t for t in trials if t.role == "uniform"]
+    last_search_end = max(t.finished for t in trials if t.role == "search")
+    assert early and min(t.started for t in early) < last_search_end, "the check waited for the search"
+    assert controller.spent([t for t in trials if t.role == "search"]) < BUDGET + 3.1e9  # checks come on top
+    controller.check(
+        proposals.as_mixture(proposals.recommend(controller.exp, [], trials)[1].mixture, controller.spec.domains)
+    )
+    checks = sorted((t.role, t.seed) for t in controller.store.trials() if t.role != "search")
+    assert checks == [("recommended", 0), ("recommended", 1), ("uniform", 0), ("uniform", 1)]
