@@ -2,7 +2,7 @@
 
   admire-jax optimize --gin_file=configs/experiments/demo.gin --exp_dir=DIR [--gin.X=V]
                       [--gin_search_paths=DIR] [--warm_start=runs.csv] [--check_seeds=3]
-  admire-jax status --exp_dir=DIR     trials table and the current recommendation
+  admire-jax status --exp_dir=DIR     trials table, current recommendation, running trials, slot use, ETA
   admire-jax report --exp_dir=DIR     report.md, plots and recommendation.json
   admire-jax export --exp_dir=DIR [--out=FILE]   trials as a replay-format runs table (CSV)
 
@@ -125,9 +125,12 @@ def status(argv: list[str]) -> int:
         _, controller = _reopen("status", "Print an experiment's trials and current recommendation.", argv)
     except (SpecError, ValueError) as exc:
         return _fail("status", exc)
-    from admire_jax.experiment import report
+    import time
+
+    from admire_jax.experiment import progress, report
 
     print(report.status_text(controller))
+    print(progress.progress_text(controller, time.time()))
     return 0
 
 

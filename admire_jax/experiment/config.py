@@ -28,8 +28,22 @@ class Runtime:
     """How the controller runs (not part of the experiment's identity: may change between resumes)."""
 
     executor: Any = None  # default: LocalExecutor(slots=q)
-    poll_seconds: float = 0.5
+    poll_seconds: float = 0.5  # the wait between polls after an event; then a tenth of the idle time
+    max_poll_seconds: float = 30.0  # up to this
+    trial_timeout_seconds: float | None = None  # a trial without a result this long after its launch fails
+    max_running: Mapping[str, int] | None = None  # {rung: most trials of that rung running at once}
     compilation_cache: str | None = "~/.cache/admire_jax/jax_compilation_cache"
+
+    def __post_init__(self):
+        if not 0 < self.poll_seconds <= self.max_poll_seconds:
+            raise SpecError(
+                f"Runtime.poll_seconds must be positive and at most max_poll_seconds, got "
+                f"{self.poll_seconds} and {self.max_poll_seconds}"
+            )
+        if self.trial_timeout_seconds is not None and not self.trial_timeout_seconds > 0:
+            raise SpecError(f"Runtime.trial_timeout_seconds must be positive, got {self.trial_timeout_seconds}")
+        if any(int(n) < 1 for n in dict(self.max_running or {}).values()):
+            raise SpecError(f"Runtime.max_running allows at least 1 trial per rung, got {dict(self.max_running)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +88,9 @@ def load(
         from admire_jax.experiment.executors import LocalExecutor
 
         runtime.executor = LocalExecutor(slots=spec.q)
+    unknown = [r for r in dict(runtime.max_running or {}) if r not in spec.ladder.names]
+    if unknown:
+        raise SpecError(f"Runtime.max_running names unknown rung(s) {unknown}; rungs: {spec.ladder.names}")
     return priced(spec, runtime, optimizer, tuple(resolved), tuple(bindings))
 
 

@@ -1,95 +1,61 @@
-"""The experiment loop: propose a round of q trials, run them through the executor, record them.
+"""The experiment loop: keep the executor's slots busy with proposed trials until the budget is spent.
 
-Rounds are synchronous: a round is proposed only when every recorded trial has finished, so the
-proposals depend on the recorded results alone, never on timing. The store is the single source
-of truth, and each round's trials are added in one transaction. Restarting after a kill -9:
-finished trials stay; trials whose process still holds its lock are waited for (adopted);
-trials with a result but no record are recorded; the rest are launched again.
+Asynchronous: whenever slots are free, one ask proposes trials for all of them, told the finished
+search trials and fantasising the unfinished ones as pending, so a slot freed by a cheap proxy
+gets new work while a target-rung trial still runs, and trials of different rungs run side by
+side (`Runtime.max_running` caps a rung). A trial's expected cost is committed when it is
+proposed, so the search overshoots its budget by at most one trial. Each proposal is a function
+of its record in the store (the finished and pending trials, the experiment seed, its trial id;
+see proposals.py), never of a count that depends on timing. The confirmation phase starts once
+the search trials it ranks have finished; the uniform half of the check needs nothing and fills
+slots the search leaves idle. How trials run, restart and are recorded: runner.py.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
-from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
-from admire_jax.experiment import proposals, trial, trial_lock
-from admire_jax.experiment.config import LoadedExperiment, trial_bindings
-from admire_jax.experiment.executors import Job
-from admire_jax.experiment.proposals import Observation
-from admire_jax.experiment.store import DIVERGED, FAILED, FINISHED, OK, PENDING, RUNNING, SEARCH, Trial, TrialStore
+from admire_jax.experiment import proposals
+from admire_jax.experiment.runner import TrialRunner
+from admire_jax.experiment.store import OK, SEARCH, Trial
 
 CHECK_ROLES = ("recommended", "uniform")
 
 
-class _Adopted:
-    """A trial process started by an earlier controller: done when it lets go of its lock."""
-
-    def __init__(self, run_dir: str):
-        self.run_dir = run_dir
-
-    def done(self) -> bool:
-        return not trial_lock.is_live(self.run_dir)
-
-    def error(self) -> str | None:
-        return None
-
-
-class Controller:
+class Controller(TrialRunner):
     """Runs one experiment in `exp_dir` to the end of its budget (resuming whatever is there)."""
 
-    def __init__(
-        self,
-        exp: LoadedExperiment,
-        exp_dir: str | Path,
-        warm: Sequence[Observation] = (),
-        log: Callable[[str], None] = print,
-    ):
-        self.exp, self.spec, self.warm, self.log = exp, exp.spec, list(warm), log
-        self.exp_dir = Path(exp_dir)
-        self.store = TrialStore(self.exp_dir / "trials.sqlite")
-        self.store.check_meta("spec", self.exp.spec.fingerprint())
-        self.runs_root = self.exp_dir / "runs"
-        self.executor = exp.runtime.executor
-        self.jobs: dict[int, tuple[Job, int]] = {}  # trial id -> (job, slot)
-        self.queue: list[int] = []
+    _capped: tuple | None = None  # the state of the last ask that a rung cap cut short
 
     # ------------------------------------------------------------------ the loop
     def search(self) -> str:
-        """Runs rounds until the budget is spent; returns why it stopped."""
+        """Runs search trials until the budget is spent; returns why it stopped."""
         self._resume()
         while True:
-            self._wait_for_all()
+            self._collect()
+            while self._free_slots() > 0 and self._propose():
+                pass
+            self._add_uniform_checks()
+            self._start_queued()
             trials = self.store.trials()
-            reason = self.stop_reason(trials)
-            if reason:
-                self.log(f"search stopped: {reason}")
-                return reason
-            items = proposals.next_round(self.exp, self.warm, trials, self._confirm_from(trials))
-            if self.spec.budget.max_trials is not None:
-                items = items[: self.spec.budget.max_trials - sum(t.role == SEARCH for t in trials)]
-            done = sum(t.role == SEARCH for t in trials)
-            seeds = [self.spec.search_seed(done + i) for i in range(len(items))]
-            added = self.store.add_many(items, self.runs_root, seed=seeds)
-            for t in added:
-                self.log(f"trial {t.id} proposed: rung {t.rung}, seed {t.seed}, mixture {_short(t.mixture)}")
-            self.queue += [t.id for t in added]
+            if not any(t.role == SEARCH and not t.is_finished for t in trials):
+                reason = self.stop_reason(trials)
+                if reason:
+                    self.log(f"search stopped: {reason}")
+                    return reason
+            self._wait()
 
     def check(self, mixture: dict[str, float]) -> None:
         """Trains `mixture` and the uniform mixture at the target rung with seeds 0..check_seeds-1 each
-        (seeds already trained, e.g. before a restart, are kept)."""
+        (seeds already trained, e.g. before a restart or in slots the search left idle, are kept)."""
         uniform = {d: 1.0 / len(self.spec.domains) for d in self.spec.domains}
         for role, w in zip(CHECK_ROLES, (mixture, uniform)):
-            done = {t.seed for t in self.store.trials() if t.role == role}
-            seeds = [s for s in range(self.spec.confirmation.check_seeds) if s not in done]
-            if seeds:
-                added = self.store.add_many([(w, self.spec.target_rung)] * len(seeds), self.runs_root, role, seeds)
-                self.queue += [t.id for t in added]
+            self._add_checks(role, w, self.spec.confirmation.check_seeds)
         self.run_unfinished()
 
     def stop_reason(self, trials: Sequence[Trial]) -> str | None:
+        """Why no more search trials are proposed, or None."""
         searched = [t for t in trials if t.role == SEARCH]
         spent, budget = self.spent(searched), self.spec.budget
         confirm_from = self._confirm_from(trials)
@@ -105,130 +71,129 @@ class Controller:
             return f"budget spent ({spent:.4g} of {budget.amount:.4g} {budget.unit})"
         if budget.max_trials is not None and len(searched) >= budget.max_trials:
             return f"max_trials={budget.max_trials} reached"
-        streak = 2 * self.spec.q + 3
-        if len(searched) >= streak and all(t.status in (FAILED, DIVERGED) for t in searched[-streak:]):
+        streak, ended = 2 * self.spec.q + 3, [t for t in searched if t.is_finished]
+        if len(ended) >= streak and all(t.status != OK for t in ended[-streak:]):
             return (
                 f"the last {streak} trials all failed; "
                 f"see their errors with `admire-jax status --exp_dir={self.exp_dir}`"
             )
         return None
 
+    def expected_cost(self, rung: str, trials: Sequence[Trial]) -> float:
+        """A trial's cost at `rung`: the mean measured over the successful search `trials` there,
+        or the declared price before any."""
+        measured = [
+            self.spec.budget.measured_cost(t.flops, t.wall_seconds)
+            for t in trials
+            if t.role == SEARCH and t.rung == rung and t.status == OK
+        ]
+        measured = [c for c in measured if c is not None and math.isfinite(c)]
+        return sum(measured) / len(measured) if measured else self.exp.rung_costs[rung]
+
+    def committed(self, trials: Sequence[Trial]) -> float:
+        """The search's spending so far: measured for finished search trials, expected for the rest."""
+        searched = [t for t in trials if t.role == SEARCH]
+        return self.spent(searched) + sum(self.expected_cost(t.rung, trials) for t in searched if not t.is_finished)
+
+    def _search_limit(self) -> float:
+        """What the search proper may commit: the budget less the confirmations' share."""
+        reserve = self.spec.confirmation.trials * self.exp.rung_costs[self.spec.target_rung]
+        return self.spec.budget.amount - (reserve if self.spec.confirmation.top else 0.0)
+
     def _confirm_from(self, trials: Sequence[Trial]) -> int | None:
         """With `confirm_top`: the number of search trials before the confirmation phase, once the
-        search has spent all but the confirmations' share of the budget (stored, so that a resumed
-        controller confirms the same mixtures); else None."""
+        search has spent all but the confirmations' share of the budget and all its trials have
+        finished (stored, so that a resumed controller confirms the same mixtures); else None."""
         if not self.spec.confirmation.top:
             return None
         stored = self.store.meta("confirm_from")
         if stored is not None:
             return int(stored)
         searched = [t for t in trials if t.role == SEARCH]
-        reserve = self.spec.confirmation.trials * self.exp.rung_costs[self.spec.target_rung]
-        if self.spent(searched) < self.spec.budget.amount - reserve or any(not t.is_finished for t in searched):
+        if self.spent(searched) < self._search_limit() or any(not t.is_finished for t in searched):
             return None
         self.store.check_meta("confirm_from", str(len(searched)))
         return len(searched)
 
-    def spent(self, trials: Sequence[Trial]) -> float:
-        costs = [self.spec.budget.measured_cost(t.flops, t.wall_seconds) for t in trials if t.is_finished]
-        return float(sum(c for c in costs if c is not None and math.isfinite(c)))
-
-    # ------------------------------------------------------------------ trials
-    def run_unfinished(self) -> None:
-        """Takes charge of every unfinished trial in the store (one whose process still holds its
-        lock is waited for, one with a result is recorded, the rest are launched) and returns when
-        all of them are recorded."""
-        self._resume()
-        self._wait_for_all()
-
-    def _resume(self) -> None:
-        """Takes charge of every unfinished trial not already tracked by this process."""
-        for t in self.store.trials(PENDING, RUNNING):
-            if t.id in self.jobs or t.id in self.queue:
-                continue
-            if t.status == RUNNING and trial_lock.is_live(t.run_dir):
-                self.log(f"trial {t.id} still running from an earlier controller; waiting for it")
-                self.jobs[t.id] = (_Adopted(t.run_dir), self._free_slot())
-            elif t.status == RUNNING and self._try_finish(t, None):
-                pass
-            else:
-                self.queue.append(t.id)
-
-    def _wait_for_all(self) -> None:
-        while self.jobs or self.queue:
-            for trial_id, (job, slot) in list(self.jobs.items()):
-                if job.done():
-                    del self.jobs[trial_id]
-                    if not self._try_finish(self.store.get(trial_id), job.error()):
-                        self.jobs[trial_id] = (_Adopted(self.store.get(trial_id).run_dir), slot)
-            while self.queue and len(self.jobs) < self.executor.slots:
-                self._launch(self.store.get(self.queue.pop(0)))
-            if self.jobs:
-                time.sleep(self.exp.runtime.poll_seconds)
-
-    def _free_slot(self) -> int:
-        used = {slot for _, slot in self.jobs.values()}
-        return next(s for s in range(len(used) + 1) if s not in used)
-
-    def _launch(self, t: Trial) -> None:
-        run_dir = Path(t.run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        mixture_path = run_dir / "mixture.json"
-        mixture_path.write_text(json.dumps({"mixture": t.mixture}))
-        rung = self.spec.ladder.rung(t.rung)
-        args = [f"--preset={rung.preset}", f"--mixture={mixture_path}", f"--run_dir={run_dir}"]
-        for binding in trial_bindings(self.spec, t.rung, t.seed):
-            name, _, value = binding.partition("=")
-            args.append(f"--gin.{name.strip()}={value.strip()}")
-        self.store.mark_running(t.id)
-        slot = self._free_slot()
-        command = trial.command(str(run_dir), self.spec.trial_setup.trainer, args, self.spec.trial_setup.imports)
-        self.jobs[t.id] = (self.executor.submit(command, run_dir, slot), slot)
-
-    def _try_finish(self, t: Trial, job_error: str | None) -> bool:
-        """Records the trial from its result.json (or as failed); False if a live process still has it."""
-        try:
-            with trial_lock.hold(t.run_dir):
-                if self.store.get(t.id).status in FINISHED:
-                    return True
-                try:
-                    result = trial_lock.read_result(t.run_dir)
-                except ValueError as exc:
-                    result, job_error = None, str(exc)
-                if result is None:
-                    if job_error is None:  # the process died without a word: run it again
-                        self.queue.append(t.id)
-                        return True
-                    self.store.record_result(t.id, FAILED, error=job_error)
-                else:
-                    losses = {k: v for k, v in (result.get("val_loss") or {}).items() if v is not None}
-                    scores = {k: v for k, v in (result.get("scores") or {}).items() if v is not None}
-                    self.store.record_result(
-                        t.id,
-                        result.get("status", FAILED),
-                        losses=losses or None,
-                        wall_seconds=result.get("wall_seconds"),
-                        flops=result.get("flops"),
-                        error=result.get("error"),
-                        scores=scores or None,
-                    )
-        except trial_lock.TrialBusy:
+    # ------------------------------------------------------------------ proposing
+    def _propose(self) -> bool:
+        """Adds search trials for the free slots, in one ask; False if it added none."""
+        trials = self.store.trials()
+        if self.stop_reason(trials):
             return False
-        self._report(self.store.get(t.id))
+        searched = [t for t in trials if t.role == SEARCH]
+        confirm_from, limit = self._confirm_from(trials), self._search_limit()
+        committed = self.committed(trials)
+        if confirm_from is None and committed >= limit:
+            return False  # what is committed uses the budget; wait for the running trials
+        n = self._free_slots()
+        if self.spec.budget.max_trials is not None:
+            n = min(n, self.spec.budget.max_trials - len(searched))
+        running = self._running_per_rung(trials)
+        state = (
+            tuple(t.id for t in searched if t.is_finished),
+            tuple(t.id for t in searched if not t.is_finished),
+            tuple(sorted(running.items())),
+        )
+        if n < 1 or state == self._capped:
+            return False
+        items = proposals.propose(self.exp, self.warm, trials, n, self.store.next_id(), confirm_from)
+        accepted = []
+        for mixture, rung, basis in items:  # in order: design and confirmations are sequences
+            if running.get(rung, 0) >= self._cap(rung) and "pending" in basis:
+                rung, basis = self._below_cap(rung, running), {**basis, "asked_rung": rung}
+            if rung is None or running.get(rung, 0) >= self._cap(rung):
+                self._capped = state
+                break
+            if confirm_from is None and committed >= limit:
+                break
+            accepted.append((mixture, rung, basis))
+            running[rung] = running.get(rung, 0) + 1
+            committed += self.expected_cost(rung, trials)
+        if not accepted:
+            return False
+        seeds = [self.spec.search_seed(len(searched) + i) for i in range(len(accepted))]
+        added = self.store.add_many(
+            [(m, r) for m, r, _ in accepted], self.runs_root, seed=seeds, bases=[b for _, _, b in accepted]
+        )
+        for t in added:
+            self.log(f"trial {t.id} proposed: rung {t.rung}, seed {t.seed}, mixture {_short(t.mixture)}")
+        self.queue += [t.id for t in added]
         return True
 
-    def _report(self, t: Trial) -> None:
-        searched = [s for s in self.store.trials() if s.role == SEARCH]
-        value = self.spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan
-        cost = self.spec.budget.measured_cost(t.flops, t.wall_seconds)
-        line = (
-            f"trial {t.id} [{t.role} {t.rung}] {t.status}: objective {value:.4f}, cost "
-            f"{cost if cost is None else f'{cost:.3g}'} {self.spec.budget.unit}, spent "
-            f"{self.spent(searched) / self.spec.budget.amount:.0%} of the budget"
-        )
-        if t.error:
-            line += f"; error: {t.error.splitlines()[0][:200]}"
-        self.log(line)
+    def _add_uniform_checks(self) -> None:
+        """The uniform mixture's check trials, in slots the search leaves free (they need no result)."""
+        running = self._running_per_rung(self.store.trials()).get(self.spec.target_rung, 0)
+        room = min(self._free_slots(), self._cap(self.spec.target_rung) - running)
+        if room >= 1 and self.spec.confirmation.check_seeds:
+            uniform = {d: 1.0 / len(self.spec.domains) for d in self.spec.domains}
+            self._add_checks("uniform", uniform, self.spec.confirmation.check_seeds, limit=int(room))
+
+    def _add_checks(self, role: str, mixture: dict[str, float], seeds: int, limit: int | None = None) -> None:
+        done = {t.seed for t in self.store.trials() if t.role == role}
+        missing = [s for s in range(seeds) if s not in done][:limit]
+        if missing:
+            added = self.store.add_many(
+                [(mixture, self.spec.target_rung)] * len(missing), self.runs_root, role, missing
+            )
+            self.queue += [t.id for t in added]
+
+    def _below_cap(self, rung: str, running: dict[str, int]) -> str | None:
+        """The dearest rung cheaper than `rung` with room under its cap: where a BO proposal for a
+        full rung goes (the same mixture, measured more cheaply, still informs the target), or None."""
+        names = self.spec.ladder.names  # cheapest first
+        cheaper = [r for r in names[: names.index(rung)] if running.get(r, 0) < self._cap(r)]
+        return cheaper[-1] if cheaper else None
+
+    def _cap(self, rung: str) -> float:
+        return dict(self.runtime.max_running or {}).get(rung, math.inf)
+
+    def _running_per_rung(self, trials: Sequence[Trial]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in trials:
+            if not t.is_finished:
+                out[t.rung] = out.get(t.rung, 0) + 1
+        return out
 
 
 def _short(mixture: dict[str, float]) -> str:

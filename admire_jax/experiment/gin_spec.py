@@ -60,6 +60,8 @@ def experiment(
     max_bytes: int = 4_000_000,
     sources: Mapping[str, str] | None = None,
     warm_start: str | None = None,
+    max_restarts: int = 3,
+    checkpoint_rungs: Sequence[str] = (),
 ) -> ExperimentSpec:
     """The spec as bound in gin. `rungs` maps a name to (preset, train tokens[, [gin bindings]]) or
     to {'preset':, 'tokens':, 'checkpoint':, 'bindings':}; `objective` is one key or {key: weight},
@@ -79,6 +81,8 @@ def experiment(
         tuple(trial_imports),
         int(max_bytes),
         {str(k): os.path.abspath(os.path.expanduser(str(v))) for k, v in dict(sources or {}).items()},
+        int(max_restarts),
+        tuple(str(r) for r in checkpoint_rungs),
     )
     return ExperimentSpec(
         space=space,

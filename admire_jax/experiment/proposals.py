@@ -1,9 +1,11 @@
 """The optimiser state as a pure function of the recorded trials, the seed and the config.
 
-Nothing here keeps state between calls: each proposal round builds a fresh Optimizer, tells it
-the warm-start rows and then the finished search trials in id order, and draws its randomness
-from (seed, number of recorded trials). So a controller killed at any moment and started again
-proposes exactly what an uninterrupted one would have, given the same trial results.
+Nothing here keeps state between calls: each proposal builds a fresh Optimizer, tells it the
+warm-start rows and then the finished search trials in id order, fantasises the unfinished ones as
+pending, and draws its randomness from (seed, id of the first trial it proposes). What a proposal
+was computed from is its `basis`, stored with the trial: so `replay` recomputes any proposal from
+the store, and a controller killed at any moment and started again proposes exactly what an
+uninterrupted one would have, given the same record.
 """
 
 from __future__ import annotations
@@ -38,12 +40,20 @@ def observations(exp: LoadedExperiment, trials: Sequence[Trial]) -> list[Observa
         if t.role != SEARCH or not t.is_finished:
             continue
         value = exp.spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan
-        out.append(Observation(t.mixture, t.rung, value, exp.spec.budget.measured_cost(t.flops, t.wall_seconds)))
+        out.append(Observation(t.mixture, t.rung, value, trial_cost(exp, t)))
     return out
 
 
+def trial_cost(exp: LoadedExperiment, t: Trial) -> float | None:
+    """What the trial would have cost without its restarts from zero, in budget units: what the
+    optimiser's cost model is told, so a preemption does not make its rung look dearer."""
+    flops = None if t.flops is None else t.flops - t.wasted_flops
+    wall = None if t.wall_seconds is None else t.wall_seconds - t.wasted_wall_seconds
+    return exp.spec.budget.measured_cost(flops, wall)
+
+
 def round_seed(seed: int, num_recorded: int) -> int:
-    """The optimiser seed of the round that follows `num_recorded` recorded trials."""
+    """The optimiser seed after `num_recorded` recorded trials (of a proposal: its trial's id)."""
     return mix_seed(seed, num_recorded)
 
 
@@ -102,21 +112,59 @@ def initial_design(exp: LoadedExperiment) -> list[tuple[dict[str, float], str]]:
     return [(as_mixture(w, domains), rung) for rung in rungs for w in mixtures]
 
 
-def next_round(
-    exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial], confirm_from: int | None = None
-) -> list[tuple[dict, str]]:
-    """The next q trials (mixture, rung) after the recorded `trials` (all of them finished); from
-    search trial number `confirm_from` on, the confirmation trials (see `confirmations`)."""
+def propose(
+    exp: LoadedExperiment,
+    warm: Sequence[Observation],
+    trials: Sequence[Trial],
+    n: int,
+    next_id: int,
+    confirm_from: int | None = None,
+) -> list[tuple[dict, str, dict]]:
+    """Up to `n` new search trials (mixture, rung, basis) after the recorded `trials`, the first of
+    which gets id `next_id`: the initial design first; then BO, told the finished search trials and
+    fantasising the unfinished ones; from search trial number `confirm_from` on, the confirmation
+    trials (see `confirmations`). `basis` is what `replay` needs to compute the proposal again."""
     searched = [t for t in trials if t.role == SEARCH]
     if confirm_from is not None:
         done = len(searched) - confirm_from
-        return confirmations(exp, warm, searched[:confirm_from])[done : done + exp.spec.q]
+        planned = confirmations(exp, warm, searched[:confirm_from])[done : done + n]
+        return [(m, r, {"confirm_from": confirm_from, "index": done + i}) for i, (m, r) in enumerate(planned)]
     design = initial_design(exp) if not warm else []
     if len(searched) < len(design):
-        return design[len(searched) : len(searched) + exp.spec.q]
-    told = list(warm) + observations(exp, searched)
-    opt = build_optimizer(exp, told, num_recorded=len(searched))
-    return [(as_mixture(p.mixture, exp.spec.domains), p.fidelity) for p in opt.ask(exp.spec.q)]
+        first = len(searched)
+        return [(m, r, {"design": first + i}) for i, (m, r) in enumerate(design[first : first + n])]
+    basis = {
+        "finished": [t.id for t in searched if t.is_finished],
+        "pending": [t.id for t in searched if not t.is_finished],
+        "trial_id": int(next_id),
+    }
+    return [(m, r, {**basis, "index": i}) for i, (m, r) in enumerate(_ask(exp, warm, trials, basis, n))]
+
+
+def replay(
+    exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial], basis: Mapping
+) -> tuple[dict, str]:
+    """The (mixture, rung) that the proposal with this `basis` gave, computed again from the trials
+    it names (their recorded results), the experiment seed and the config."""
+    searched = [t for t in trials if t.role == SEARCH]
+    if "confirm_from" in basis:
+        return confirmations(exp, warm, searched[: basis["confirm_from"]])[basis["index"]]
+    if "design" in basis:
+        return initial_design(exp)[basis["design"]]
+    return _ask(exp, warm, trials, basis, basis["index"] + 1)[basis["index"]]
+
+
+def _ask(
+    exp: LoadedExperiment, warm: Sequence[Observation], trials: Sequence[Trial], basis: Mapping, n: int
+) -> list[tuple[dict, str]]:
+    by_id = {t.id: t for t in trials}
+    told = list(warm) + observations(exp, [by_id[i] for i in basis["finished"]])
+    opt = build_optimizer(exp, told, num_recorded=basis["trial_id"])
+    opt.pending = [
+        dict(mixture=as_vector(by_id[i].mixture, exp.spec.domains).tolist(), fidelity=by_id[i].rung)
+        for i in basis["pending"]
+    ]
+    return [(as_mixture(p.mixture, exp.spec.domains), p.fidelity) for p in opt.ask(n)]
 
 
 def confirmations(

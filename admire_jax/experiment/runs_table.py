@@ -1,7 +1,8 @@
 """Trials as a runs table in the replay format, and warm-starting an experiment from one.
 
-Columns: trial, status, `w:<domain>` (weights), `fidelity` (rung name), `cost` (budget units),
-`flops`, `wall_seconds`, `loss:<domain>` (validation loss per scored domain), `score:<name>` (each
+Columns: trial, status, `w:<domain>` (weights), `fidelity` (rung name), `cost` (budget units, as
+an uninterrupted run: what the optimiser is told), `flops` and `wall_seconds` (all the trial's
+starts), `loss:<domain>` (validation loss per scored domain), `score:<name>` (each
 result.json score) and the experiment's objective, one row per finished search trial: `loss:objective`
 when it is minimised, `score:objective` when maximised. `admire-jax replay --weights_prefix w:
 --fidelity_col fidelity --cost_col cost --objective loss:objective` reads it (for a maximised one:
@@ -19,7 +20,7 @@ import pandas as pd
 
 from admire_jax.experiment.config import LoadedExperiment
 from admire_jax.experiment.objective import SCORE, SpecError, split_objective_key
-from admire_jax.experiment.proposals import Observation
+from admire_jax.experiment.proposals import Observation, trial_cost
 from admire_jax.experiment.store import OK, SEARCH, Trial
 
 
@@ -34,7 +35,7 @@ def trials_table(exp: LoadedExperiment, trials: Sequence[Trial]) -> pd.DataFrame
         row.update({f"w:{d}": float(t.mixture.get(d, 0.0)) for d in exp.spec.domains})
         row.update(
             fidelity=t.rung,
-            cost=exp.spec.budget.measured_cost(t.flops, t.wall_seconds),
+            cost=trial_cost(exp, t),
             flops=t.flops,
             wall_seconds=t.wall_seconds,
         )

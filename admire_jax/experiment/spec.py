@@ -193,15 +193,21 @@ class Confirmation:
 class TrialSetup:
     """How a trial is launched: the trainer ('module:function' taking `admire-jax train`'s
     arguments), the gin bindings every trial gets, modules it imports first, the built-in corpus
-    size per domain, and instruction sources ({domain: JSONL file or folder}) if any."""
+    size per domain, instruction sources ({domain: JSONL file or folder}) if any, how often a
+    preempted trial is started again, and the rungs whose trials keep their checkpoints (so that a
+    long trial preempted resumes instead of starting from zero; a search trial needs none else)."""
 
     trainer: str = DEFAULT_TRAINER
     bindings: tuple[str, ...] = ()
     imports: tuple[str, ...] = ()
     max_bytes: int = 4_000_000
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    max_restarts: int = 3  # starts after the first of a preempted or lost trial, before it counts as failed
+    checkpoint_rungs: tuple[str, ...] = ()  # rungs whose trials keep checkpoints (the others discard them)
 
     def __post_init__(self):
+        if self.max_restarts < 0:
+            raise SpecError(f"max_restarts must be >= 0, got {self.max_restarts}")
         module, _, function = self.trainer.partition(":")
         if not module or not function:
             raise SpecError(f"trainer must be 'module:function', got {self.trainer!r}")
@@ -239,9 +245,13 @@ class ExperimentSpec:
     def __post_init__(self):
         if self.q < 1:
             raise SpecError(f"q must be >= 1, got {self.q}")
-        unknown = [r for r in self.initial.rungs if r not in self.ladder.names]
-        if unknown:
-            raise SpecError(f"initial_rungs names unknown rung(s) {unknown}; rungs: {self.ladder.names}")
+        for name, rungs in (
+            ("initial_rungs", self.initial.rungs),
+            ("checkpoint_rungs", self.trial_setup.checkpoint_rungs),
+        ):
+            unknown = [r for r in rungs if r not in self.ladder.names]
+            if unknown:
+                raise SpecError(f"{name} names unknown rung(s) {unknown}; rungs: {self.ladder.names}")
         n = len(self.space.domains)
         if self.initial.mixtures == "leave_one_out" and self.initial.trials < n + 1:
             raise SpecError(
@@ -283,10 +293,16 @@ class ExperimentSpec:
 
     def fingerprint(self) -> str:
         """Hash of everything that decides proposals (stored in the experiment directory); the
-        budget's amount, max_trials and check_seeds decide only when to stop, so an experiment
-        continues with them changed."""
+        budget's amount, max_trials and check_seeds decide only when to stop, and max_restarts and
+        checkpoint_rungs only how trials run, so an experiment continues with them changed."""
         identity = dataclasses.asdict(self)
-        for record, field in (("budget", "amount"), ("budget", "max_trials"), ("confirmation", "check_seeds")):
+        for record, field in (
+            ("budget", "amount"),
+            ("budget", "max_trials"),
+            ("confirmation", "check_seeds"),
+            ("trial_setup", "max_restarts"),
+            ("trial_setup", "checkpoint_rungs"),
+        ):
             del identity[record][field]
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -2,7 +2,9 @@
 
 Only the controller writes here. Trials report through their own `result.json`; the controller
 adopts it with `record_result`. The optimiser state is a function of the recorded trials, the seed
-and the config, so a killed controller resumes from this file alone.
+and the config, so a killed controller resumes from this file alone. Each search trial keeps the
+record it was proposed from (`basis`: the finished and pending trials, the trial id seeding the
+optimiser), and the executor slot it runs on.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 PENDING, RUNNING, OK, DIVERGED, FAILED = "pending", "running", "ok", "diverged", "failed"
 SEARCH = "search"
@@ -36,10 +38,24 @@ CREATE TABLE IF NOT EXISTS trials (
   error TEXT,
   role TEXT NOT NULL DEFAULT 'search',
   seed INTEGER NOT NULL DEFAULT 0,
-  scores TEXT
+  scores TEXT,
+  slot INTEGER,
+  basis TEXT,
+  restarts INTEGER NOT NULL DEFAULT 0,
+  wasted_flops REAL NOT NULL DEFAULT 0,
+  wasted_wall_seconds REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# columns added after the first stores were written, with their declarations (added on opening)
+_LATER_COLUMNS = {
+    "scores": "TEXT",
+    "slot": "INTEGER",
+    "basis": "TEXT",
+    "restarts": "INTEGER NOT NULL DEFAULT 0",
+    "wasted_flops": "REAL NOT NULL DEFAULT 0",
+    "wasted_wall_seconds": "REAL NOT NULL DEFAULT 0",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +77,11 @@ class Trial:
     role: str = SEARCH  # 'search' (told to the optimiser) or a check role ('recommended', 'uniform')
     seed: int = 0  # training seed of the trial
     scores: dict[str, float] | None = None  # result.json "scores" (evaluations of the final model)
+    slot: int | None = None  # the executor slot of its latest launch
+    basis: dict[str, Any] | None = None  # what its proposal was computed from (proposals.propose)
+    restarts: int = 0  # invocations after the first (preempted or lost ones started again)
+    wasted_flops: float = 0.0  # FLOPs of invocations whose work was lost (no checkpoint to resume)
+    wasted_wall_seconds: float = 0.0  # their wall seconds
 
     @property
     def is_finished(self) -> bool:
@@ -70,8 +91,9 @@ class Trial:
 class TrialStore:
     """Trials of one experiment in `<exp_dir>/trials.sqlite`."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time):
         self.path = Path(path)
+        self.clock = clock  # the timestamps of creation, launch and finish
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -79,8 +101,9 @@ class TrialStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(trials)")}
-        if "scores" not in columns:  # a store written before scores were recorded
-            self._db.execute("ALTER TABLE trials ADD COLUMN scores TEXT")
+        for name, declaration in _LATER_COLUMNS.items():  # a store written before the column existed
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE trials ADD COLUMN {name} {declaration}")
 
     def close(self) -> None:
         self._db.close()
@@ -114,16 +137,27 @@ class TrialStore:
         run_root: str | Path,
         role: str = SEARCH,
         seed: int | Sequence[int] = 0,
+        bases: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> list[Trial]:
-        """Records several pending trials in one transaction: a killed controller leaves all or none."""
+        """Records several pending trials in one transaction: a killed controller leaves all or none.
+        `bases`: per trial, the record its proposal was computed from."""
         seeds = [seed] * len(items) if isinstance(seed, int) else list(seed)
+        bases = [None] * len(items) if bases is None else list(bases)
         ids = []
         with self._transaction():
-            for (mixture, rung), trial_seed in zip(items, seeds):
+            for (mixture, rung), trial_seed, basis in zip(items, seeds, bases):
                 cur = self._db.execute(
-                    "INSERT INTO trials (mixture, rung, status, run_dir, created, role, seed)"
-                    " VALUES (?, ?, ?, '', ?, ?, ?)",
-                    (json.dumps(dict(mixture)), rung, PENDING, time.time(), role, int(trial_seed)),
+                    "INSERT INTO trials (mixture, rung, status, run_dir, created, role, seed, basis)"
+                    " VALUES (?, ?, ?, '', ?, ?, ?, ?)",
+                    (
+                        json.dumps(dict(mixture)),
+                        rung,
+                        PENDING,
+                        self.clock(),
+                        role,
+                        int(trial_seed),
+                        None if basis is None else json.dumps(dict(basis)),
+                    ),
                 )
                 trial_id = int(cur.lastrowid)
                 run_dir = str(Path(run_root) / f"trial_{trial_id:05d}")
@@ -131,12 +165,19 @@ class TrialStore:
                 ids.append(trial_id)
         return [self.get(i) for i in ids]
 
-    def mark_running(self, trial_id: int) -> None:
-        """Pending (or re-launched running) trial -> running."""
+    def next_id(self) -> int:
+        """The id the next added trial gets (ids are never reused: trials are never deleted)."""
+        row = self._db.execute("SELECT MAX(id) AS last FROM trials").fetchone()
+        return int(row["last"] or 0) + 1
+
+    def mark_running(self, trial_id: int, slot: int | None = None) -> None:
+        """Pending (or re-launched running) trial -> running, on executor slot `slot`."""
         trial = self.get(trial_id)
         if trial.is_finished:
             raise ValueError(f"trial {trial_id} already finished as {trial.status!r}; it is never re-run")
-        self._db.execute("UPDATE trials SET status = ?, started = ? WHERE id = ?", (RUNNING, time.time(), trial_id))
+        self._db.execute(
+            "UPDATE trials SET status = ?, started = ?, slot = ? WHERE id = ?", (RUNNING, self.clock(), slot, trial_id)
+        )
 
     def record_result(
         self,
@@ -147,14 +188,20 @@ class TrialStore:
         flops: float | None = None,
         error: str | None = None,
         scores: Mapping[str, float] | None = None,
+        restarts: int = 0,
+        wasted_flops: float = 0.0,
+        wasted_wall_seconds: float = 0.0,
     ) -> Trial:
-        """Finishes a trial once; recording a finished trial again is an error, not an overwrite."""
+        """Finishes a trial once; recording a finished trial again is an error, not an overwrite.
+        `flops` and `wall_seconds` are the cost of all its invocations; `wasted_*` the part of it
+        that was lost to preemptions without a checkpoint."""
         if status not in FINISHED:
             raise ValueError(f"status must be one of {FINISHED}, got {status!r}")
         with self._transaction():
             cur = self._db.execute(
                 "UPDATE trials SET status = ?, losses = ?, scores = ?, wall_seconds = ?, flops = ?, error = ?,"
-                " finished = ? WHERE id = ? AND status IN (?, ?)",
+                " finished = ?, restarts = ?, wasted_flops = ?, wasted_wall_seconds = ?"
+                " WHERE id = ? AND status IN (?, ?)",
                 (
                     status,
                     None if losses is None else json.dumps(dict(losses)),
@@ -162,7 +209,10 @@ class TrialStore:
                     wall_seconds,
                     flops,
                     error,
-                    time.time(),
+                    self.clock(),
+                    int(restarts),
+                    float(wasted_flops),
+                    float(wasted_wall_seconds),
                     trial_id,
                     PENDING,
                     RUNNING,
@@ -219,4 +269,9 @@ def _trial(row: sqlite3.Row) -> Trial:
         role=row["role"],
         seed=row["seed"],
         scores=None if row["scores"] is None else json.loads(row["scores"]),
+        slot=row["slot"],
+        basis=None if row["basis"] is None else json.loads(row["basis"]),
+        restarts=row["restarts"],
+        wasted_flops=row["wasted_flops"],
+        wasted_wall_seconds=row["wasted_wall_seconds"],
     )

@@ -8,17 +8,22 @@ validation losses are a fixed smooth function of the mixture and the preset size
 (`experiment.trainer = 'admire_jax.experiment.synthetic:main'`), and in the tests of the loop.
 
 Extra bindings it reads: SYNTHETIC_SECONDS (sleep, to look like a real run), SYNTHETIC_FAIL_ABOVE
-(diverge when the weight of the first domain exceeds this value).
+(diverge when the weight of the first domain exceeds this value), SYNTHETIC_PREEMPT ({run folder
+name: n}: the first n starts of that trial stop half way as a preempted run does, result.json
+status `preempted` with nothing to resume from, exit code 75).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+import os
 import sys
 import time
 
 from admire_jax.data.builtin_sources import TARGET_DOMAINS
+from admire_jax.experiment import invocations
 from admire_jax.train.result import make_result, write_result
 
 TARGET = TARGET_DOMAINS[0]  # the one the score "accuracy" follows
@@ -70,10 +75,14 @@ def accuracy(mixture: dict[str, float], size: float) -> float:
 def main(argv: list[str]) -> int:
     flags, gin = _args(argv)
     started = time.time()
+    print(f"synthetic: training {flags['run_dir']}", flush=True)
     with open(flags["mixture"], encoding="utf-8") as f:
         mixture = {k: float(v) for k, v in json.load(f).get("mixture", {}).items()}
     time.sleep(float(gin.get("SYNTHETIC_SECONDS", "0")))
     size, tokens = preset_size(flags["preset"]), int(float(gin["TRAIN_TOKENS"]))
+    preemptions = ast.literal_eval(gin.get("SYNTHETIC_PREEMPT", "{}")).get(os.path.basename(flags["run_dir"]), 0)
+    if len(invocations.earlier(flags["run_dir"])) < preemptions:
+        return _preempted(flags, mixture, size, tokens, time.time() - started)
     fail_above = float(gin.get("SYNTHETIC_FAIL_ABOVE", "2"))
     diverged = mixture[sorted(mixture)[0]] > fail_above
     record = make_result(
@@ -91,6 +100,24 @@ def main(argv: list[str]) -> int:
     )
     write_result(flags["run_dir"], record)
     return 1 if diverged else 0
+
+
+def _preempted(flags: dict[str, str], mixture: dict[str, float], size: float, tokens: int, seconds: float) -> int:
+    """Ends the run as a preempted one half way, without a checkpoint."""
+    record = make_result(
+        mixture=mixture,
+        preset=flags["preset"],
+        params=int(size),
+        tokens=tokens // 2,
+        steps=1,
+        wall_seconds=seconds,
+        flops=6.0 * size * (tokens // 2),
+        val_loss={},
+        status="failed",
+    )
+    record.update(status=invocations.PREEMPTED, step=1, resumable=False)
+    write_result(flags["run_dir"], record)
+    return invocations.PREEMPTED_EXIT_CODE
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Stop and go: kill -9 the controller, run the same command again, get the same experiment.
+"""Stop and go: kill -9 the controller, run the same command again, and the experiment goes on.
 
 The trials run the synthetic trainer (admire_jax.experiment.synthetic: a known smooth loss, FLOP
 costs, a sleep), so the BO loop, the store, the locks and the executor are all real while no
-model is trained and no timing enters the results.
+model is trained. Which trials have finished when a proposal is made depends on timing here
+(test_async.py runs the same on a virtual clock, where a resumed run must equal an uninterrupted one).
 """
 
 import json
@@ -61,8 +62,7 @@ def _finish(proc):
 
 
 @pytest.mark.slow
-def test_kill_9_and_rerun_gives_the_uninterrupted_experiment(tmp_path, capsys):
-    reference = _optimize(tmp_path / "ref")  # runs beside the one that gets killed
+def test_kill_9_loses_no_finished_trial_and_starts_none_twice(tmp_path, capsys):
     killed = _optimize(tmp_path / "run")
     deadline = time.time() + 300
     while not any(t[0] >= 3 and t[3] == "running" for t in _trials(tmp_path / "run")):
@@ -74,32 +74,30 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_experiment(tmp_path, capsys):
     assert any(t[3] == "running" for t in interrupted) and len(interrupted) < 6
     resumed = _optimize(tmp_path / "run")  # at once: its trials may still be running
 
-    _finish(reference)
-    expected = _trials(tmp_path / "ref")
-    assert len(expected) == 6 and all(t[3] in ("ok", "diverged") for t in expected)
-    # a diverged trial (the uniform start: c_code weight 1/6 > 0.16) is recorded with its error, and the search goes on
-    assert expected[0][3] == "diverged" and any(t[3] == "ok" for t in expected)
-    assert {t[2] for t in expected[2:]} - {"xs"}, "BO should also use the dearer rungs"
-
     out = _finish(resumed)
     got = _trials(tmp_path / "run")
-    assert [t[:4] + (t[6],) for t in got] == [t[:4] + (t[6],) for t in expected]  # id, role, rung, status, flops
-    for g, e in zip(got, expected):  # same mixtures and losses, up to float round-off between processes
-        assert json.loads(g[4]) == pytest.approx(json.loads(e[4]), abs=1e-6)
-        assert json.loads(g[5] or "{}") == pytest.approx(json.loads(e[5] or "{}"), rel=1e-6)
-    for t in got:  # one result per trial directory, written by one trial process
-        assert (tmp_path / "run" / "runs" / f"trial_{t[0]:05d}" / "result.json").is_file()
+    assert len(got) == 6 and all(t[3] in ("ok", "diverged") for t in got)
+    finished = [t for t in interrupted if t[3] in ("ok", "diverged", "failed")]
+    assert finished
+    by_id = {t[0]: t for t in got}
+    assert all(by_id[t[0]] == t for t in finished), "a trial finished before the kill changed"
+    assert all(by_id[t[0]][1:3] + (by_id[t[0]][4],) == t[1:3] + (t[4],) for t in interrupted)  # same proposals
+    for t in got:  # each trial trained by one process, once, and recorded once
+        run_dir = tmp_path / "run" / "runs" / f"trial_{t[0]:05d}"
+        assert (run_dir / "result.json").is_file()
+        assert (run_dir / "trial.log").read_text().count("synthetic: training") == 1, f"trial {t[0]} ran twice"
     assert "already recorded" not in out
-    ref = json.loads((tmp_path / "ref" / "recommendation.json").read_text())
+    # a diverged trial (the uniform start: c_code weight 1/6 > 0.16) is recorded with its error, and the search goes on
+    assert got[0][3] == "diverged" and any(t[3] == "ok" for t in got)
+    assert {t[2] for t in got[2:]} - {"xs"}, "BO should also use the dearer rungs"
     rec = json.loads((tmp_path / "run" / "recommendation.json").read_text())
-    assert rec["mixture"] == pytest.approx(ref["mixture"], abs=1e-6)
-    assert rec["predicted"] == pytest.approx(ref["predicted"], rel=1e-6)
     assert {"mixture", "target_rung", "predicted", "check"} <= set(rec) and rec["target_rung"] == "m"
 
     # status and export read the same directory; export feeds a warm start of a new experiment
     assert cli.status([f"--exp_dir={tmp_path / 'run'}"]) == 0
     shown = capsys.readouterr().out
     assert "current recommendation at m" in shown and shown.count(" search ") == 6
+    assert "running: 0 of 2 slots" in shown and "slot utilisation" in shown
     assert cli.export([f"--exp_dir={tmp_path / 'run'}"]) == 0
     table = (tmp_path / "run" / "runs.csv").read_text().splitlines()
     assert table[0].startswith("trial,status,w:python_code,") and "fidelity,cost" in table[0]
@@ -111,5 +109,5 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_experiment(tmp_path, capsys):
     out = _finish(warm)
     started = _trials(tmp_path / "warm")
     assert len(started) == 2, out[-3000:]
-    uniform = json.loads(expected[0][4])
+    uniform = json.loads(got[0][4])
     assert json.loads(started[0][4]) != uniform, "a warm start skips the initial design"

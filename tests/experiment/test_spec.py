@@ -26,7 +26,15 @@ def test_smoke_config_loads_with_rungs_priced_cheapest_first():
 
 def test_fingerprint_ignores_when_to_stop_but_not_what_to_search():
     exp = config.load(SMOKE, [])
-    more = config.load(SMOKE, ["experiment.budget = 9e9", "experiment.max_trials = 10"])
+    more = config.load(
+        SMOKE,
+        [
+            "experiment.budget = 9e9",
+            "experiment.max_trials = 10",
+            "experiment.max_restarts = 7",
+            "experiment.checkpoint_rungs = ['m']",
+        ],
+    )
     other_seed = config.load(SMOKE, ["experiment.seed = 1"])
     assert exp.spec.fingerprint() == more.spec.fingerprint()
     assert exp.spec.fingerprint() != other_seed.spec.fingerprint()
@@ -93,6 +101,12 @@ def test_each_record_checks_itself(make, message):
         (["OptimizerConfig.acquisiton = 'mes'"], "gin configuration error"),
         (["experiment.budget_unit = 'parsecs'"], "budget_unit must be one of"),
         (["OptimizerConfig.acquisition = 'nope'"], "unknown acquisition 'nope'"),
+        (["experiment.checkpoint_rungs = ['xl']"], "checkpoint_rungs names unknown rung(s) ['xl']"),
+        (["experiment.max_restarts = -1"], "max_restarts must be >= 0"),
+        (["Runtime.max_running = {'xl': 1}"], "Runtime.max_running names unknown rung(s) ['xl']"),
+        (["Runtime.max_running = {'m': 0}"], "Runtime.max_running allows at least 1 trial per rung"),
+        (["Runtime.poll_seconds = 60"], "Runtime.poll_seconds must be positive and at most max_poll_seconds"),
+        (["Runtime.trial_timeout_seconds = 0"], "Runtime.trial_timeout_seconds must be positive"),
     ],
 )
 def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message):

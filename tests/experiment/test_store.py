@@ -94,3 +94,35 @@ def test_read_result(tmp_path):
     (tmp_path / "result.json").write_text("{half")
     with pytest.raises(ValueError, match="not valid JSON"):
         trial_lock.read_result(tmp_path)
+
+
+def test_a_store_of_an_earlier_format_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "t.sqlite")
+    db.executescript(
+        "CREATE TABLE trials (id INTEGER PRIMARY KEY, mixture TEXT NOT NULL, rung TEXT NOT NULL, status TEXT NOT NULL,"
+        " losses TEXT, wall_seconds REAL, flops REAL, run_dir TEXT NOT NULL, created REAL NOT NULL, started REAL,"
+        " finished REAL, error TEXT, role TEXT NOT NULL DEFAULT 'search', seed INTEGER NOT NULL DEFAULT 0);"
+        """INSERT INTO trials (mixture, rung, status, run_dir, created) VALUES ('{"a": 1.0}', '1m', 'ok', 'r', 0);"""
+    )
+    db.commit()
+    db.close()
+    old = TrialStore(tmp_path / "t.sqlite").get(1)
+    assert (old.slot, old.basis, old.restarts, old.wasted_flops, old.scores) == (None, None, 0, 0.0, None)
+
+
+def test_slots_bases_restarts_and_the_clock_are_recorded(tmp_path):
+    now = [100.0]
+    store = TrialStore(tmp_path / "t.sqlite", clock=lambda: now[0])
+    assert store.next_id() == 1
+    a, b = store.add_many(
+        [({"a": 1.0}, "1m")] * 2, tmp_path, bases=[{"design": 0}, {"finished": [], "pending": [1], "trial_id": 2}]
+    )
+    assert store.next_id() == 3 and a.created == 100.0 and b.basis["pending"] == [1]
+    now[0] = 150.0
+    store.mark_running(a.id, slot=1)
+    now[0] = 175.0
+    store.record_result(a.id, "ok", flops=30.0, restarts=2, wasted_flops=20.0, wasted_wall_seconds=4.0)
+    got = store.get(a.id)
+    assert (got.slot, got.started, got.finished, got.restarts, got.wasted_flops) == (1, 150.0, 175.0, 2, 20.0)
