@@ -25,6 +25,7 @@ from admire_jax.bo.models import KernelFactory
 from admire_jax.bo.propose import Context, project_to_bounds
 from admire_jax.bo.recommend import recommend
 from admire_jax.bo.records import Pool, Proposal, Recommendation
+from admire_jax.bo.rung_correlation import rung_correlations
 from admire_jax.bo.surrogate import Surrogate
 
 
@@ -221,6 +222,18 @@ class Optimizer:
             data = self.surrogate.training_data(successes, outcome)
             mean, var = self.surrogate.predict(params, data, self.surrogate.inputs(W, [fidelity] * len(W)))
         return outcome.untransform(mean, np.sqrt(np.maximum(var, 0.0)))
+
+    def rung_correlations(self, mixtures: np.ndarray | None = None) -> dict[str, float]:
+        """Per rung other than the target: the model's correlation between that rung's and the
+        target's latent values across `mixtures` (default: every distinct mixture told), see
+        `rung_correlation`. How much the cheap rungs say about the target, as the GP sees it now."""
+        if mixtures is None:
+            mixtures = np.unique(np.array([o["mixture"] for o in self.successes()], dtype=float), axis=0)
+        W = checks.mixture_rows(mixtures, len(self.domains))
+        with self.surrogate.numerics():
+            params = self.hyperparameters()
+            rows = {label: self.surrogate.inputs(W, [label] * len(W)) for label in self.rungs}
+            return rung_correlations(params.kernel, rows, self.target)
 
     def recommend(self, candidates: np.ndarray | None = None) -> Recommendation:
         """The mixture with the best posterior mean at the target rung, among `candidates` or
