@@ -158,8 +158,14 @@ def check_domains(spec: ExperimentSpec) -> None:
         raise SpecError(f"objective names unknown domain(s) {unknown}; scored domains: {list(scored_domains)}")
 
 
+NO_CHECKPOINTS = 0  # TrainConfig.checkpoint_every that switches the trainer's checkpoints off
+
+
 def trial_bindings(spec: ExperimentSpec, rung_name: str, seed: int = 0) -> list[str]:
-    """The gin bindings a trial of `rung_name` is trained with (after its preset)."""
+    """The gin bindings a trial of `rung_name` is trained with (after its preset). A search trial's
+    product is its result, and a checkpoint of a large model costs gigabytes, so trials write none
+    unless their rung is one of `experiment.checkpoint_rungs` (then a preempted trial resumes from
+    its last checkpoint instead of starting again)."""
     rung = spec.ladder.rung(rung_name)
     sources = spec.trial_setup.sources
     if sources:
@@ -174,8 +180,12 @@ def trial_bindings(spec: ExperimentSpec, rung_name: str, seed: int = 0) -> list[
             f"builtin_domains.max_bytes = {spec.trial_setup.max_bytes}",
             f"builtin_targets.max_bytes = {spec.trial_setup.max_bytes}",
         ]
+    checkpoints = (
+        [] if rung_name in spec.trial_setup.checkpoint_rungs else [f"TrainConfig.checkpoint_every = {NO_CHECKPOINTS}"]
+    )
     return [
         *data,
+        *checkpoints,
         *spec.trial_setup.bindings,
         *rung.bindings,
         f"TRAIN_TOKENS = {rung.tokens}",

@@ -218,9 +218,7 @@ class TrialRunner:
         slot = self._slot()
         self.store.mark_running(t.id, slot)
         setup = self.spec.trial_setup
-        command = trial.command(
-            str(run_dir), setup.trainer, args, setup.imports, keep_checkpoints=t.rung in setup.checkpoint_rungs
-        )
+        command = trial.command(str(run_dir), setup.trainer, args, setup.imports)
         self.jobs[t.id] = (self.executor.submit(command, run_dir, slot), slot)
 
     def _wait(self) -> None:

@@ -203,7 +203,7 @@ class TrialSetup:
     max_bytes: int = 4_000_000
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
     max_restarts: int = 3  # starts after the first of a preempted or lost trial, before it counts as failed
-    checkpoint_rungs: tuple[str, ...] = ()  # rungs whose trials keep checkpoints (the others discard them)
+    checkpoint_rungs: tuple[str, ...] = ()  # rungs whose trials write checkpoints (the others write none)
 
     def __post_init__(self):
         if self.max_restarts < 0:

@@ -1,15 +1,13 @@
 """One trial's process: holds the trial lock for its whole life and runs the trainer in-process.
 
-    python -m admire_jax.experiment.trial [--import=MODULE]... [--discard_checkpoints] RUN_DIR
+    python -m admire_jax.experiment.trial [--import=MODULE]... RUN_DIR
         module:function [TRAINER ARGS...]
 
 The lock tells a restarted controller that this trial is alive (it waits for it instead of
 starting it again). A trial that already has a result does not train again, unless that result
 says `preempted`: it is archived as an earlier invocation (invocations.py) and the trainer resumes
 from the run folder's checkpoint, if it has one. `--import` modules are imported first (gin
-registrations its bindings name, e.g. an evaluation function). `--discard_checkpoints` deletes the
-run's checkpoints once the trial has ended for good (a search trial's product is its result, and
-a checkpoint of a large model costs gigabytes); they are kept while it may still be resumed.
+registrations its bindings name, e.g. an evaluation function).
 Whatever happens, the trial ends with `RUN_DIR/result.json`, unless the process itself is killed.
 
 On a multi-host slice every worker runs this command; only worker 0 (by $SLURM_PROCID,
@@ -20,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -31,8 +28,6 @@ from admire_jax.experiment import invocations, trial_lock
 EXIT_BUSY = 3  # another live process runs this trial
 WORKER_VARIABLES = ("SLURM_PROCID", "TPU_WORKER_ID", "CLOUD_TPU_TASK_ID")
 IMPORT = "--import="
-DISCARD_CHECKPOINTS = "--discard_checkpoints"
-CHECKPOINTS = "checkpoints"  # the trainer's checkpoint folder inside the run folder
 
 
 def command(
@@ -40,7 +35,6 @@ def command(
     trainer: str,
     trainer_args: list[str],
     imports: Sequence[str] = (),
-    keep_checkpoints: bool = True,
 ) -> list[str]:
     """The command line that runs one trial (what executors are given)."""
     return [
@@ -48,7 +42,6 @@ def command(
         "-m",
         "admire_jax.experiment.trial",
         *(IMPORT + m for m in imports),
-        *(() if keep_checkpoints else (DISCARD_CHECKPOINTS,)),
         str(run_dir),
         trainer,
         *trainer_args,
@@ -56,17 +49,13 @@ def command(
 
 
 def main(argv: list[str]) -> int:
-    imports, discard = [], False
-    while argv and (argv[0].startswith(IMPORT) or argv[0] == DISCARD_CHECKPOINTS):
-        if argv[0] == DISCARD_CHECKPOINTS:
-            discard = True
-        else:
-            imports.append(argv[0][len(IMPORT) :])
+    imports = []
+    while argv and argv[0].startswith(IMPORT):
+        imports.append(argv[0][len(IMPORT) :])
         argv = argv[1:]
     if len(argv) < 2:
         print(
-            "usage: python -m admire_jax.experiment.trial [--import=MODULE]... [--discard_checkpoints] "
-            "RUN_DIR module:function [ARGS...]",
+            "usage: python -m admire_jax.experiment.trial [--import=MODULE]... RUN_DIR module:function [ARGS...]",
             file=sys.stderr,
         )
         return 2
@@ -80,22 +69,10 @@ def main(argv: list[str]) -> int:
             if trial_lock.read_result(run_dir) is not None:
                 print(f"{run_dir} already has a result; not training again")
                 return 0
-            code = _run(run_dir, trainer, args, imports)
-            if discard and _ended_for_good(run_dir):
-                shutil.rmtree(os.path.join(run_dir, CHECKPOINTS), ignore_errors=True)
-            return code
+            return _run(run_dir, trainer, args, imports)
     except trial_lock.TrialBusy as exc:
         print(f"trial: {exc}; not starting a second copy", file=sys.stderr)
         return EXIT_BUSY
-
-
-def _ended_for_good(run_dir: str) -> bool:
-    """True once the trial has a result that no restart will resume from."""
-    try:
-        result = trial_lock.read_result(run_dir)
-    except ValueError:
-        return False
-    return result is not None and result.get("status") != invocations.PREEMPTED
 
 
 def worker_index() -> int:

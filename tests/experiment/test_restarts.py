@@ -2,13 +2,12 @@
 
 import json
 import math
-import os
 
 import pytest
 
 from admire_jax.experiment import config, invocations, proposals, trial
 from admire_jax.experiment.controller import Controller
-from admire_jax.train.result import make_result, write_result
+from admire_jax.train.result import write_result
 from tests.experiment.helpers import SMOKE, SYNTHETIC
 from tests.experiment.virtual import VirtualClock, VirtualExecutor, VirtualJob
 
@@ -86,41 +85,14 @@ def test_a_trial_lost_with_its_node_is_started_again(tmp_path):
     assert [r["status"] for r in invocations.earlier(got.run_dir)] == ["lost"]
 
 
-def checkpointing_trainer(argv):
-    """Writes a checkpoint folder and ends as the `--status=` argument says."""
-    run_dir = next(a.split("=", 1)[1] for a in argv if a.startswith("--run_dir="))
-    status = next(a.split("=", 1)[1] for a in argv if a.startswith("--status="))
-    os.makedirs(os.path.join(run_dir, trial.CHECKPOINTS, "1"), exist_ok=True)
-    record = make_result(
-        mixture={}, preset="1m", params=1, tokens=1, steps=1, wall_seconds=1.0, flops=1.0, val_loss={}, status="ok"
-    )
-    record["status"] = status
-    write_result(run_dir, record)
-    return 0
-
-
-@pytest.mark.parametrize(
-    "keep, status, kept",
-    [(False, "ok", False), (False, "failed", False), (False, "preempted", True), (True, "ok", True)],
-)
-def test_a_search_trial_keeps_its_checkpoints_only_if_asked_or_until_it_has_ended(tmp_path, keep, status, kept):
-    run_dir = tmp_path / "trial_00001"
-    trainer = f"{__name__}:checkpointing_trainer"
-    command = trial.command(
-        str(run_dir), trainer, [f"--run_dir={run_dir}", f"--status={status}"], keep_checkpoints=keep
-    )
-    trial.main(command[3:])
-    assert (run_dir / trial.CHECKPOINTS).is_dir() == kept
-    assert json.loads((run_dir / "result.json").read_text())["status"] == status
-
-
-def test_only_the_checkpoint_rungs_keep_checkpoints(tmp_path):
+def test_only_the_checkpoint_rungs_write_checkpoints(tmp_path):
     controller = _controller(tmp_path, "exp", ["experiment.checkpoint_rungs = ['m']"])
     for rung in ("xs", "m"):
         controller.store.add(MIXTURE, rung, controller.runs_root)
     controller.run_unfinished()
-    discard = {name: trial.DISCARD_CHECKPOINTS in job.command for name, _, job in controller.executor.submitted}
-    assert discard == {"trial_00001": True, "trial_00002": False}
+    off = "--gin.TrainConfig.checkpoint_every=0"
+    switched_off = {name: off in job.command for name, _, job in controller.executor.submitted}
+    assert switched_off == {"trial_00001": True, "trial_00002": False}
 
 
 class _SilentExecutor(VirtualExecutor):
