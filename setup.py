@@ -11,7 +11,11 @@ setup(
     ),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["admire_jax", "admire_jax.*"]),
+    # The top-level configs/ folder ships inside the package as admire_jax/configs (gin_cli.CONFIG_ROOT
+    # finds it there in an installed wheel and at the repository root in a source checkout).
+    packages=[*find_packages(include=["admire_jax", "admire_jax.*"]), "admire_jax.configs"],
+    package_dir={"admire_jax.configs": "configs"},
+    package_data={"admire_jax.configs": ["**/*.gin"]},
     python_requires=">=3.10",
     install_requires=[
         "jax>=0.7.0",
