@@ -114,10 +114,10 @@ def resolve(path: str, paths: Sequence[str]) -> str:
 
 
 def _package_file_exists(path: str) -> bool:
-    """Whether 'a/b/f.gin' is the file f.gin of the importable package a.b: gin's own check, which
-    logs an error for every miss and raises TypeError for a namespace package (the repository's
-    `configs/` is one whenever the repository root is on sys.path), so an include that a later
-    search path holds would print errors or fail."""
+    """Whether 'a/b/f.gin' is the file f.gin of the importable package a.b, answering no quietly
+    where gin's own check logs an error (every miss) or raises TypeError (a namespace package, as
+    the repository's `configs/` is whenever the repository root is on sys.path): with gin's check,
+    an include found only under a later search path would print errors or fail."""
     head, name = os.path.split(path)
     if not head or os.path.isabs(head):
         return False
