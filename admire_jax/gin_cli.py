@@ -5,8 +5,9 @@ Every command takes `--gin_file=F` (repeatable), `--gin.NAME=VALUE` (repeatable)
 builds explicit config objects from it and passes those down; nothing below the command line
 clears or re-parses gin (planning a trainer run parses the trainer's files inside `isolated()`,
 which gives the command its own configuration back). A gin file (and any `include` inside one) is
-found as given, else under each search path, the working directory and the package's `configs/`
-folder, in that order.
+found as given, else under each search path, the working directory and the folder holding the
+shipped `configs/` (so 'configs/models/1m.gin' names a shipped preset from any folder), in that
+order; a user's own 'configs/...' in the working directory comes before the shipped one.
 
 Bad input raises UsageError: the commands print it as one line and exit with code 2.
 """
@@ -16,12 +17,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import importlib.util
 import os
 from typing import Any, Callable, Iterator, Sequence
 
 import gin
 
-CONFIG_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+def _config_root() -> str:
+    """The package's `configs/` in an installed wheel, else the repository's top-level `configs/`
+    (a source checkout or an editable install, where the package sits at the repository root)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    shipped = os.path.join(package, "configs")
+    return shipped if os.path.isdir(shipped) else os.path.join(os.path.dirname(package), "configs")
+
+
+CONFIG_ROOT = _config_root()
 """The shipped gin files: models/ (presets), train/, experiments/, bo/, replay/, data/."""
 
 GIN_PREFIX = "--gin."
@@ -87,8 +98,10 @@ def search_paths(args: argparse.Namespace) -> list[str]:
 
 
 def with_default_search_paths(paths: Sequence[str]) -> list[str]:
-    """`paths`, then the working directory and the shipped configs."""
-    return [*paths, os.getcwd(), CONFIG_ROOT]
+    """`paths`, then the working directory and the shipped configs: their parent folder, where
+    'configs/NAME.gin' resolves (the form the docs and the shipped includes use), then the folder
+    itself, where 'models/NAME.gin' does."""
+    return [*paths, os.getcwd(), os.path.dirname(CONFIG_ROOT), CONFIG_ROOT]
 
 
 def resolve(path: str, paths: Sequence[str]) -> str:
@@ -100,9 +113,41 @@ def resolve(path: str, paths: Sequence[str]) -> str:
     raise UsageError(f"gin file not found: {path} (looked in: {', '.join(paths)})")
 
 
-def parse_gin(files: Sequence[str], bindings: Sequence[str], paths: Sequence[str] = (CONFIG_ROOT,)) -> list[str]:
-    """Clear gin and parse `files` (resolved against `paths`) then `bindings`; returns the files'
-    absolute paths. Any gin error is a UsageError naming it."""
+def _package_file_exists(path: str) -> bool:
+    """Whether 'a/b/f.gin' is the file f.gin of the importable package a.b, answering no quietly
+    where gin's own check logs an error (every miss) or raises TypeError (a namespace package, as
+    the repository's `configs/` is whenever the repository root is on sys.path): with gin's check,
+    an include found only under a later search path would print errors or fail."""
+    head, name = os.path.split(path)
+    if not head or os.path.isabs(head):
+        return False
+    try:
+        spec = importlib.util.find_spec(head.replace(os.sep, "."))
+    except (ImportError, ValueError):
+        return False
+    origin = spec.origin if spec is not None else None
+    return origin is not None and os.path.isfile(os.path.join(os.path.dirname(origin), name))
+
+
+def _quiet_package_file_reader() -> None:
+    """gin's package-file reader, with `_package_file_exists` as its existence check."""
+    from gin import config as gin_config
+    from gin import resource_reader
+
+    gin_config._FILE_READERS[:] = [
+        (reader, _package_file_exists if exists is resource_reader.system_path_file_exists else exists)
+        for reader, exists in gin_config._FILE_READERS
+    ]
+
+
+_quiet_package_file_reader()
+
+
+def parse_gin(files: Sequence[str], bindings: Sequence[str], paths: Sequence[str] | None = None) -> list[str]:
+    """Clear gin and parse `files` (resolved against `paths`, by default the working directory and
+    the shipped configs) then `bindings`; returns the files' absolute paths. Any gin error is a
+    UsageError naming it."""
+    paths = with_default_search_paths(()) if paths is None else paths
     resolved = [resolve(f, paths) for f in files]
     gin.clear_config()
     for p in paths:

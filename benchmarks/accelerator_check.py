@@ -129,6 +129,7 @@ def validate(
         "--devices=1",
         "--mesh=data=1",
         "--json",
+        "--accum_steps=1",  # the measured step's own batch, not the smallest accumulation that fits
         f"--gin.GLOBAL_BATCH={batch}",
         f"--gin.SEQ_LEN={seq_len}",
         f"--gin.TransformerConfig.dtype='{dtype}'",

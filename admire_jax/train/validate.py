@@ -1,7 +1,7 @@
 """`admire-jax validate`: compile the full train step of a large config from shapes alone.
 
   admire-jax validate --preset=7b --mesh=data=1,fsdp=8,tensor=1 [--topology=v5p-8] [--json]
-                      [--per_device_batch=4] [--seq_len=2048]
+                      [--per_device_batch=4] [--accum_steps=8] [--seq_len=2048]
 
 No weights are allocated: the state and batch are ShapeDtypeStructs carrying their shardings.
 Targets: a simulated CPU mesh (default, --devices of them), a TPU topology compiled by libtpu
@@ -9,6 +9,10 @@ Targets: a simulated CPU mesh (default, --devices of them), a TPU topology compi
 plugin (`pip install jax-cuda12-plugin`; works without GPUs, see gpu_targets.py). Prints
 per-device memory (arguments, temporaries, peak), whether it fits the device, and the model
 FLOPs per step counted from the config.
+By default the step is the preset's global batch (GLOBAL_BATCH) split over the mesh's data x fsdp
+replicas, with the smallest gradient-accumulation count at which it fits (figures at that count);
+`--accum_steps` fixes the count, and `--per_device_batch` sets the batch, one micro-batch unless
+`--accum_steps` says otherwise.
 Exit codes: 0 fits, 1 does not fit (or failed), 2 bad input.
 """
 
@@ -17,14 +21,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import sys
 
 from admire_jax import gin_cli
 from admire_jax.gin_cli import UsageError
 from admire_jax.train import flags, gpu_targets
+from admire_jax.train.accumulation_search import accumulation_counts, smallest_fitting
+from admire_jax.train.compiled_memory import GIB, compile_oom_message, memory_figures
 
-GIB = 1 << 30
 # Accelerator names (as in `gcloud ... --accelerator-type`) -> libtpu topology, chip config.
 # The number counts TensorCores; v4 and v5p chips have two, run as one megacore device.
 TPU_TOPOLOGIES = {
@@ -43,13 +47,6 @@ TPU_TOPOLOGIES = {
     "v6e-8": ("v6e:2x4", "default"),
     "v6e-16": ("v6e:4x4", "default"),
 }
-# XLA:TPU's compile-time OOM, e.g. "... required for HLO temporaries (30.96G) exceeds available
-# HBM (30.75G)" (the required figure includes the arguments), or the older "Used X of Y hbm".
-_OOM = (
-    re.compile(r"\(([\d.]+)([KMGT])i?B?\)\s*exceeds available \w+ \(([\d.]+)([KMGT])i?B?\)", re.IGNORECASE),
-    re.compile(r"Used\s+([\d.]+)([KMGT]?)\s+of\s+([\d.]+)([KMGT]?)\s+hbm", re.IGNORECASE),
-)
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 class DoesNotFit(Exception):
@@ -105,7 +102,8 @@ def _host_memory_per_device(num_devices: int) -> int:
 
 
 def validate(args, mesh_sizes: dict[str, int]) -> dict:
-    """Compile and measure; the report as a dict (raises DoesNotFit on compile-time OOM)."""
+    """Compile and measure at the accumulation count asked for, else at the smallest that fits;
+    the report as a dict (raises DoesNotFit on compile-time OOM at the count reported)."""
     from admire_jax.data import ByteTokenizer
     from admire_jax.model import sharding
     from admire_jax.train import flops, optimizer, state, step
@@ -121,6 +119,7 @@ def validate(args, mesh_sizes: dict[str, int]) -> dict:
     seq_len = args.seq_len or int(gin_cli.bound("%SEQ_LEN"))
     replicas = mesh.shape["data"] * mesh.shape["fsdp"]
     global_batch = args.per_device_batch * replicas if args.per_device_batch else int(gin_cli.bound("%GLOBAL_BATCH"))
+    counts = _accumulation_counts(args, global_batch, replicas)
     spec = transformer_spec(model_config, str(gin_cli.bound("%PRESET", args.preset or "custom")))
     schedule = optimizer.learning_rate_schedule(1000, learning_rate=1e-4)  # values do not affect memory
     tx = optimizer.adamw(schedule)
@@ -128,68 +127,83 @@ def validate(args, mesh_sizes: dict[str, int]) -> dict:
     available = flops.device_memory_bytes(devices[0]) or _host_memory_per_device(len(devices))
     if args.device_memory_gib:
         available = int(args.device_memory_gib * GIB)
-    try:
-        compiled = step.compile_train_step(
-            spec, mesh, tx, schedule, abstract, shardings, global_batch, seq_len, args.accum_steps
-        )
-    except Exception as exc:
-        message = compile_oom_message(str(exc), available)
-        if message is not None:
-            raise DoesNotFit(message) from None
-        raise
-    mem = compiled.memory_analysis()
-    # The TPU compiler's peak is close to arguments + temporaries; the CPU compiler reports only the
-    # arguments as its peak, so take the larger of its figure and the live-buffer sum.
-    live = mem.argument_size_in_bytes + mem.output_size_in_bytes - mem.alias_size_in_bytes + mem.temp_size_in_bytes
-    peak = max(getattr(mem, "peak_memory_in_bytes", 0), live)
+
+    def measure(accum_steps: int) -> dict:
+        try:
+            compiled = step.compile_train_step(
+                spec, mesh, tx, schedule, abstract, shardings, global_batch, seq_len, accum_steps
+            )
+        except Exception as exc:
+            message = compile_oom_message(str(exc), available)
+            if message is None:
+                raise
+            return {"fits": False, "compile_oom": message}
+        return memory_figures(compiled.memory_analysis(), available)
+
+    accum_steps, figures = smallest_fitting(counts, measure, lambda m: m["fits"])
+    if "compile_oom" in figures:
+        raise DoesNotFit(figures["compile_oom"] + _at_count(accum_steps, global_batch // replicas, len(counts) > 1))
     return {
         "params": int(model_config.total_params()),
         "non_embedding_params": int(spec.non_embedding_params),
-        "peak_bytes_per_device": int(peak),
-        "device_memory_bytes": int(available),
-        "fits": bool(peak <= available),
         "flops_per_step": float(spec.flops_per_step(seq_len, global_batch)),
         "target": target,
         "mesh": dict(mesh.shape),
         "global_batch": global_batch,
         "seq_len": seq_len,
-        "argument_bytes_per_device": int(mem.argument_size_in_bytes),
-        "temp_bytes_per_device": int(mem.temp_size_in_bytes),
-        "output_bytes_per_device": int(mem.output_size_in_bytes),
-        "alias_bytes_per_device": int(mem.alias_size_in_bytes),
+        "per_device_batch": global_batch // replicas,
+        "accum_steps": accum_steps,
+        "accum_searched": len(counts) > 1,
+        **figures,
     }
 
 
-def compile_oom_message(error: str, available: int) -> str | None:
-    """'does not fit: needs X GiB of Y GiB' for a compiler out-of-memory error, else None."""
-    match = next(filter(None, (pattern.search(error) for pattern in _OOM)), None)
-    if match is not None:
-        needed, total = _bytes(*match.group(1, 2)), _bytes(*match.group(3, 4))
-        return f"does not fit: needs {needed / GIB:.2f} GiB of {total / GIB:.2f} GiB"
-    if "RESOURCE_EXHAUSTED" in error:
-        return f"does not fit in {available / GIB:.2f} GiB: {error.strip().splitlines()[0]}"
-    return None
+def _accumulation_counts(args, global_batch: int, replicas: int) -> list[int]:
+    """The counts to try: the one of --accum_steps, 1 for --per_device_batch, else every count the
+    batch splits into (the search's candidates)."""
+    if global_batch % replicas:
+        raise UsageError(f"global batch {global_batch} does not split over {replicas} data x fsdp replicas")
+    if args.accum_steps is not None:
+        if args.accum_steps < 1 or global_batch % (replicas * args.accum_steps):
+            raise UsageError(
+                f"--accum_steps={args.accum_steps} does not split {global_batch // replicas} sequences per "
+                f"replica into equal micro-batches"
+            )
+        return [args.accum_steps]
+    return [1] if args.per_device_batch else accumulation_counts(global_batch, replicas)
 
 
-def _bytes(number: str, unit: str) -> float:
-    return float(number) * _UNITS[unit.upper()]
+def _at_count(accum_steps: int, per_device: int, searched: bool) -> str:
+    """' even with accum_steps=N (micro-batches of M per device)' after a search found no count
+    that fits, else ''."""
+    if not searched:
+        return ""
+    return f" even with accum_steps={accum_steps} (micro-batches of {per_device // accum_steps} per device)"
 
 
 def _print_report(r: dict) -> None:
     g = lambda b: f"{b / GIB:8.2f} GiB"
-    print(f"target {r['target']}  mesh {r['mesh']}  batch {r['global_batch']} x {r['seq_len']}")
+    micro = r["per_device_batch"] // r["accum_steps"]
+    print(
+        f"target {r['target']}  mesh {r['mesh']}  batch {r['global_batch']} x {r['seq_len']} "
+        f"({r['per_device_batch']} per device; accum_steps {r['accum_steps']}: micro-batches of {micro})"
+    )
     print(f"params {r['params']:,} ({r['non_embedding_params']:,} non-embedding)")
     print(
         f"per device: arguments {g(r['argument_bytes_per_device'])}  temporaries {g(r['temp_bytes_per_device'])}  "
         f"peak {g(r['peak_bytes_per_device'])}  of {g(r['device_memory_bytes'])}"
     )
     print(f"model FLOPs per step {r['flops_per_step']:.4g}")
-    print(
-        "fits"
-        if r["fits"]
-        else f"does not fit: needs {r['peak_bytes_per_device'] / GIB:.2f} GiB "
-        f"of {r['device_memory_bytes'] / GIB:.2f} GiB"
-    )
+    if not r["fits"]:
+        needs = f"needs {r['peak_bytes_per_device'] / GIB:.2f} GiB of {r['device_memory_bytes'] / GIB:.2f} GiB"
+        print(f"does not fit: {needs}{_at_count(r['accum_steps'], r['per_device_batch'], r['accum_searched'])}")
+    elif r["accum_searched"] and r["accum_steps"] > 1:
+        print(
+            f"fits with accum_steps={r['accum_steps']}, the smallest count that fits "
+            f"(train with --gin.TrainConfig.accum_steps={r['accum_steps']})"
+        )
+    else:
+        print("fits")
 
 
 @gin_cli.clears_gin
@@ -202,9 +216,15 @@ def main(argv: list[str]) -> int:
         f"GPUs (needs jax-cuda12-plugin): e.g. 8xh100, 16xa100",
     )
     p.add_argument("--devices", type=int, default=8, help="simulated CPU devices (CPU target)")
-    p.add_argument("--per_device_batch", type=int, help="sequences per data/fsdp replica (default: GLOBAL_BATCH)")
+    p.add_argument(
+        "--per_device_batch", type=int, help="sequences per data/fsdp replica (default: GLOBAL_BATCH split over them)"
+    )
     p.add_argument("--seq_len", type=int, help="default: SEQ_LEN of the preset")
-    p.add_argument("--accum_steps", type=int, default=1)
+    p.add_argument(
+        "--accum_steps",
+        type=int,
+        help="micro-batches per step (default: the smallest count that fits; 1 with --per_device_batch)",
+    )
     p.add_argument("--device_memory_gib", type=float, help="override the target's device memory")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     try:
@@ -223,7 +243,17 @@ def main(argv: list[str]) -> int:
         print(f"admire-jax validate: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        keys = ("params", "peak_bytes_per_device", "device_memory_bytes", "fits", "flops_per_step", "target")
+        keys = (
+            "params",
+            "peak_bytes_per_device",
+            "device_memory_bytes",
+            "fits",
+            "flops_per_step",
+            "target",
+            "global_batch",
+            "per_device_batch",
+            "accum_steps",
+        )
         print(json.dumps({k: report[k] for k in keys}))
     else:
         _print_report(report)

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from admire_jax.train import gpu_targets, validate
+from admire_jax.train import compiled_memory, gpu_targets, validate
 
-GIB = 1 << 30
+GIB = compiled_memory.GIB
 
 
 def test_7b_on_simulated_8_device_mesh_reports_json(capsys):
@@ -24,7 +24,18 @@ def test_7b_on_simulated_8_device_mesh_reports_json(capsys):
         ]
     )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(report) == {"params", "peak_bytes_per_device", "device_memory_bytes", "fits", "flops_per_step", "target"}
+    assert set(report) == {
+        "params",
+        "peak_bytes_per_device",
+        "device_memory_bytes",
+        "fits",
+        "flops_per_step",
+        "target",
+        "global_batch",
+        "per_device_batch",
+        "accum_steps",
+    }
+    assert (report["global_batch"], report["per_device_batch"], report["accum_steps"]) == (8, 1, 1)
     assert 6.5e9 < report["params"] < 7.5e9
     # fp32 params + two Adam moments, split 8 ways, is a lower bound on each device's memory
     assert report["peak_bytes_per_device"] > 12 * 6.9e9 / 8
@@ -51,13 +62,63 @@ def test_too_small_device_says_does_not_fit(capsys):
     assert "does not fit: needs" in out and "GiB of 0.00 GiB" in out
 
 
+def _report(capsys, argv: list[str]) -> tuple[int, dict]:
+    code = validate.main([*argv, "--json"])
+    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+# 1m with 4 sequences per step on one device (accumulation counts 1, 2, 4): few compilations, and
+# 256-token sequences, whose activations outweigh the model's state
+SMALL_STEP = ["--preset=1m", "--mesh=data=1", "--devices=1", "--gin.GLOBAL_BATCH=4"]
+
+
+@pytest.mark.slow
+def test_without_a_batch_the_smallest_accumulation_count_that_fits_is_reported(capsys):
+    """Given a memory between the figures at 1 and 2 micro-batches, validate answers with 2."""
+    peaks = {}
+    for count in (1, 2):
+        code, report = _report(capsys, [*SMALL_STEP, f"--accum_steps={count}"])
+        assert code == 0 and report["accum_steps"] == count and report["per_device_batch"] == 4
+        peaks[count] = report["peak_bytes_per_device"]
+    assert peaks[1] > peaks[2]  # activations shrink with the micro-batch
+    memory = f"--device_memory_gib={(peaks[1] + peaks[2]) / 2 / GIB}"
+
+    assert validate.main([*SMALL_STEP, memory]) == 0
+    out = capsys.readouterr().out
+    assert "batch 4 x 256 (4 per device; accum_steps 2: micro-batches of 2)" in out
+    assert "fits with accum_steps=2, the smallest" in out and "--gin.TrainConfig.accum_steps=2" in out
+    # a per-device batch without --accum_steps is measured at one micro-batch: here it does not fit
+    code, report = _report(capsys, [*SMALL_STEP, memory, "--per_device_batch=4"])
+    assert code == 1 and report["accum_steps"] == 1 and report["peak_bytes_per_device"] == peaks[1]
+
+
+def test_where_no_count_fits_the_largest_is_reported(capsys):
+    assert validate.main([*SMALL_STEP, "--device_memory_gib=0.0001"]) == 1
+    out = capsys.readouterr().out
+    assert "does not fit: needs" in out and "even with accum_steps=4 (micro-batches of 1 per device)" in out
+
+
+@pytest.mark.slow
+def test_7b_on_8_way_fsdp_answers_with_a_count_that_fits(capsys):
+    """The preset's 1024 sequences over fsdp=8 are 128 per device: about 350 GiB at one
+    micro-batch. On 80 GiB devices (an H100's memory) validate names the count that fits."""
+    argv = ["--gin_file=configs/models/7b.gin", "--mesh=data=1,fsdp=8,tensor=1", "--device_memory_gib=80"]
+    code, report = _report(capsys, argv)
+    assert code == 0 and report["fits"] is True
+    assert (report["global_batch"], report["per_device_batch"]) == (1024, 128)
+    assert 1 < report["accum_steps"] < 128 and report["peak_bytes_per_device"] <= 80 * GIB
+    smaller = report["accum_steps"] // 2  # the counts are powers of two here
+    code, at_smaller = _report(capsys, [*argv, f"--accum_steps={smaller}"])
+    assert code == 1 and at_smaller["peak_bytes_per_device"] > 80 * GIB
+
+
 def test_compiler_oom_text_becomes_a_short_message():
     text = (
         "RESOURCE_EXHAUSTED: E1000: CompileTimeHbmOom: Ran out of memory on HBM, the total memory "
         "required for HLO temporaries (30.96G) exceeds available HBM (30.75G). HLO module: jit_train_step."
     )
-    assert validate.compile_oom_message(text, 32 * GIB) == "does not fit: needs 30.96 GiB of 30.75 GiB"
-    assert validate.compile_oom_message("INVALID_ARGUMENT: shapes", GIB) is None
+    assert compiled_memory.compile_oom_message(text, 32 * GIB) == "does not fit: needs 30.96 GiB of 30.75 GiB"
+    assert compiled_memory.compile_oom_message("INVALID_ARGUMENT: shapes", GIB) is None
 
 
 @pytest.mark.parametrize(
@@ -70,6 +131,8 @@ def test_compiler_oom_text_becomes_a_short_message():
         (["--preset=1m", "--topology=12xh100"], "multiple of 8"),
         (["--preset=1m", "--frobnicate"], "unrecognised argument"),
         ([], "--preset"),
+        (["--preset=1m", "--mesh=data=1", "--devices=1", "--accum_steps=3"], "--accum_steps=3 does not split 32"),
+        (["--preset=1m", "--mesh=fsdp=8", "--gin.GLOBAL_BATCH=12"], "global batch 12 does not split over 8"),
     ],
 )
 def test_bad_input_is_exit_2_with_a_message(capsys, argv, expected):
