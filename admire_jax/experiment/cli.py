@@ -44,6 +44,8 @@ def _parser(command: str, description: str) -> gin_cli.ArgumentParser:
 
 
 def optimize(argv: list[str]) -> int:
+    from admire_jax.experiment import config
+
     p = _parser("optimize", "Search the best data mixture with multi-fidelity BO.")
     p.add_argument("--warm_start", help="runs table (as written by `admire-jax export`) told before searching")
     p.add_argument("--check_seeds", type=int, help="train recommended and uniform at the target rung with N seeds")
@@ -58,6 +60,8 @@ def optimize(argv: list[str]) -> int:
             print(f"admire-jax optimize: no --gin_file; running the demo ({DEMO})")
         paths = gin_cli.given_search_paths(args)
         controller = _open(args.gin_file, bindings, paths, args.exp_dir)
+        if not controller.spec.trial_setup.sources:  # instruction sources are prepared by config.load
+            config.prepare_data(controller.spec)
     except (SpecError, ValueError) as exc:
         return _fail("optimize", exc)
     saved = {"gin_files": list(controller.exp.gin_files), "gin_bindings": bindings, "gin_search_paths": paths}

@@ -22,7 +22,18 @@ import numpy as np
 from flax import nnx
 from tqdm import tqdm
 
-from admire_jax.train import checkpoint, compilation_cache, evaluation, flops, host_data, optimizer, result, state, step
+from admire_jax.train import (
+    checkpoint,
+    compilation_cache,
+    data_fingerprints,
+    evaluation,
+    flops,
+    host_data,
+    optimizer,
+    result,
+    state,
+    step,
+)
 from admire_jax.train.model_spec import ModelSpec, batch_partition_spec
 
 
@@ -98,12 +109,18 @@ def train(
     peak_flops_per_device: float | None = None,
     evaluations: Mapping[str, Callable[[Any, Any], float]] | None = None,
     tokenizer: Any = None,
+    fingerprints: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Train (resuming from the latest checkpoint in `run_dir`), evaluate, write and return the result.
 
     A resumed run reports totals over all its invocations: steps, tokens, FLOPs and wall seconds.
     `evaluations` ({name: fn(model, tokenizer) -> float}) score the final model into "scores".
+    `fingerprints` (of the data and tokenizer) are recorded with the checkpoints; resuming with
+    others raises data_fingerprints.FingerprintMismatch before anything is trained or written.
     """
+    data_fingerprints.check_and_record(
+        os.path.join(run_dir, "checkpoints"), fingerprints, writer=jax.process_index() == 0
+    )
     start_time = time.time() - _earlier_wall_seconds(run_dir)
     hits_before = compilation_cache.cache_hits()
     run = _Run()

@@ -51,7 +51,7 @@ def test_local_gin_adds_user_corpora(tmp_path):
     # A prepared TFDS dataset named in the catalogue mapping (here: the corpus just built).
     with gin.unlock_config():
         gin.bind_parameter("configured_domains.catalogue", {"mine_by_name": "admire_local_corpus/mine"})
-        gin.bind_parameter("configured_domains.tfds_data_dir", str(tmp_path / "local"))
+        gin.bind_parameter("tfds_domain.data_dir", str(tmp_path / "local"))
     with_catalogue = configured_domains()
     assert [d.name for d in with_catalogue] == ["licenses", "mine", "mine_by_name"]
     assert list(with_catalogue[2].documents("train")) == list(domains[1].documents("train"))
