@@ -118,9 +118,7 @@ def train(
     `fingerprints` (of the data and tokenizer) are recorded with the checkpoints; resuming with
     others raises data_fingerprints.FingerprintMismatch before anything is trained or written.
     """
-    data_fingerprints.check_and_record(
-        os.path.join(run_dir, "checkpoints"), fingerprints, writer=jax.process_index() == 0
-    )
+    data_fingerprints.check_and_record(run_dir, fingerprints, writer=jax.process_index() == 0)
     start_time = time.time() - _earlier_wall_seconds(run_dir)
     hits_before = compilation_cache.cache_hits()
     run = _Run()
