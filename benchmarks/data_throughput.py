@@ -1,14 +1,20 @@
 """Tokens per second delivered by MixtureLoader on one CPU core, against the trainer's need.
 
-17 domains (the six built-in training domains plus eleven local corpora, one per large
+Default: 17 domains (the six built-in training domains plus eleven local corpora, one per large
 standard-library package, prepared through the project's TFDS builder), random mixture
 weights, `loader.batch(step)` for consecutive steps. Setup (building and tokenising) is timed
 apart from delivery. With --trainer_steps N > 0 the same run then trains the 1M-parameter
 proxy (`admire-jax train --preset=1m`) for N steps on this machine and reports the ratio of
-the loader's tokens per second to the trainer's. Usage:
+the loader's tokens per second to the trainer's.
+
+With --generated_mb M: 8 domains of generated text, M MB in all, as local JSONL corpora; reports
+the token cache's build rate on every core (bytes, and with --sentencepiece also a SentencePiece
+model trained on a 4 MB sample), the loader's rate from the memory-mapped cache, and the process's
+anonymous resident memory (RssAnon) after 100 batches, which should not grow with M. Usage:
 
     python benchmarks/data_throughput.py [--seq_len 512] [--batch 64] [--steps 400]
-                                         [--trainer_steps 30] [--json]
+                                         [--trainer_steps 30] [--generated_mb 100 [--sentencepiece]]
+                                         [--json]
 """
 
 from __future__ import annotations
@@ -27,9 +33,47 @@ import time
 
 import numpy as np
 
-from admire_jax.data import ByteTokenizer, MixtureLoader, builtin_domains, data_root, local_domain
+from admire_jax.data import ByteTokenizer, MixtureLoader, builtin_domains, data_root, local_domain, train_sentencepiece
+from admire_jax.data.prepare import sample
+from admire_jax.data.token_cache import prepare_split
 
 LOCAL_PACKAGES = 11  # 6 built-in + 11 local = 17, as many domains as the Pile has
+GENERATED_DOMAINS = 8
+
+
+def _generated_domains(data_dir: pathlib.Path, megabytes: int) -> list:
+    """GENERATED_DOMAINS corpora of made-up words (a Zipf lexicon per domain), `megabytes` in all."""
+    domains = []
+    for d in range(GENERATED_DOMAINS):
+        rng = np.random.default_rng(d)
+        lexicon = np.array(
+            ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), rng.integers(2, 10))) for _ in range(5000)]
+        )
+        zipf = 1.0 / np.arange(1, len(lexicon) + 1)
+        jsonl = data_dir / "generated_sources" / f"{megabytes}mb_{d}.jsonl"
+        jsonl.parent.mkdir(parents=True, exist_ok=True)
+        if not jsonl.exists():
+            with open(jsonl, "w", encoding="utf-8") as f:
+                written = 0
+                while written < megabytes * 1e6 / GENERATED_DOMAINS:
+                    text = " ".join(rng.choice(lexicon, 400, p=zipf / zipf.sum()))
+                    written += len(text)
+                    f.write(json.dumps({"text": text}) + "\n")
+        domains.append(local_domain(f"generated_{megabytes}mb_{d}", jsonl, data_dir=data_dir / "generated_tfds"))
+    return domains
+
+
+def _prepare_rate(domains: list, tokenizer, data_dir: pathlib.Path) -> float:
+    """Tokens per second of building every train cache on every core."""
+    settings = {"processes": os.cpu_count() or 1, "progress": False}
+    t0 = time.perf_counter()
+    tokens = sum(prepare_split(d, "train", tokenizer, data_dir, settings)["tokens"] for d in domains)
+    return tokens / (time.perf_counter() - t0)
+
+
+def _rss_anon_mb() -> float:
+    with open("/proc/self/status", encoding="utf-8") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssAnon:")) / 1024
 
 
 def _local_domains(data_dir: pathlib.Path) -> list:
@@ -93,13 +137,23 @@ def main() -> None:
         "--trainer_steps", type=int, default=0, help="also train the 1m proxy this many steps (all cores) and compare"
     )
     parser.add_argument("--data_dir", default=None, help="cache root (default: data_root())")
+    parser.add_argument("--generated_mb", type=int, default=0, help="8 generated domains of this many MB in all")
+    parser.add_argument("--sentencepiece", action="store_true", help="with --generated_mb: also a SentencePiece run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    os.sched_setaffinity(0, {args.core})
     data_dir = data_root(args.data_dir)
+    extra = {}
+    if args.generated_mb:
+        domains = _generated_domains(data_dir, args.generated_mb)
+        extra["prepare_tokens_per_second_bytes"] = _prepare_rate(domains, ByteTokenizer(), data_dir)
+        if args.sentencepiece:
+            spm = train_sentencepiece(sample(domains, 4_000_000), data_dir / "bench_spm" / "spm", vocab_size=8192)
+            extra["prepare_tokens_per_second_sentencepiece"] = _prepare_rate(domains, spm, data_dir)
+    os.sched_setaffinity(0, {args.core})
 
     t0 = time.perf_counter()
-    domains = builtin_domains(data_dir=data_dir) + _local_domains(data_dir)
+    if not args.generated_mb:
+        domains = builtin_domains(data_dir=data_dir) + _local_domains(data_dir)
     weights = np.random.default_rng(0).dirichlet(np.ones(len(domains)))
     loader = MixtureLoader(
         domains,
@@ -126,7 +180,9 @@ def main() -> None:
         "tokens_per_second": tokens / delivery_s,
         "ms_per_batch": 1e3 * delivery_s / args.steps,
         "setup_seconds": setup_s,
-        "train_tokens_held": int(sum(loader.windows) * args.seq_len),
+        "train_tokens_cached": int(sum(loader.windows) * args.seq_len),
+        "rss_anon_mb_after_batches": _rss_anon_mb(),
+        **extra,
         "max_epochs_at_end": max(loader.epochs(args.steps).values()),
         "machine": f"{platform.processor() or platform.machine()}, 1 core pinned ({os.cpu_count()} present)",
         "keys": sorted(batch),

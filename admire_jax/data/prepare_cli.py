@@ -41,8 +41,8 @@ def main(argv: list[str]) -> int:
             path = train_configured_sentencepiece(args.vocab_size, args.sample_bytes)
             print(f"trained SentencePiece model {path}")
         records = prepare_configured()
-    except (UsageError, ValueError) as exc:
-        print(f"admire-jax prepare: {exc}", file=sys.stderr)
+    except (UsageError, ValueError) as exc:  # gin appends "In call to configurable ..." lines: dropped
+        print(f"admire-jax prepare: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     print(f"{'domain':<24}{'split':<12}{'documents':>11}{'tokens':>14}")
     for r in records:
