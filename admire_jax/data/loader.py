@@ -23,7 +23,7 @@ import numpy as np
 
 from admire_jax.data.domain import Domain, check_unique
 from admire_jax.data.interleave import Interleave
-from admire_jax.data.packing import pack_windows
+from admire_jax.data.packing import window_examples
 from admire_jax.data.stream import token_stream
 from admire_jax.data.tokenizer import ByteTokenizer, Tokenizer
 
@@ -36,8 +36,6 @@ class StreamWindows:
 
     tokens: np.ndarray  # [T], possibly a memory map
     seq_len: int
-    eos_id: int
-    pad_id: int
     items: int = dataclasses.field(init=False)  # W
     slack: int = dataclasses.field(init=False)  # largest cut offset
 
@@ -47,7 +45,10 @@ class StreamWindows:
         self.slack = min(len(self.tokens) - 1 - self.items * self.seq_len, self.seq_len - 1)
 
     def read(self, index_R: np.ndarray, cut: int) -> dict[str, np.ndarray]:
-        return pack_windows(self.tokens, cut + index_R * self.seq_len, self.seq_len, self.eos_id, self.pad_id)
+        """{'windows': [R, L + 1] int32}: the tokens of the windows (examples are cut from the
+        whole batch at once, `window_examples`)."""
+        idx_RxL1 = (cut + index_R * self.seq_len)[:, None] + np.arange(self.seq_len + 1, dtype=np.int64)
+        return {"windows": np.asarray(self.tokens[idx_RxL1], dtype=np.int32)}
 
 
 @gin.configurable(denylist=["domains", "weights", "tokenizer"])
@@ -110,7 +111,7 @@ class MixtureLoader:
                     f"domain {domain.name!r} has {len(tokens)} train tokens, fewer than "
                     f"one sequence of seq_len + 1 = {self.seq_len + 1}"
                 )
-            readers.append(StreamWindows(tokens, self.seq_len, self.tokenizer.eos_id, self.tokenizer.pad_id))
+            readers.append(StreamWindows(tokens, self.seq_len))
         return readers
 
     def counts_at(self, step: int) -> dict[str, int]:
@@ -133,8 +134,8 @@ class MixtureLoader:
 
     def batch(self, step: int) -> dict[str, np.ndarray]:
         """This process's rows of the global batch of `step`, each array [B / P, L]."""
-        batch, repeated = self.order.read(step, self.readers)
+        read, repeated = self.order.read(step, self.readers)
         for name in sorted(repeated - self._warned_repeat):
             self._warned_repeat.add(name)
             _LOG.warning("data: domain %r ran out of train tokens at step %d; repeating it", name, step)
-        return batch
+        return window_examples(read["windows"], None, self.tokenizer.eos_id)
