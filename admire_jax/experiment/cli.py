@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from admire_jax import gin_cli
-from admire_jax.experiment.spec import SpecError
+from admire_jax.experiment.spec import DEFAULT_TRAINER, SpecError
 
 SAVED_ARGS = "experiment.json"
 DEMO = os.path.join(gin_cli.CONFIG_ROOT, "experiments", "demo.gin")
@@ -60,7 +60,8 @@ def optimize(argv: list[str]) -> int:
             print(f"admire-jax optimize: no --gin_file; running the demo ({DEMO})")
         paths = gin_cli.given_search_paths(args)
         controller = _open(args.gin_file, bindings, paths, args.exp_dir)
-        if not controller.spec.trial_setup.sources:  # instruction sources are prepared by config.load
+        setup = controller.spec.trial_setup
+        if setup.trainer == DEFAULT_TRAINER and not setup.sources:  # (instruction sources: in config.load)
             config.prepare_data(controller.spec)
     except (SpecError, ValueError) as exc:
         return _fail("optimize", exc)
