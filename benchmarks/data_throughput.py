@@ -35,7 +35,7 @@ import numpy as np
 
 from admire_jax.data import ByteTokenizer, MixtureLoader, builtin_domains, data_root, local_domain, train_sentencepiece
 from admire_jax.data.prepare import sample
-from admire_jax.data.token_cache import prepare_split
+from admire_jax.data.token_cache import is_cached, prepare_split
 
 LOCAL_PACKAGES = 11  # 6 built-in + 11 local = 17, as many domains as the Pile has
 GENERATED_DOMAINS = 8
@@ -63,12 +63,13 @@ def _generated_domains(data_dir: pathlib.Path, megabytes: int) -> list:
     return domains
 
 
-def _prepare_rate(domains: list, tokenizer, data_dir: pathlib.Path) -> float:
-    """Tokens per second of building every train cache on every core."""
+def _prepare_rate(domains: list, tokenizer, data_dir: pathlib.Path) -> float | None:
+    """Tokens per second of building the train caches not built yet, on every core (None: all were)."""
     settings = {"processes": os.cpu_count() or 1, "progress": False}
+    missing = [d for d in domains if not is_cached(d, "train", tokenizer, data_dir)]
     t0 = time.perf_counter()
-    tokens = sum(prepare_split(d, "train", tokenizer, data_dir, settings)["tokens"] for d in domains)
-    return tokens / (time.perf_counter() - t0)
+    tokens = sum(prepare_split(d, "train", tokenizer, data_dir, settings)["tokens"] for d in missing)
+    return tokens / (time.perf_counter() - t0) if missing else None
 
 
 def _rss_anon_mb() -> float:
