@@ -1,6 +1,7 @@
 """The domain registry and the tokenizer choice: names from bindings, forwarding to trials, and a
 model vocabulary that follows the configured tokenizer."""
 
+import json
 import os
 
 import gin
@@ -107,3 +108,15 @@ def test_the_model_vocabulary_follows_the_tokenizer_in_rung_pricing(spm_model):
     with_spm = plan("1m", [f"configured_tokenizer.path = '{spm_model}'"])
     assert with_spm.non_embedding_params == with_bytes.non_embedding_params
     assert with_spm.flops > with_bytes.flops  # the output projection is 640 wide instead of 384
+
+
+def test_the_model_vocabulary_follows_the_tokenizer_in_validate(spm_model, capsys):
+    from admire_jax.train import validate
+
+    reports = {}
+    for name, path in (("byte", "byte"), ("spm", str(spm_model))):
+        argv = ["--preset=1m", "--per_device_batch=1", "--seq_len=32", "--json"]
+        assert validate.main([*argv, f"--gin.configured_tokenizer.path='{path}'"]) == 0
+        reports[name] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    d_model = 128  # the 1m preset: embedding and output projection each grow by (640 - 384) x d_model
+    assert reports["spm"]["params"] - reports["byte"]["params"] == 2 * (640 - 384) * d_model
