@@ -87,3 +87,10 @@ def test_data_root_precedence(tmp_path, monkeypatch):
     gin.clear_config()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert data_root() == tmp_path / "home" / ".cache" / "admire_jax"
+
+
+def test_sentencepiece_gin_names_the_model_prepare_trains():
+    from admire_jax.data.tokenizer_choice import configured_tokenizer_path
+
+    _parse("sentencepiece.gin", ["TOKENIZER = 'tok/spm.model'"])
+    assert configured_tokenizer_path() == "tok/spm.model"
