@@ -1,6 +1,8 @@
 """The token cache: built once, memory-mapped, the same for any number of processes."""
 
+import concurrent.futures
 import json
+import multiprocessing
 
 import numpy as np
 import pytest
@@ -76,3 +78,13 @@ def test_a_split_of_empty_documents_names_the_domain(tmp_path):
     with pytest.raises(EmptySplitError, match="domain 'silent': the train split has no non-empty"):
         token_stream(Domain("silent", BlankSource()), "train", TOK, tmp_path)
     assert not list(tmp_path.rglob("train.*"))  # nothing half-built is left as a cache
+
+
+def test_concurrent_builders_write_one_cache(corpus_domain, tmp_path):
+    settings = {"processes": 1, "progress": False}
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        metas = list(pool.map(prepare_split, *zip(*[(corpus_domain, "train", TOK, tmp_path, settings)] * 2)))
+    assert metas[0] == metas[1]
+    folder = cache_folder(corpus_domain, TOK, tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", "train.bin", "train.json"]  # no leftovers
