@@ -7,7 +7,7 @@ apart from delivery. With --trainer_steps N > 0 the same run then trains the 1M-
 proxy (`admire-jax train --preset=1m`) for N steps on this machine and reports the ratio of
 the loader's tokens per second to the trainer's.
 
-With --generated_mb M: 8 domains of generated text, M MB in all, as local JSONL corpora; reports
+With --generated_mb M: 8 domains of generated text, M MB in all, made on the fly; reports
 the token cache's build rate on every core (bytes, and with --sentencepiece also a SentencePiece
 model trained on a 4 MB sample), the loader's rate from the memory-mapped cache, and the process's
 anonymous resident memory (RssAnon) after 100 batches, which should not grow with M. Usage:
@@ -20,6 +20,8 @@ anonymous resident memory (RssAnon) after 100 batches, which should not grow wit
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -33,7 +35,15 @@ import time
 
 import numpy as np
 
-from admire_jax.data import ByteTokenizer, MixtureLoader, builtin_domains, data_root, local_domain, train_sentencepiece
+from admire_jax.data import (
+    ByteTokenizer,
+    Domain,
+    MixtureLoader,
+    builtin_domains,
+    data_root,
+    local_domain,
+    train_sentencepiece,
+)
 from admire_jax.data.prepare import sample
 from admire_jax.data.token_cache import is_cached, prepare_split
 
@@ -41,26 +51,47 @@ LOCAL_PACKAGES = 11  # 6 built-in + 11 local = 17, as many domains as the Pile h
 GENERATED_DOMAINS = 8
 
 
-def _generated_domains(data_dir: pathlib.Path, megabytes: int) -> list:
-    """GENERATED_DOMAINS corpora of made-up words (a Zipf lexicon per domain), `megabytes` in all."""
-    domains = []
-    for d in range(GENERATED_DOMAINS):
-        rng = np.random.default_rng(d)
+@dataclasses.dataclass(frozen=True)
+class GeneratedSource:
+    """Documents of made-up words (a Zipf lexicon of its own), each a pure function of (seed,
+    split, index): a corpus of any size with no source files, read by position like a TFDS one
+    (the token cache and the loader see what they see for user data)."""
+
+    seed: int
+    train_documents: int
+    words: int = 400
+
+    @property
+    def fingerprint(self) -> str:
+        return f"generated-{self.seed}-{self.train_documents}-{self.words}"
+
+    def count(self, split: str) -> int:
+        return self.train_documents if split == "train" else max(1, self.train_documents // 20)
+
+    def documents(self, split: str, start: int = 0, stop: int | None = None):
+        rng = np.random.default_rng(self.seed)
         lexicon = np.array(
             ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), rng.integers(2, 10))) for _ in range(5000)]
         )
-        zipf = 1.0 / np.arange(1, len(lexicon) + 1)
-        jsonl = data_dir / "generated_sources" / f"{megabytes}mb_{d}.jsonl"
-        jsonl.parent.mkdir(parents=True, exist_ok=True)
-        if not jsonl.exists():
-            with open(jsonl, "w", encoding="utf-8") as f:
-                written = 0
-                while written < megabytes * 1e6 / GENERATED_DOMAINS:
-                    text = " ".join(rng.choice(lexicon, 400, p=zipf / zipf.sum()))
-                    written += len(text)
-                    f.write(json.dumps({"text": text}) + "\n")
-        domains.append(local_domain(f"generated_{megabytes}mb_{d}", jsonl, data_dir=data_dir / "generated_tfds"))
-    return domains
+        cdf = np.cumsum(1.0 / np.arange(1, len(lexicon) + 1))
+        for i in range(start, self.count(split) if stop is None else stop):
+            draw = np.random.default_rng([self.seed, split == "train", i]).random(self.words) * cdf[-1]
+            yield " ".join([lexicon[k] for k in np.searchsorted(cdf, draw).tolist()]).encode()
+
+
+@functools.lru_cache(maxsize=None)
+def _lexicon(seed: int) -> tuple[list[str], np.ndarray]:
+    """5000 made-up words and their cumulative Zipf weights."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = ["".join(rng.choice(letters, rng.integers(2, 10))) for _ in range(5000)]
+    return words, np.cumsum(1.0 / np.arange(1, len(words) + 1))
+
+
+def _generated_domains(megabytes: int) -> list:
+    """GENERATED_DOMAINS domains of `megabytes` MB of train text in all (about 2.6 kB a document)."""
+    documents = int(megabytes * 1e6 / GENERATED_DOMAINS / 2600)
+    return [Domain(f"generated_{d}", GeneratedSource(d, documents)) for d in range(GENERATED_DOMAINS)]
 
 
 def _prepare_rate(domains: list, tokenizer, data_dir: pathlib.Path) -> float | None:
@@ -145,7 +176,7 @@ def main() -> None:
     data_dir = data_root(args.data_dir)
     extra = {}
     if args.generated_mb:
-        domains = _generated_domains(data_dir, args.generated_mb)
+        domains = _generated_domains(args.generated_mb)
         extra["prepare_tokens_per_second_bytes"] = _prepare_rate(domains, ByteTokenizer(), data_dir)
         if args.sentencepiece:
             spm = train_sentencepiece(sample(domains, 4_000_000), data_dir / "bench_spm" / "spm", vocab_size=8192)
