@@ -99,7 +99,8 @@ class Interleave:
                 salt = zlib.crc32(self.names[d].encode())
                 rng = np.random.default_rng([self.seed, salt, epoch, 0xE90C])
                 cut = int(rng.integers(0, reader.slack + 1))
-                self._epochs[key] = (rng.permutation(int(reader.items)), cut)
+                order = rng.permutation(int(reader.items))  # int32 when it fits: 4 bytes an item
+                self._epochs[key] = (order.astype(np.int32) if reader.items < 2**31 else order, cut)
                 if len(self._epochs) > _EPOCHS_KEPT:
                     self._epochs.popitem(last=False)
             self._epochs.move_to_end(key)
