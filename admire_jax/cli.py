@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("admire_jax.experiment.cli:export", "write an experiment's trials as a replay-format runs table"),
     "replay": ("admire_jax.bench.cli:main", "replay BO and baselines over a table of finished runs"),
     "generate-table": ("admire_jax.bench.generate_cli:main", "write a synthetic run table with a known truth"),
+    "prepare": ("admire_jax.data.prepare_cli:main", "tokenise the configured domains once (and train a tokenizer)"),
     "train": ("admire_jax.train.cli:main", "train one model on one mixture (gin-configured)"),
     "validate": ("admire_jax.train.validate:main", "compile a large config ahead of time; report memory and FLOPs"),
 }

@@ -6,7 +6,7 @@ from admire_jax.data import ByteTokenizer, builtin_domains, MixtureLoader, valid
 from admire_jax.data.builtin import builtin_domains, builtin_manifest, builtin_targets
 from admire_jax.data.builtin_check import CorpusMismatchError, check_builtin_fingerprint
 from admire_jax.data.builtin_shipped import builtin_fingerprint
-from admire_jax.data.configured import configured_domains
+from admire_jax.data.configured import configured_domains, configured_names, configured_targets
 from admire_jax.data.domain import Domain, memory_domain
 from admire_jax.data.hf_tokenizer import HFTokenizer
 from admire_jax.data.instruct import instruct_domain
@@ -17,9 +17,11 @@ from admire_jax.data.loader import MixtureLoader
 from admire_jax.data.local_corpus import local_domain
 from admire_jax.data.paths import data_root
 from admire_jax.data.tfds_source import DatasetNotPreparedError, tfds_domain
+from admire_jax.data.token_cache import token_cache
 from admire_jax.data.tokenizer import ByteTokenizer, SentencePieceTokenizer, padded_vocab_size, train_sentencepiece
+from admire_jax.data.tokenizer_choice import configured_tokenizer, load_tokenizer
 from admire_jax.data.validation import validation_set
-from admire_jax.data.weights import block_counts, parse_weights
+from admire_jax.data.weights import block_counts, mixture_weights, parse_weights
 
 __all__ = [
     "ByteTokenizer",
@@ -41,6 +43,12 @@ __all__ = [
     "builtin_manifest",
     "builtin_targets",
     "configured_domains",
+    "configured_names",
+    "configured_targets",
+    "configured_tokenizer",
+    "load_tokenizer",
+    "mixture_weights",
+    "token_cache",
     "data_root",
     "local_domain",
     "memory_domain",

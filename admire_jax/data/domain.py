@@ -17,11 +17,14 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
 
 class DocumentSource(Protocol):
-    """Where a domain's documents come from."""
+    """Where a domain's documents come from, read by position (tokenising processes each take a
+    range of documents)."""
 
     fingerprint: str  # changes whenever any document changes
 
-    def documents(self, split: str) -> Iterator[bytes]: ...
+    def count(self, split: str) -> int: ...
+
+    def documents(self, split: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +41,15 @@ class Domain:
                 "'_', '-' or '.', starting with a letter or digit"
             )
 
-    def documents(self, split: str) -> Iterator[bytes]:
-        """Yields the documents of `split` ('train' or 'validation') as UTF-8 bytes."""
+    def documents(self, split: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Yields documents [start, stop) of `split` ('train' or 'validation') as UTF-8 bytes."""
         check_split(split)
-        return self.source.documents(split)
+        return self.source.documents(split, start, stop)
+
+    def count(self, split: str) -> int:
+        """How many documents `split` holds."""
+        check_split(split)
+        return self.source.count(split)
 
     @property
     def fingerprint(self) -> str:
@@ -56,8 +64,11 @@ class MemorySource:
     validation: tuple[bytes, ...]
     fingerprint: str
 
-    def documents(self, split: str) -> Iterator[bytes]:
-        return iter(self.train if split == "train" else self.validation)
+    def count(self, split: str) -> int:
+        return len(self.train if split == "train" else self.validation)
+
+    def documents(self, split: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        return iter((self.train if split == "train" else self.validation)[start:stop])
 
 
 def memory_domain(name: str, train: Sequence[str | bytes], validation: Sequence[str | bytes]) -> Domain:

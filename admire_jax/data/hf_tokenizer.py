@@ -3,7 +3,7 @@
 Same interface as `ByteTokenizer` (vocab_size padded to a multiple of 128, eos_id, pad_id,
 fingerprint, encode, decode) so the loader accepts it, plus `encode_chat`, which renders a
 conversation with the checkpoint's jinja chat template and marks the tokens written by the
-assistant (the only ones instruction tuning trains on). Needs the optional `tokenizers` package.
+assistant (the only ones instruction tuning trains on).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class HFTokenizer:
         try:
             import tokenizers  # pylint: disable=import-outside-toplevel
         except ImportError as e:
-            raise ImportError("checkpoint tokenizers need the `finetune` extra: pip install tokenizers jinja2") from e
+            raise ImportError("Hugging Face tokenizers need the `tokenizers` package: pip install tokenizers") from e
         self.folder = pathlib.Path(folder)
         path = self.folder / TOKENIZER_FILE
         if not path.is_file():

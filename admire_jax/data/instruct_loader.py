@@ -1,19 +1,17 @@
 """Weighted mixtures of instruction domains, with the `MixtureLoader` interface.
 
 Each domain's train conversations are packed once into rows (`pack_conversations`, cached on
-disk per domain, tokenizer and seq_len for TFDS-backed domains); `batch(step)`
-is a pure function of (seed, step, weights, process index) as in `MixtureLoader`: per step each
-domain gets its exact count of rows (`weights.Schedule`), the j-th row a domain contributes is
-row (j mod R) of its epoch-(j // R) permutation, and process p keeps its slice of the shuffled
-global batch. Batches carry assistant-only loss masks and per-conversation segment ids.
+disk per domain, tokenizer and seq_len for TFDS-backed domains); the order of `batch(step)` is
+`interleave.Interleave`'s, shared with `MixtureLoader`, an item being one packed row. Batches
+carry assistant-only loss masks and per-conversation segment ids.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import threading
-import zlib
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,9 +20,24 @@ from admire_jax.data import paths
 from admire_jax.data.domain import Domain, check_split, check_unique
 from admire_jax.data.instruct import tokenized_examples
 from admire_jax.data.instruct_packing import pack_conversations
-from admire_jax.data.weights import Schedule
+from admire_jax.data.interleave import Interleave
 
 PACKING_FORMAT = "conv1"  # change when pack_conversations changes: old caches are then unused
+
+
+@dataclasses.dataclass
+class PackedRows:
+    """The reader of one instruction domain: its packed rows, each row one item."""
+
+    rows: dict[str, np.ndarray]  # arrays [N, L]
+    slack: int = 0  # rows are read whole: no cut offset
+
+    @property
+    def items(self) -> int:
+        return len(self.rows["inputs"])
+
+    def read(self, index_R: np.ndarray, cut: int) -> dict[str, np.ndarray]:
+        return {k: v[index_R] for k, v in self.rows.items()}
 
 
 class InstructionLoader:
@@ -49,53 +62,29 @@ class InstructionLoader:
         if not domains:
             raise ValueError("InstructionLoader needs at least one domain")
         check_unique(domains)
-        if global_batch < 1 or global_batch % process_count:
-            raise ValueError(
-                f"global_batch {global_batch} must be positive and divisible by process_count {process_count}"
-            )
-        if not 0 <= process_index < process_count:
-            raise ValueError(f"process_index {process_index} is outside [0, {process_count})")
         self.names = [d.name for d in domains]
-        self.seq_len, self.global_batch, self.seed = seq_len, global_batch, seed
-        self.process_index, self.process_count = process_index, process_count
-        self.local_batch = global_batch // process_count
+        self.order = Interleave(self.names, weights, global_batch, seed, process_index, process_count)
+        self.seq_len, self.global_batch, self.seed = seq_len, self.order.global_batch, self.order.seed
+        self.process_index, self.process_count = self.order.process_index, self.order.process_count
+        self.local_batch = self.order.local_batch
+        self.schedule = self.order.schedule
         self.tokenizer = tokenizer
-        self.schedule = Schedule.make(weights, self.names, global_batch)
         active = self.schedule.active()
-        self.rows = [
-            packed_rows(d, "train", tokenizer, seq_len, data_dir) if active[i] else None for i, d in enumerate(domains)
+        self.readers = [
+            PackedRows(packed_rows(d, "train", tokenizer, seq_len, data_dir)) if active[i] else None
+            for i, d in enumerate(domains)
         ]
 
     def counts_at(self, step: int) -> dict[str, int]:
-        counts = self.schedule.counts[self.schedule.segment(step)]
-        return dict(zip(self.names, counts.tolist()))
+        return self.order.counts_at(step)
 
     def epochs(self, step: int) -> dict[str, float]:
         """Passes over each domain's packed rows made by steps 0 .. step (inclusive)."""
-        used = self.schedule.consumed(step + 1)
-        return {
-            n: float(u / len(r["inputs"])) if r is not None else 0.0 for n, u, r in zip(self.names, used, self.rows)
-        }
+        return self.order.epochs(step, [r.items if r is not None else 0 for r in self.readers])
 
     def batch(self, step: int) -> dict[str, np.ndarray]:
         """This process's rows of the global batch of `step`, each array [B / P, L]."""
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ValueError(f"step must be a non-negative integer, not {step!r}")
-        counts_D = self.schedule.counts[self.schedule.segment(step)]
-        first_D = self.schedule.consumed(step)
-        picks = []  # (domain, row) for the whole global batch
-        for d, count in enumerate(counts_D):
-            for j in range(first_D[d], first_D[d] + count):
-                num_rows = len(self.rows[d]["inputs"])
-                picks.append((d, self._order(d, j // num_rows, num_rows)[j % num_rows]))
-        order = np.random.default_rng([self.seed, step, 0x1257]).permutation(self.global_batch)
-        lo = self.process_index * self.local_batch
-        mine = [picks[i] for i in order[lo : lo + self.local_batch]]
-        return {k: np.stack([self.rows[d][k][r] for d, r in mine]) for k in self.rows[mine[0][0]]}
-
-    def _order(self, d: int, epoch: int, num_rows: int) -> np.ndarray:
-        salt = zlib.crc32(self.names[d].encode())
-        return np.random.default_rng([self.seed, salt, epoch]).permutation(num_rows)
+        return self.order.read(step, self.readers)[0]
 
 
 def packed_rows(

@@ -4,13 +4,15 @@ mixture loader over instruction domains and fixed validation rows per domain.
     instruction_data.checkpoint = '/ckpt/Qwen2.5-0.5B'
     instruction_data.sources = {'math': '/data/tulu/math.jsonl', 'code': '/data/tulu/code/'}
 
-Fields mirror the trainer's `ProxyData` (tokenizer, loader, validation, mixture), so a trainer
+Fields mirror the trainer's `ProxyData` (tokenizer, loader, validation, mixture, fingerprints), so a trainer
 can take either.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from typing import Mapping, Sequence
 
@@ -19,8 +21,8 @@ import numpy as np
 
 from admire_jax.data.hf_tokenizer import HFTokenizer
 from admire_jax.data.instruct import instruct_domain
-from admire_jax.data.instruct_loader import InstructionLoader, instruct_validation_set
-from admire_jax.data.weights import parse_weights
+from admire_jax.data.instruct_loader import PACKING_FORMAT, InstructionLoader, instruct_validation_set
+from admire_jax.data.weights import mixture_weights
 
 
 @dataclasses.dataclass
@@ -29,6 +31,7 @@ class InstructionData:
     loader: InstructionLoader
     validation: dict[str, dict[str, np.ndarray]]
     mixture: dict[str, float]  # normalised weights, every domain named
+    fingerprints: dict[str, str]  # data, tokenizer and packing: a resumed run must see the same
 
 
 @gin.configurable(denylist=["mixture", "seq_len", "global_batch", "seed"])
@@ -55,9 +58,7 @@ def instruction_data(
         for name in sorted(sources)
     ]
     names = [d.name for d in domains]
-    weights = dict(
-        zip(names, parse_weights(mixture if mixture is not None else {n: 1.0 for n in names}, names).tolist())
-    )
+    weights = mixture_weights(mixture, names)
     loader = InstructionLoader(
         domains, weights, seq_len, global_batch, seed, tokenizer, process_index, process_count, data_dir
     )
@@ -65,4 +66,10 @@ def instruction_data(
     for domain in domains:
         rows = instruct_validation_set(domain, tokenizer, seq_len, data_dir=data_dir)
         validation[domain.name] = {k: v[:validation_sequences] for k, v in rows.items()}
-    return InstructionData(tokenizer, loader, validation, weights)
+    text = json.dumps(sorted((d.name, d.fingerprint) for d in domains))
+    fingerprints = {
+        "data": hashlib.sha256(text.encode()).hexdigest()[:16],
+        "tokenizer": tokenizer.fingerprint,
+        "cache": PACKING_FORMAT,
+    }
+    return InstructionData(tokenizer, loader, validation, weights, fingerprints)

@@ -19,17 +19,22 @@ def pack_windows(
     """Returns the examples of the windows starting at `starts_B`, each array [B, seq_len].
 
     Windows may run past the end of `tokens` (validation tails): those tokens are padding.
+    `tokens` may be a memory map: only the windows' tokens are read.
     """
     starts_B = np.asarray(starts_B, dtype=np.int64)
     idx_BxL1 = starts_B[:, None] + np.arange(seq_len + 1, dtype=np.int64)[None, :]
     total = len(tokens)
-    padded = bool(len(starts_B)) and int(starts_B.max()) + seq_len + 1 > total
-    if padded:
-        real_BxL1 = idx_BxL1 < total
-        tokens_BxL1 = np.where(real_BxL1, tokens[np.minimum(idx_BxL1, total - 1)], pad_id)
-        tokens_BxL1 = tokens_BxL1.astype(np.int32)
-    else:
-        tokens_BxL1 = tokens[idx_BxL1].astype(np.int32)
+    if not (bool(len(starts_B)) and int(starts_B.max()) + seq_len + 1 > total):
+        return window_examples(np.asarray(tokens[idx_BxL1], dtype=np.int32), None, eos_id)
+    real_BxL1 = idx_BxL1 < total
+    tokens_BxL1 = np.where(real_BxL1, tokens[np.minimum(idx_BxL1, total - 1)], pad_id).astype(np.int32)
+    return window_examples(tokens_BxL1, real_BxL1, eos_id)
+
+
+def window_examples(tokens_BxL1: np.ndarray, real_BxL1: np.ndarray | None, eos_id: int) -> dict[str, np.ndarray]:
+    """The examples of windows of L + 1 tokens (int32); `real_BxL1` marks tokens that are not
+    padding (None: all are real)."""
+    seq_len = tokens_BxL1.shape[1] - 1
     inputs_BxL, targets_BxL = tokens_BxL1[:, :-1], tokens_BxL1[:, 1:]
     is_eos_BxL = inputs_BxL == eos_id
     starts_doc_BxL = np.empty_like(is_eos_BxL)
@@ -40,7 +45,7 @@ def pack_windows(
     last_start_BxL = np.maximum.accumulate(np.where(starts_doc_BxL, t_L, 0), axis=1)
     positions_BxL = t_L - last_start_BxL
     loss_mask_BxL = ~is_eos_BxL
-    if padded:
+    if real_BxL1 is not None:
         real_in_BxL = real_BxL1[:, :-1]
         loss_mask_BxL &= real_BxL1[:, 1:]
         segment_ids_BxL = np.where(real_in_BxL, segment_ids_BxL, 0).astype(np.int32)

@@ -24,6 +24,9 @@ PREPARE_HINT = (
 )
 
 
+READ_BLOCK = 256  # records per read
+
+
 class DatasetNotPreparedError(FileNotFoundError):
     """The TFDS dataset has no prepared array_record copy in the data_dir."""
 
@@ -97,14 +100,25 @@ class TfdsSource:
                 )
         return builder
 
-    def documents(self, split: str) -> Iterator[bytes]:
+    def count(self, split: str) -> int:
         check_split(split)
-        tfds_split = self.train_split if split == "train" else self.validation_split
-        source = self.builder().as_data_source(split=tfds_split)
-        count = len(source) if self.max_documents is None else min(len(source), self.max_documents)
-        for i in range(count):
-            text = source[i][self.feature]
-            yield text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        count = len(self._data_source(split))
+        return count if self.max_documents is None else min(count, self.max_documents)
+
+    def documents(self, split: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Documents [start, stop) of `split`, read READ_BLOCK records at a time (remote storage
+        answers per request, not per byte)."""
+        source = self._data_source(split)
+        total = len(source) if self.max_documents is None else min(len(source), self.max_documents)
+        stop = total if stop is None else min(stop, total)
+        for lo in range(start, stop, READ_BLOCK):
+            for record in source.__getitems__(list(range(lo, min(lo + READ_BLOCK, stop)))):
+                text = record[self.feature]
+                yield text.encode("utf-8") if isinstance(text, str) else bytes(text)
+
+    def _data_source(self, split: str):
+        check_split(split)
+        return self.builder().as_data_source(split=self.train_split if split == "train" else self.validation_split)
 
 
 @gin.configurable
@@ -120,7 +134,7 @@ def tfds_domain(
     """A domain from a prepared catalogue dataset, e.g. tfds_domain('c4', 'c4/en').
 
     `data_dir` is the TFDS data_dir (default: <data root>/tfds). `max_documents` caps how many
-    documents of each split are tokenised (the loader holds a domain's tokens in memory).
+    documents of each split are read (None: all).
     """
     data_dir = pathlib.Path(data_dir).expanduser() if data_dir is not None else paths.data_root() / "tfds"
     folder = find_prepared(dataset, data_dir)

@@ -1,4 +1,4 @@
-"""Tokenizers: bytes by default (no download), SentencePiece as an option.
+"""Tokenizers: bytes by default (no download), or a SentencePiece model.
 
 Every tokenizer reports a `vocab_size` padded up to a multiple of 128 so that embedding and
 output matrices split evenly over tensor-parallel devices; the ids above the real vocabulary
@@ -58,19 +58,24 @@ class ByteTokenizer:
 
 
 class SentencePieceTokenizer:
-    """A SentencePiece model (needs the optional `sentencepiece` package).
+    """A SentencePiece model.
 
     Models trained by `train_sentencepiece` use id 0 = padding, 1 = end of document, 2 = unknown.
+    Picklable (as its model bytes), so tokenising processes can be handed one.
     """
 
     def __init__(self, model_file: str | os.PathLike):
-        spm = _import_sentencepiece()
         path = pathlib.Path(model_file)
         if not path.is_file():
             raise ValueError(f"SentencePiece model file {str(path)!r} does not exist")
-        proto = path.read_bytes()
+        self._load(path.read_bytes(), str(path))
+
+    def _load(self, proto: bytes, model_file: str) -> None:
+        spm = _import_sentencepiece()
+        self._proto = proto
         self._sp = spm.SentencePieceProcessor(model_proto=proto)
-        self.model_file = str(path)
+        self.model_file = model_file
+        path = pathlib.Path(model_file)
         self.eos_id = int(self._sp.eos_id())
         self.pad_id = int(self._sp.pad_id())
         if self.eos_id < 0:
@@ -92,6 +97,12 @@ class SentencePieceTokenizer:
 
     def __repr__(self) -> str:
         return f"SentencePieceTokenizer({self.model_file!r})"
+
+    def __getstate__(self) -> dict:
+        return {"proto": self._proto, "model_file": self.model_file}
+
+    def __setstate__(self, state: dict) -> None:
+        self._load(state["proto"], state["model_file"])
 
 
 def train_sentencepiece(
@@ -157,5 +168,7 @@ def _import_sentencepiece():
     try:
         import sentencepiece  # pylint: disable=import-outside-toplevel
     except ImportError as e:
-        raise ImportError("SentencePiece tokenization needs the optional package: pip install sentencepiece") from e
+        raise ImportError(
+            "SentencePiece tokenization needs the `sentencepiece` package: pip install sentencepiece"
+        ) from e
     return sentencepiece

@@ -24,7 +24,7 @@ def parse_weights(weights: Any, names: Sequence[str]) -> np.ndarray:
     if isinstance(weights, Mapping):
         unknown = [k for k in weights if k not in names]
         if unknown:
-            raise ValueError(f"weight given for unknown domain(s) {unknown}; domains are {list(names)}")
+            raise ValueError(f"mixture names unknown domains {unknown}; domains are {list(names)}")
         values = [weights.get(n, 0.0) for n in names]
     else:
         values = list(np.asarray(weights, dtype=np.float64).reshape(-1))
@@ -44,6 +44,15 @@ def parse_weights(weights: Any, names: Sequence[str]) -> np.ndarray:
     if out.sum() <= 0:
         raise ValueError(f"all weights are zero for domains {list(names)}")
     return out / out.sum()
+
+
+def mixture_weights(mixture: Mapping[str, float] | None, names: Sequence[str]) -> dict[str, float]:
+    """{name: weight} over every name of `names`, normalised (`parse_weights`); uniform when None.
+
+    The one normalisation of a mixture: the trainer's data, instruction data and the experiment's
+    proposals all go through it."""
+    weights = parse_weights({n: 1.0 for n in names} if mixture is None else mixture, names)
+    return dict(zip(names, weights.tolist()))
 
 
 def block_counts(w_D: np.ndarray, block: int) -> np.ndarray:

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from admire_jax import gin_cli
-from admire_jax.experiment.spec import SpecError
+from admire_jax.experiment.spec import DEFAULT_TRAINER, SpecError
 
 SAVED_ARGS = "experiment.json"
 DEMO = os.path.join(gin_cli.CONFIG_ROOT, "experiments", "demo.gin")
@@ -44,6 +44,8 @@ def _parser(command: str, description: str) -> gin_cli.ArgumentParser:
 
 
 def optimize(argv: list[str]) -> int:
+    from admire_jax.experiment import config
+
     p = _parser("optimize", "Search the best data mixture with multi-fidelity BO.")
     p.add_argument("--warm_start", help="runs table (as written by `admire-jax export`) told before searching")
     p.add_argument("--check_seeds", type=int, help="train recommended and uniform at the target rung with N seeds")
@@ -63,6 +65,9 @@ def optimize(argv: list[str]) -> int:
         recorded, started = controller.store.meta(RECORD_KEY), bool(controller.store.trials())
         current = check_builtin_fingerprint(recorded, f"the experiment {args.exp_dir}", started)  # other: exit 2
         controller.store.check_meta(RECORD_KEY, current)
+        setup = controller.spec.trial_setup
+        if setup.trainer == DEFAULT_TRAINER and not setup.sources:  # (instruction sources: in config.load)
+            config.prepare_data(controller.spec)
     except (SpecError, ValueError) as exc:
         return _fail("optimize", exc)
     saved = {"gin_files": list(controller.exp.gin_files), "gin_bindings": bindings, "gin_search_paths": paths}

@@ -141,15 +141,19 @@ def priced(
 
 
 def check_domains(spec: ExperimentSpec) -> None:
-    """The domains are trainable and the objective's losses are scored: by the built-in corpus and
-    its target set, or by the instruction sources (a source left out of `domains` is scored, never
-    trained)."""
+    """The domains are trainable and the objective's losses are scored: by the data registry's
+    training domains and evaluation-only targets (`configured_domains`, `configured_targets`), or
+    by the instruction sources (a source left out of `domains` is scored, never trained)."""
     if spec.trial_setup.sources:
         train_domains = scored_domains = sorted(spec.trial_setup.sources)
     else:
-        from admire_jax.data.builtin_sources import TARGET_DOMAINS, TRAIN_DOMAINS
+        from admire_jax.data import configured_names
 
-        train_domains, scored_domains = list(TRAIN_DOMAINS), [*TRAIN_DOMAINS, *TARGET_DOMAINS]
+        try:
+            train_domains, targets = configured_names()
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
+        scored_domains = [*train_domains, *targets]
     unknown = [d for d in spec.domains if d not in train_domains]
     if unknown:
         raise SpecError(f"unknown training domain(s) {unknown}; known: {list(train_domains)}")
@@ -237,15 +241,25 @@ def instruction_tokens(spec: ExperimentSpec, rung: Rung, trial: TrialPlan) -> di
 
 
 def domain_tokens(spec: ExperimentSpec) -> dict[str, int]:
-    """Training tokens available per domain (builds the built-in corpus if needed)."""
-    from admire_jax.data import ByteTokenizer, builtin_domains
-    from admire_jax.data.stream import token_stream
+    """Training tokens available per domain under the configured tokenizer (prepares the token
+    caches of the trials' data if needed)."""
+    return {r["domain"]: r["tokens"] for r in prepare_data(spec) if r["split"] == "train"}
 
-    tokenizer = ByteTokenizer()
-    return {
-        d.name: len(token_stream(d, "train", tokenizer))
-        for d in builtin_domains(list(spec.domains), max_bytes=spec.trial_setup.max_bytes)
-    }
+
+def prepare_data(spec: ExperimentSpec) -> list[dict]:
+    """Builds every token cache the trials read, as they read it (the built-in corpus at the
+    experiment's `max_bytes`): bad data fails here, before any training, and parallel trials
+    find the caches ready. The cache records of the experiment's domains and the targets."""
+    from admire_jax.data.prepare import prepare_configured
+
+    with gin_cli.isolated():
+        with gin.unlock_config():
+            gin.bind_parameter("builtin_domains.max_bytes", spec.trial_setup.max_bytes)
+            gin.bind_parameter("builtin_targets.max_bytes", spec.trial_setup.max_bytes)
+        try:
+            return prepare_configured(list(spec.domains))
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
 
 
 def epoch_bounds(spec: ExperimentSpec, tokens_per_domain: Mapping[str, int]) -> dict[str, tuple[float, float]]:

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import gin
 
+from admire_jax.data.configured import registry_bindings
 from admire_jax.experiment.spec import (
     DEFAULT_TRAINER,
     Budget,
@@ -28,6 +29,7 @@ from admire_jax.experiment.spec import (
 )
 
 RUNG_KEYS = ("preset", "tokens", "bindings", "checkpoint")
+MAX_BYTES_BINDINGS = ("builtin_domains.max_bytes", "builtin_targets.max_bytes")  # experiment.max_bytes sets them
 
 
 @gin.configurable
@@ -68,7 +70,8 @@ def experiment(
     a key being a validation domain or 'score:NAME' (a score the trials write to result.json).
     `maximize` defaults to False for losses, True for scores (a mix must set it). `sources`
     ({domain: JSONL file or folder}) makes the domains instruction sources; relative paths are
-    taken from the current directory. Each argument's meaning: the record holding it (spec.py)."""
+    taken from the current directory. Trials get the data registry's bindings (`registry_bindings`)
+    before `trial_bindings`. Each argument's meaning: the record holding it (spec.py)."""
     space = SearchSpace(
         tuple(domains),
         {k: (float(a), float(b)) for k, (a, b) in dict(bounds or {}).items()},
@@ -77,7 +80,7 @@ def experiment(
     ladder = RungLadder(tuple(_rung(str(name), value) for name, value in dict(rungs).items()), str(target_rung))
     trial_setup = TrialSetup(
         str(trainer),
-        tuple(expand_macros(b) for b in trial_bindings),
+        (*registry_bindings(skip=MAX_BYTES_BINDINGS), *(expand_macros(b) for b in trial_bindings)),
         tuple(trial_imports),
         int(max_bytes),
         {str(k): os.path.abspath(os.path.expanduser(str(v))) for k, v in dict(sources or {}).items()},

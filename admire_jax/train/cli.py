@@ -146,12 +146,13 @@ def _run(args, preset: str, run_dir: str, mixture, mesh_sizes) -> dict:
         evaluations=evaluations,
         tokenizer=data.tokenizer,
         preemption_notice=notice,
+        fingerprints=getattr(data, "fingerprints", None),
     )
 
 
 @gin.configurable("train")
 def train_options(data_factory=None, evaluations=None):
-    """What `admire-jax train` plugs in: the data (default `proxy_data`, the built-in corpus; any
+    """What `admire-jax train` plugs in: the data (default `proxy_data`, the configured domains; any
     fn(mixture, seq_len, global_batch, seed, process_index=, process_count=) returning an object
     with tokenizer / loader / validation / mixture) and final scores ({name: fn(model, tokenizer)})."""
     return data_factory, dict(evaluations or {})

@@ -1,41 +1,40 @@
-"""The trainer's data: a mixture loader over the training domains and fixed validation sets.
+"""The trainer's data: a mixture loader over the configured training domains and fixed
+validation sets, under the configured tokenizer.
 
-Validation covers every training domain plus the held-out targets (the optimiser's usual objectives),
-so one run reports the loss of each, whatever the mixture.
+Domains and tokenizer come from the registry (`admire_jax.data.configured`); validation covers
+every training domain plus the evaluation-only targets (the optimiser's usual objectives), so one
+run reports the loss of each, whatever the mixture. Missing token caches are built here, before
+any training; bad data input (a missing or unprepared dataset, an empty split, a missing
+tokenizer file) raises ValueError naming the culprit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Mapping
 
 import gin
 import jax
 import numpy as np
 
-from admire_jax.data import ByteTokenizer, MixtureLoader, builtin_domains, builtin_targets, validation_set
+from admire_jax.data import MixtureLoader, validation_set
+from admire_jax.data.configured import configured_domains, configured_targets
+from admire_jax.data.tfds_source import DatasetNotPreparedError
+from admire_jax.data.token_cache import CACHE_VERSION
+from admire_jax.data.tokenizer import Tokenizer
+from admire_jax.data.tokenizer_choice import configured_tokenizer
+from admire_jax.data.weights import mixture_weights
 
 
 @dataclasses.dataclass
 class ProxyData:
-    tokenizer: ByteTokenizer
+    tokenizer: Tokenizer
     loader: MixtureLoader
     validation: dict[str, dict[str, np.ndarray]]
     mixture: dict[str, float]  # normalised training weights, every training domain named
-
-
-def normalise_mixture(mixture: Mapping[str, float] | None, names: list[str]) -> dict[str, float]:
-    """Weights over `names` summing to 1 (uniform when None); unknown or negative weights are errors."""
-    if mixture is None:
-        return {n: 1.0 / len(names) for n in names}
-    unknown = sorted(set(mixture) - set(names))
-    if unknown:
-        raise ValueError(f"mixture names unknown domains {unknown}; known: {names}")
-    weights = {n: float(mixture.get(n, 0.0)) for n in names}
-    if any(not np.isfinite(w) or w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        raise ValueError(f"mixture weights must be finite, >= 0 and not all 0, got {dict(mixture)}")
-    total = sum(weights.values())
-    return {n: w / total for n, w in weights.items()}
+    fingerprints: dict[str, str]  # data, tokenizer and cache: a resumed run must see the same
 
 
 @gin.configurable
@@ -49,10 +48,14 @@ def proxy_data(
     process_index: int | None = None,
     process_count: int | None = None,
 ) -> ProxyData:
-    """Built-in domains (see `builtin_domains` for gin knobs), this process's share of each batch."""
-    tokenizer = ByteTokenizer()
-    domains = builtin_domains()
-    weights = normalise_mixture(mixture, [d.name for d in domains])
+    """The configured domains (see `configured_domains`), this process's share of each batch."""
+    try:
+        tokenizer = configured_tokenizer()
+        domains = configured_domains()
+        targets = configured_targets() if evaluate_targets else []
+    except DatasetNotPreparedError as exc:
+        raise ValueError(str(exc)) from None
+    weights = mixture_weights(mixture, [d.name for d in domains])
     loader = MixtureLoader(
         domains,
         weights,
@@ -63,9 +66,19 @@ def proxy_data(
         process_index=jax.process_index() if process_index is None else process_index,
         process_count=jax.process_count() if process_count is None else process_count,
     )
-    scored = domains + (builtin_targets() if evaluate_targets else [])
     validation = {}
-    for domain in scored:
+    for domain in domains + targets:
         full = validation_set(domain, tokenizer, seq_len)
         validation[domain.name] = {k: v[:validation_sequences] for k, v in full.items()}
-    return ProxyData(tokenizer, loader, validation, weights)
+    return ProxyData(tokenizer, loader, validation, weights, data_fingerprints(domains, tokenizer))
+
+
+def data_fingerprints(domains, tokenizer: Tokenizer) -> dict[str, str]:
+    """What a run's batches depend on besides the mixture and seed: the training domains' text,
+    the tokenizer and the token cache's layout."""
+    text = json.dumps(sorted((d.name, d.fingerprint) for d in domains))
+    return {
+        "data": hashlib.sha256(text.encode()).hexdigest()[:16],
+        "tokenizer": tokenizer.fingerprint,
+        "cache": CACHE_VERSION,
+    }

@@ -41,7 +41,7 @@ def plan(preset: str, bindings: Sequence[str]) -> TrialPlan:
     `gin_cli.isolated()`, so the caller's bindings are as they were when this returns.
     Raises gin_cli.UsageError when the configuration does not parse, PlanError when it parses
     but cannot be trained (a bad value, an unreadable checkpoint)."""
-    from admire_jax.data import ByteTokenizer
+    from admire_jax.data import configured_tokenizer
     from admire_jax.train.cli import train_options
     from admire_jax.train.trainer import TrainConfig
     from admire_jax.train.transformer_spec import trained_model
@@ -50,7 +50,7 @@ def plan(preset: str, bindings: Sequence[str]) -> TrialPlan:
         gin_cli.parse_gin([TRAIN_DEFAULTS, gin_cli.preset_file(preset)], bindings)  # UsageError: bad gin
         try:
             train = TrainConfig()
-            model = trained_model(train.init_checkpoint, ByteTokenizer().vocab_size)
+            model = trained_model(train.init_checkpoint, configured_tokenizer().vocab_size)
             if train.init_checkpoint is not None:  # tensors against config.json (headers only)
                 from admire_jax.model.hf import verify_checkpoint
 

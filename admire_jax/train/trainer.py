@@ -25,6 +25,7 @@ from tqdm import tqdm
 from admire_jax.train import (
     checkpoint,
     compilation_cache,
+    data_fingerprints,
     evaluation,
     flops,
     host_data,
@@ -112,6 +113,7 @@ def train(
     evaluations: Mapping[str, Callable[[Any, Any], float]] | None = None,
     tokenizer: Any = None,
     preemption_notice: preemption.PreemptionNotice | None = None,
+    fingerprints: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Train (resuming from the latest checkpoint in `run_dir`), evaluate, write and return the result.
 
@@ -121,7 +123,10 @@ def train(
     stops at the same next step boundary, saves that step's checkpoint and waits for it, and the
     result says status "preempted", "step" k and "resumable" (false when checkpoints are off); the
     command then exits with `admire_jax.train.PREEMPTED_EXIT_CODE` (75) and, run again, resumes.
+    `fingerprints` (of the data and tokenizer) are recorded with the checkpoints; resuming with
+    others raises data_fingerprints.FingerprintMismatch before anything is trained or written.
     """
+    data_fingerprints.check_and_record(run_dir, fingerprints, writer=jax.process_index() == 0)
     start_time = time.time() - result.recorded_wall_seconds(run_dir)
     hits_before = compilation_cache.cache_hits()
     run = _Run()

@@ -104,7 +104,7 @@ def _host_memory_per_device(num_devices: int) -> int:
 def validate(args, mesh_sizes: dict[str, int]) -> dict:
     """Compile and measure at the accumulation count asked for, else at the smallest that fits;
     the report as a dict (raises DoesNotFit on compile-time OOM at the count reported)."""
-    from admire_jax.data import ByteTokenizer
+    from admire_jax.data import configured_tokenizer
     from admire_jax.model import sharding
     from admire_jax.train import flops, optimizer, state, step
     from admire_jax.train.transformer_spec import configured_model, transformer_spec
@@ -112,7 +112,7 @@ def validate(args, mesh_sizes: dict[str, int]) -> dict:
     devices, target = target_devices(args.topology, args.devices)
     try:
         mesh = sharding.make_mesh(**mesh_sizes, devices=devices)
-        model_config = configured_model(ByteTokenizer().vocab_size)
+        model_config = configured_model(configured_tokenizer().vocab_size)
         model_config = config_for_target(model_config, args.topology)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

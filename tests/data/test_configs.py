@@ -51,7 +51,7 @@ def test_local_gin_adds_user_corpora(tmp_path):
     # A prepared TFDS dataset named in the catalogue mapping (here: the corpus just built).
     with gin.unlock_config():
         gin.bind_parameter("configured_domains.catalogue", {"mine_by_name": "admire_local_corpus/mine"})
-        gin.bind_parameter("configured_domains.tfds_data_dir", str(tmp_path / "local"))
+        gin.bind_parameter("tfds_domain.data_dir", str(tmp_path / "local"))
     with_catalogue = configured_domains()
     assert [d.name for d in with_catalogue] == ["licenses", "mine", "mine_by_name"]
     assert list(with_catalogue[2].documents("train")) == list(domains[1].documents("train"))
@@ -87,3 +87,10 @@ def test_data_root_precedence(tmp_path, monkeypatch):
     gin.clear_config()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert data_root() == tmp_path / "home" / ".cache" / "admire_jax"
+
+
+def test_sentencepiece_gin_names_the_model_prepare_trains():
+    from admire_jax.data.tokenizer_choice import configured_tokenizer_path
+
+    _parse("sentencepiece.gin", ["TOKENIZER = 'tok/spm.model'"])
+    assert configured_tokenizer_path() == "tok/spm.model"
