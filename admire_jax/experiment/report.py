@@ -26,12 +26,13 @@ def finish(controller: Controller, run_check: bool) -> int:
         controller.check(mixture)
         trials = controller.store.trials()
     check = check_values(trials, exp.spec)
+    gain = paired_gain(check, exp.spec.objective.maximize)
     recommendation = {
         "mixture": mixture,
         "target_rung": exp.spec.target_rung,
         "predicted": rec.mean,
         "check": {role: (summary["mean"] if summary else None) for role, summary in check.items()},
-        "check_gain": paired_gain(check, exp.spec.objective.maximize),
+        "check_gain": gain and {**gain, "sem": gain["sem"] if math.isfinite(gain["sem"]) else None},  # JSON has no NaN
         "objective": dict(exp.spec.objective.weights),
         "maximize": exp.spec.objective.maximize,
     }

@@ -41,6 +41,7 @@ def test_smoke_demo_trains_recommends_checks_and_reports(tmp_path):
         config.load(SMOKE, []).spec.domains
     )
     assert math.isfinite(rec["predicted"])
+    assert rec["check_gain"]["seeds"] == [0] and rec["check_gain"]["sem"] is None  # one seed: no standard error
     # trained models: below the loss of predicting every byte uniformly, where an untrained model starts
     from admire_jax.data import ByteTokenizer
 
