@@ -11,54 +11,70 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from admire_jax.experiment.store import Trial  # noqa: E402
-
 
 def close(fig) -> None:
     plt.close(fig)
 
 
-def best_so_far(
-    trials: Sequence[Trial],
-    values: Sequence[float],
-    costs: Sequence[float],
+def recommendation_path(
+    path: Sequence,
+    spending: Mapping,
     target: str,
     unit: str,
-    maximize: bool = False,
+    check: Mapping | None = None,
 ):
-    """Best objective so far on each rung against cumulative cost (the target rung drawn boldest)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    cumulative = np.cumsum(costs)
-    better = max if maximize else min
-    for rung in dict.fromkeys(t.rung for t in trials):
-        xs, ys, best = [], [], -math.inf if maximize else math.inf
-        for t, v, c in zip(trials, values, cumulative):
-            if t.rung == rung and math.isfinite(v):
-                best = better(best, v)
-            if math.isfinite(best):
-                xs.append(c)
-                ys.append(best)
-        ax.step(xs, ys, where="post", label=rung, linewidth=3 if rung == target else 1.5, marker="o", markersize=4)
-    ax.set_xlabel(f"cumulative cost ({unit})")
-    ax.set_ylabel("best objective so far")
-    ax.set_title(f"best objective so far ({'highest' if maximize else 'lowest'}), per rung")
-    ax.legend()
+    """Top: the recommendation's posterior mean at the target rung with its 90% interval against
+    the cumulative cost, a marker per refit coloured by the rung of the trial that had just
+    finished, and the check's means (± one standard error) at the right. Bottom: the cumulative
+    cost each rung received, so the reader sees where the budget went."""
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(7, 6), sharex=True, gridspec_kw={"height_ratios": [2, 1]}, constrained_layout=True
+    )
+    rungs = list(spending["per_rung"])
+    colours = {r: f"C{i}" for i, r in enumerate(rungs)}
+    if path:
+        x = np.array([p.cost for p in path])
+        mean, std = np.array([p.mean for p in path]), np.array([p.std for p in path])
+        top.plot(x, mean, color="black", linewidth=1.5, label="recommendation: posterior mean")
+        top.fill_between(x, mean - 1.645 * std, mean + 1.645 * std, color="grey", alpha=0.3, label="90% interval")
+        for rung in rungs:
+            at = [i for i, p in enumerate(path) if p.rung == rung]
+            if at:
+                top.scatter(x[at], mean[at], color=colours[rung], zorder=3, label=f"after a trial at {rung}")
+    for (role, summary), style in zip((check or {}).items(), ("-", "--")):
+        if summary and math.isfinite(summary["sem"]):
+            top.axhspan(summary["mean"] - summary["sem"], summary["mean"] + summary["sem"], color="C3", alpha=0.12)
+        if summary:
+            n = sum(math.isfinite(v) for v in summary["values"])
+            top.axhline(summary["mean"], color="C3", linestyle=style, linewidth=1, label=f"check: {role} ({n} seeds)")
+    top.set_ylabel(f"objective at {target}")
+    top.set_title("what the search would have recommended, refitted on the trials finished by then")
+    top.legend(fontsize=7)
+    total = spending["total"]
+    for rung in rungs:
+        bottom.step(total, spending["per_rung"][rung], where="post", color=colours[rung], label=rung)
+    bottom.set_xlabel(f"cumulative cost of the search ({unit})")
+    bottom.set_ylabel(f"cost per rung ({unit})")
+    bottom.legend(fontsize=7)
     return fig
 
 
-def rung_per_trial(trials: Sequence[Trial], rungs: Sequence[str]):
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ok = [t.status == "ok" for t in trials]
-    y = [rungs.index(t.rung) for t in trials]
-    x = np.arange(1, len(trials) + 1)
-    ax.scatter(x[ok], np.array(y)[ok], marker="o", label="ok")
-    if not all(ok):
-        bad = ~np.array(ok)
-        ax.scatter(x[bad], np.array(y)[bad], marker="x", color="red", label="failed / diverged")
-    ax.set_yticks(range(len(rungs)), rungs)
-    ax.set_xlabel("trial (order of proposal)")
-    ax.set_title("rung of each trial")
-    ax.legend()
+def check_pairs(check: Mapping, maximize: bool = False):
+    """Each check seed's objective for uniform and for the recommended mixture, joined by seed, with
+    each mixture's mean ± one standard error beside them: the paired comparison the verdict reads."""
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    rec, uni = check["recommended"], check["uniform"]
+    by_seed = {role: dict(zip(c["seeds"], c["values"])) for role, c in (("recommended", rec), ("uniform", uni))}
+    for seed in sorted(set(by_seed["recommended"]) & set(by_seed["uniform"])):
+        ys = [by_seed["uniform"][seed], by_seed["recommended"][seed]]
+        ax.plot([0, 1], ys, color="grey", marker="o", alpha=0.7)
+        ax.annotate(f"seed {seed}", (1, ys[1]), xytext=(4, 0), textcoords="offset points", fontsize=7)
+    for x, c in ((0, uni), (1, rec)):
+        ax.errorbar([x + 0.25], [c["mean"]], yerr=[c["sem"] if math.isfinite(c["sem"]) else 0.0], fmt="s", color="C3")
+    ax.set_xticks([0, 1], ["uniform", "recommended"])
+    ax.set_xlim(-0.4, 1.6)
+    ax.set_ylabel(f"objective at the target rung ({'higher' if maximize else 'lower'} is better)")
+    ax.set_title("check: paired by seed (squares: mean ± SE)")
     return fig
 
 

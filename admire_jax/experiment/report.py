@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from admire_jax.experiment import diagnostics, plots, proposals
+from admire_jax.experiment import diagnostics, plots, proposals, recommendation_path
 from admire_jax.experiment.controller import CHECK_ROLES, Controller
 from admire_jax.experiment.store import OK, SEARCH, Trial
 
@@ -26,11 +26,13 @@ def finish(controller: Controller, run_check: bool) -> int:
         controller.check(mixture)
         trials = controller.store.trials()
     check = check_values(trials, exp.spec)
+    gain = paired_gain(check, exp.spec.objective.maximize)
     recommendation = {
         "mixture": mixture,
         "target_rung": exp.spec.target_rung,
         "predicted": rec.mean,
         "check": {role: (summary["mean"] if summary else None) for role, summary in check.items()},
+        "check_gain": gain and {**gain, "sem": gain["sem"] if math.isfinite(gain["sem"]) else None},  # JSON has no NaN
         "objective": dict(exp.spec.objective.weights),
         "maximize": exp.spec.objective.maximize,
     }
@@ -43,55 +45,76 @@ def finish(controller: Controller, run_check: bool) -> int:
 
 
 def check_values(trials: Sequence[Trial], spec) -> dict[str, dict | None]:
-    """Per check role: mean, standard error and values of the objective over its seeds."""
+    """Per check role: mean, standard error and values of the objective over its seeds (`values[i]`
+    is seed `seeds[i]`'s; NaN where the trial failed)."""
     out = {}
     for role in CHECK_ROLES:
-        values = [
-            spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan for t in trials if t.role == role
-        ]
+        of = sorted((t for t in trials if t.role == role), key=lambda t: t.seed)
+        values = [spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan for t in of]
         finite = [v for v in values if math.isfinite(v)]
         if not finite:
             out[role] = None
             continue
-        sem = float(np.std(finite, ddof=1) / math.sqrt(len(finite))) if len(finite) > 1 else math.nan
-        out[role] = {"mean": float(np.mean(finite)), "sem": sem, "values": values}
+        out[role] = {
+            "mean": float(np.mean(finite)),
+            "sem": _sem(finite),
+            "values": values,
+            "seeds": [t.seed for t in of],
+        }
     return out
 
 
-def verdict(check: dict, maximize: bool = False) -> str:
-    """How the recommended mixture compares with uniform at the target rung, in standard errors
-    (`gap` > 0 means the recommended one is better: lower loss, or higher score when maximising)."""
+def paired_gain(check: dict, maximize: bool = False) -> dict | None:
+    """How much better the recommended mixture did than uniform, seed by seed, over the check seeds
+    both trained successfully (positive: better, i.e. lower loss or higher score): mean, standard
+    error and the seeds. Pairing by seed removes what a seed does to both mixtures alike, which the
+    two means' separate standard errors count twice. None without such a seed."""
     rec, uni = check.get("recommended"), check.get("uniform")
     if not rec or not uni:
+        return None
+    r, u = dict(zip(rec["seeds"], rec["values"])), dict(zip(uni["seeds"], uni["values"]))
+    seeds = sorted(s for s in set(r) & set(u) if math.isfinite(r[s]) and math.isfinite(u[s]))
+    if not seeds:
+        return None
+    gains = [(r[s] - u[s]) if maximize else (u[s] - r[s]) for s in seeds]
+    return {"mean": float(np.mean(gains)), "sem": _sem(gains), "seeds": seeds}
+
+
+def verdict(check: dict, maximize: bool = False) -> str:
+    """How the recommended mixture compares with uniform at the target rung, in standard errors of
+    their difference paired by check seed (`paired_gain`)."""
+    gain = paired_gain(check, maximize)
+    if gain is None:
         return "not run (use `--check_seeds=3`)"
-    gap = (rec["mean"] - uni["mean"]) if maximize else (uni["mean"] - rec["mean"])
-    se = math.sqrt(rec["sem"] ** 2 + uni["sem"] ** 2)
-    word = ("higher" if maximize else "lower") if gap > 0 else ("lower" if maximize else "higher")
+    g, se, n = gain["mean"], gain["sem"], len(gain["seeds"])
+    word = ("higher" if maximize else "lower") if g > 0 else ("lower" if maximize else "higher")
     if not math.isfinite(se):
-        return f"recommended is {word} than uniform by {abs(gap):.4f} (a standard error needs >= 2 seeds each)"
+        return f"recommended is {word} than uniform by {abs(g):.4f} on one seed (a standard error needs >= 2 seeds)"
     if se == 0.0:
-        return f"recommended is {word} than uniform by {abs(gap):.4f}, with no variation between seeds"
-    sig = "more" if gap > 2 * se else "not more"
+        return f"recommended is {word} than uniform by {abs(g):.4f} on each of {n} seeds"
+    sig = "more" if g > 2 * se else "not more"
     return (
-        f"recommended is {word} than uniform by {abs(gap):.4f} = {abs(gap) / se:.1f} standard errors "
-        f"({sig} than two standard errors)"
+        f"recommended is {word} than uniform by {abs(g):.4f} ± {se:.4f} over {n} seeds = {abs(g) / se:.1f} "
+        f"standard errors of the paired difference ({sig} than two standard errors)"
     )
 
 
 def write_report(controller: Controller, opt, rec, recommendation: dict, check: dict, trials: Sequence[Trial]) -> None:
+    """report.md and its plots: first whether the search worked (the check, the recommendation's
+    posterior as the budget was spent, what each rung cost and told), then the details."""
     exp, out = controller.exp, controller.exp_dir
     spec = exp.spec
     searched = [t for t in trials if t.role == SEARCH and t.is_finished]
-    values = [spec.objective.value(t.losses, t.scores) if t.status == OK else math.nan for t in searched]
-    costs = [controller.spent([t]) for t in searched]
     uniform = {d: 1.0 / len(spec.domains) for d in spec.domains}
+    cost_of = lambda t: controller.spent([t])  # noqa: E731
+    path = recommendation_path.recommendation_path(exp, controller.warm, trials, cost_of)
+    spending = recommendation_path.cost_per_rung(trials, cost_of, spec.ladder.names)
     loo = diagnostics.leave_one_out(exp, controller.warm, trials)
     ranks = diagnostics.rung_rank_correlations(spec, trials)
+    checked = bool(check.get("recommended") and check.get("uniform"))
     figures = {
-        "best_so_far.png": plots.best_so_far(
-            searched, values, costs, spec.target_rung, spec.budget.unit, spec.objective.maximize
-        ),
-        "rungs.png": plots.rung_per_trial(searched, spec.ladder.names),
+        "recommendation_path.png": plots.recommendation_path(path, spending, spec.target_rung, spec.budget.unit, check),
+        **({"check.png": plots.check_pairs(check, spec.objective.maximize)} if checked else {}),
         "mixture.png": plots.mixture_bars(recommendation["mixture"], uniform),
         "calibration.png": plots.calibration(loo),
         "rank_correlation.png": plots.rung_scatter(diagnostics.shared_mixtures(spec, trials), ranks),
@@ -99,13 +122,29 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
     for name, fig in figures.items():
         fig.savefig(out / name, dpi=110, bbox_inches="tight")
         plots.close(fig)
+    spent = controller.spent(searched)
+    shares = ", ".join(
+        f"{r} {_fraction(spending['per_rung'][r][-1] if searched else 0.0, spent)}" for r in spec.ladder.names
+    )
     lines = [
         f"# Experiment report: {out.name}",
         "",
-        f"Objective: {spec.objective.describe()}. Target rung: "
-        f"`{spec.target_rung}`. Budget {spec.budget.amount:.4g} {spec.budget.unit}, spent "
-        f"{controller.spent(searched):.4g} in {len(searched)} search trials "
-        f"({sum(t.status == OK for t in searched)} ok).",
+        f"Objective: {spec.objective.describe()}. Target rung: `{spec.target_rung}`. Budget "
+        f"{spec.budget.amount:.4g} {spec.budget.unit}, spent {spent:.4g} in {len(searched)} search trials "
+        f"({sum(t.status == OK for t in searched)} ok): {shares}.",
+        "",
+        "## Did the search work?",
+        "",
+        f"- Check at the target rung: {verdict(check, spec.objective.maximize)}.",
+        f"- {_path_line(path, spec.budget.unit)}",
+        "",
+        "![recommendation_path.png](recommendation_path.png)",
+    ]
+    if checked:
+        lines += ["", "![check.png](check.png)"]
+    lines += [
+        "",
+        *fidelity_section(opt),
         "",
         "## Recommendation",
         "",
@@ -126,14 +165,15 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
         "## Check at the target rung",
         "",
     ]
-    for role in ("recommended", "uniform"):
+    for role in CHECK_ROLES:
         c = check.get(role)
         lines.append(
             f"- {role}: "
             + (
                 "not trained"
                 if not c
-                else f"mean {c['mean']:.4f}, standard error {c['sem']:.4f}, seeds {[round(v, 4) for v in c['values']]}"
+                else f"mean {c['mean']:.4f}, standard error {c['sem']:.4f}, "
+                f"seeds {dict(zip(c['seeds'], (round(v, 4) for v in c['values'])))}"
             )
         )
     lines += [
@@ -170,9 +210,21 @@ def write_report(controller: Controller, opt, rec, recommendation: dict, check: 
         else f"- {a} vs {b}: {n} shared mixtures (needs >= 3)"
         for (a, b), (rho, n) in ranks.items()
     ] or ["- only one rung"]
-    lines += ["", *fidelity_section(opt)]
-    lines += ["", "## Plots", ""] + [f"![{n}]({n})" for n in figures]
+    shown = ("recommendation_path.png", "check.png")
+    lines += ["", "## More plots", ""] + [f"![{n}]({n})" for n in figures if n not in shown]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def _path_line(path: Sequence[recommendation_path.PathPoint], unit: str) -> str:
+    """The recommendation's posterior at the first and the last refit of `recommendation_path`."""
+    if not path:
+        return "No search trial succeeded: no recommendation to follow."
+    first, last = path[0], path[-1]
+    return (
+        f"The recommendation's posterior (mean ± sd at the target rung), refitted at {len(path)} points of "
+        f"the search: {first.mean:.4f} ± {first.std:.4f} after {_trials(first.finished)} ({first.cost:.4g} {unit}), "
+        f"{last.mean:.4f} ± {last.std:.4f} after {_trials(last.finished)} ({last.cost:.4g} {unit})."
+    )
 
 
 FIDELITY_MODELS = {
@@ -232,6 +284,15 @@ def status_text(controller: Controller) -> str:
             f"predicted {rec.mean:.4f} ± {rec.std:.4f}"
         )
     return "\n".join(lines)
+
+
+def _trials(n: int) -> str:
+    return "1 trial" if n == 1 else f"{n} trials"
+
+
+def _sem(values: list[float]) -> float:
+    """Standard error of the mean (sample sd, ddof 1); NaN for fewer than two values."""
+    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
 
 
 def _fraction(a: int, n: int) -> str:

@@ -41,6 +41,7 @@ def test_smoke_demo_trains_recommends_checks_and_reports(tmp_path):
         config.load(SMOKE, []).spec.domains
     )
     assert math.isfinite(rec["predicted"])
+    assert rec["check_gain"]["seeds"] == [0] and rec["check_gain"]["sem"] is None  # one seed: no standard error
     # trained models: below the loss of predicting every byte uniformly, where an untrained model starts
     from admire_jax.data import ByteTokenizer
 
@@ -58,7 +59,7 @@ def test_smoke_demo_trains_recommends_checks_and_reports(tmp_path):
         assert result["flops"] == pytest.approx(exp.rung_flops[rung])
 
     report = (exp_dir / "report.md").read_text()
-    assert "## Check at the target rung" in report and "Leave-one-out" in report
-    for name in ("best_so_far.png", "rungs.png", "mixture.png", "calibration.png", "rank_correlation.png"):
+    assert "## Did the search work?" in report and "## Check at the target rung" in report and "Leave-one-out" in report
+    for name in ("recommendation_path.png", "check.png", "mixture.png", "calibration.png", "rank_correlation.png"):
         assert (exp_dir / name).stat().st_size > 1000, name
     assert "![mixture.png](mixture.png)" in report

@@ -114,7 +114,7 @@ def test_trial_imports_modules_first_and_a_missing_one_is_a_failed_trial(tmp_pat
 
 
 def test_verdict_reads_the_direction():
-    rec, uni = {"mean": 0.8, "sem": 0.01}, {"mean": 0.5, "sem": 0.01}
+    rec, uni = {"values": [0.75, 0.875], "seeds": [0, 1]}, {"values": [0.5, 0.5], "seeds": [0, 1]}
     assert verdict({"recommended": rec, "uniform": uni}, maximize=True).startswith("recommended is higher")
     assert "(more than two standard errors)" in verdict({"recommended": rec, "uniform": uni}, maximize=True)
     assert "(not more than" in verdict({"recommended": uni, "uniform": rec}, maximize=True)

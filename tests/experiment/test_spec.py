@@ -168,13 +168,13 @@ def test_weighted_objective_and_time_budget_from_gin():
 def test_check_verdict_counts_standard_errors():
     from admire_jax.experiment.report import verdict
 
-    check = {"recommended": {"mean": 3.0, "sem": 0.01}, "uniform": {"mean": 3.1, "sem": 0.01}}
-    assert "7.1 standard errors (more than two" in verdict(check)
-    check["uniform"] = {"mean": 3.02, "sem": 0.01}
-    assert "(not more than two standard errors)" in verdict(check)
+    def check(rec, uni):
+        return {role: {"values": v, "seeds": [0, 1]} for role, v in (("recommended", rec), ("uniform", uni))}
+
+    assert "9.0 standard errors of the paired difference (more than two" in verdict(check([3.0, 3.0], [3.5, 3.625]))
+    assert "(not more than two standard errors)" in verdict(check([3.0, 3.0], [3.0625, 3.0]))
     assert verdict({"recommended": None, "uniform": None}).startswith("not run")
-    same = {"mean": 3.0, "sem": 0.0}
-    assert "no variation between seeds" in verdict({"recommended": same, "uniform": {"mean": 3.1, "sem": 0.0}})
+    assert verdict(check([3.0, 3.0], [3.125, 3.125])).endswith("by 0.1250 on each of 2 seeds")
 
 
 def test_max_epochs_bounds_come_from_the_corpus_token_counts():
