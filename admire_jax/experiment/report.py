@@ -189,9 +189,15 @@ def fidelity_section(opt) -> list[str]:
     lines = ["## Fidelity model", ""]
     if len(opt.rungs) == 1:
         return lines + ["One rung: a single-fidelity GP."]
-    lines.append(f"Fidelity model: `{opt.config.model}` ({FIDELITY_MODELS[opt.config.model]}).")
     mixtures = np.unique(np.array([o["mixture"] for o in opt.successes()], dtype=float), axis=0)
-    if len(mixtures) < 2:
+    correlations = opt.rung_correlations(mixtures) if len(mixtures) >= 2 else None  # fits the GP
+    chosen = (
+        f", chosen by leave-one-out predictive density among {', '.join(opt.config.model_candidates)}"
+        if opt.config.model == "auto"
+        else ""
+    )
+    lines.append(f"Fidelity model: `{opt.fidelity_model}` ({FIDELITY_MODELS[opt.fidelity_model]}{chosen}).")
+    if correlations is None:
         return lines + ["", "Rung correlations need at least two distinct mixtures tried."]
     lines += [
         "",
@@ -199,7 +205,7 @@ def fidelity_section(opt) -> list[str]:
         "mixtures tried (1: the rung ranks mixtures as the target does; 0: it says nothing about them):",
         "",
     ]
-    return lines + [f"- {rung}: {value:.3f}" for rung, value in opt.rung_correlations(mixtures).items()]
+    return lines + [f"- {rung}: {value:.3f}" for rung, value in correlations.items()]
 
 
 def status_text(controller: Controller) -> str:

@@ -26,3 +26,9 @@ def test_states_the_model_and_a_correlation_per_cheap_rung():
 
 def test_a_single_rung_search_says_so():
     assert "One rung: a single-fidelity GP." in fidelity_section(_told({"target": 1.0}))
+
+
+def test_an_auto_model_names_the_model_chosen():
+    text = "\n".join(fidelity_section(_told({"tiny": 0.01, "target": 1.0}, model="auto")))
+    chosen = re.search(r"Fidelity model: `(\w+)` \(.*, chosen by leave-one-out predictive density among", text)
+    assert chosen and chosen.group(1) in ("ar1", "ar1_star", "linear_truncated"), text
