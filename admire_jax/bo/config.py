@@ -12,7 +12,7 @@ from admire_jax.bo.models import KernelFactory, matern52
 from admire_jax.bo.propose import AcquisitionConfig
 from admire_jax.bo.refit import RefitPolicy
 
-MODELS = ("linear_truncated", "ar1", "ar1_star")
+MODELS = ("linear_truncated", "ar1", "ar1_star")  # the fidelity models; 'auto' chooses among them
 FITS = ("map", "nuts")
 ACQUISITIONS = ("mf_mes", "mes", "gibbon", "logei", "ucb")
 MAX_VALUE_SAMPLERS = ("gumbel", "thompson")
@@ -122,7 +122,10 @@ class NutsFitConfig:
 class OptimizerConfig:
     """How the Optimizer models, fits, proposes and refits (see `configs/bo/default.gin`).
 
-    model: fidelity model 'linear_truncated' | 'ar1' | 'ar1_star'; kernel: mixture-kernel factory
+    model: fidelity model 'linear_truncated' | 'ar1' | 'ar1_star', or 'auto': the one of
+    `model_candidates` (the first to start) whose leave-one-out predictive density on the rows seen
+    is highest at full refits, switching only when it beats the model in use by `model_switch_margin`
+    nats (see `model_choice`); kernel: mixture-kernel factory
     `num_dims -> Kernel`; fit: 'map' | 'nuts'; acquisition: 'mf_mes' | 'mes' | 'gibbon' | 'logei' |
     'ucb', with `num_max_values` max-value samples drawn by `max_value_sampler`; q: proposals per
     ask; continuous proposals score `raw_samples` random mixtures per rung and refine the best
@@ -135,6 +138,8 @@ class OptimizerConfig:
     """
 
     model: str = "linear_truncated"
+    model_candidates: tuple[str, ...] = ("ar1", "ar1_star", "linear_truncated")
+    model_switch_margin: float = 2.0
     kernel: KernelFactory = matern52
     fit: str = "map"
     acquisition: str = "mf_mes"
@@ -158,8 +163,13 @@ class OptimizerConfig:
     nuts_fit: NutsFitConfig = dataclasses.field(default_factory=NutsFitConfig)
 
     def __post_init__(self):
+        object.__setattr__(self, "model_candidates", tuple(self.model_candidates))
+        if not self.model_candidates or any(m not in MODELS for m in self.model_candidates):
+            raise ValueError(f"model_candidates must name fidelity models among {MODELS}, got {self.model_candidates}")
+        if not self.model_switch_margin >= 0:
+            raise ValueError(f"model_switch_margin must be >= 0, got {self.model_switch_margin}")
         for name, known in (
-            ("model", MODELS),
+            ("model", (*MODELS, "auto")),
             ("fit", FITS),
             ("acquisition", ACQUISITIONS),
             ("max_value_sampler", MAX_VALUE_SAMPLERS),

@@ -223,6 +223,11 @@ class Optimizer:
             mean, var = self.surrogate.predict(params, data, self.surrogate.inputs(W, [fidelity] * len(W)))
         return outcome.untransform(mean, np.sqrt(np.maximum(var, 0.0)))
 
+    @property
+    def fidelity_model(self) -> str:
+        """The fidelity model in use: `config.model`, or with 'auto' the one chosen from the data so far."""
+        return self.surrogate.model_kind
+
     def rung_correlations(self, mixtures: np.ndarray | None = None) -> dict[str, float]:
         """Per rung other than the target: the model's correlation between that rung's and the
         target's latent values across `mixtures` (default: every distinct mixture told), see

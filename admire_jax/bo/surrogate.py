@@ -19,6 +19,7 @@ from admire_jax.bo.config import OptimizerConfig
 from admire_jax.bo.data import TrainingData, model_inputs, pad
 from admire_jax.bo.fit import fit_map, fit_nuts
 from admire_jax.bo.gp import GPParams, blas_threads, condition, predict, x64
+from admire_jax.bo.model_choice import ModelChoice, loo_log_density
 from admire_jax.bo.models import build_model, input_transform
 from admire_jax.bo.records import bucket
 from admire_jax.bo.standardize import Standardize
@@ -38,25 +39,32 @@ class Surrogate:
         self.num_domains, self.rungs, self.coords, self.config = num_domains, list(rungs), dict(coords), config
         self.refit = config.refit_policy
         model = config.model_config
+        kinds = config.model_candidates if config.model == "auto" and len(self.rungs) > 1 else (config.model,)
+        if kinds == ("auto",):  # one rung: every fidelity model is the same single-fidelity GP
+            kinds = (config.model_candidates[0],)
         with x64():
-            self.init = as64(
-                build_model(
-                    num_domains,
-                    len(self.rungs),
-                    kind=config.model,
-                    kernel=config.kernel,
-                    transform=input_transform(model.transform, model.pseudo_count),
-                    noise_floor=model.noise_floor,
-                    initial_noise=model.initial_noise,
-                    rho_median=model.rho_median,
-                    rho_log_sd=model.rho_log_sd,
-                    mean_prior_sd=model.mean_prior_sd,
-                    noise_prior=model.noise_prior,
-                    discrepancy_kernel=model.discrepancy_kernel,
+            self.inits = {
+                kind: as64(
+                    build_model(
+                        num_domains,
+                        len(self.rungs),
+                        kind=kind,
+                        kernel=config.kernel,
+                        transform=input_transform(model.transform, model.pseudo_count),
+                        noise_floor=model.noise_floor,
+                        initial_noise=model.initial_noise,
+                        rho_median=model.rho_median,
+                        rho_log_sd=model.rho_log_sd,
+                        mean_prior_sd=model.mean_prior_sd,
+                        noise_prior=model.noise_prior,
+                        discrepancy_kernel=model.discrepancy_kernel,
+                    )
                 )
-            )
+                for kind in kinds
+            }
+        self.choice = ModelChoice(tuple(kinds), config.model_switch_margin)
         self.num_fits = 0
-        self._warm: GPParams | None = None
+        self._warm: dict[str, GPParams] = {}
         self._fitted: tuple[int, GPParams] | None = None
         self._fit_size = 0  # successful observations at the last refit
         self._full_size = 0  # ... and at the last full (multi-start) refit
@@ -113,34 +121,48 @@ class Surrogate:
         map_options = dict(
             num_restarts=map_fit.num_restarts, max_iters=map_fit.max_iters, tol=map_fit.tol, ftol=map_fit.ftol
         )
+        full_map_fit = self.config.fit == "map" and (kind == "full" or self.choice.current not in self._warm)
+        if kind == "full" and len(self.inits) > 1:
+            fits = {k: self._fit(k, data, key, "full", map_options) for k in self.inits}
+            self.choice.update({k: float(loo_log_density(p, data)) for k, p in fits.items()})
+            params = fits[self.choice.current]
+        else:
+            params = self._fit(self.choice.current, data, key, kind, map_options)
+        if full_map_fit:
+            self._full_size = num_successes
+        self.num_fits += 1
+        self._fit_size = num_successes
+        self._fitted = (version, params)
+        return params
+
+    @property
+    def model_kind(self) -> str:
+        """The fidelity model in use (the chosen one with `model='auto'`)."""
+        return self.choice.current
+
+    def _fit(self, model_kind: str, data: TrainingData, key: jax.Array, kind: str, map_options: dict) -> GPParams:
+        """Fits one fidelity model (`kind`: 'full' or 'warm'), warm-started from its last fit."""
+        init, warm = self.inits[model_kind], self._warm.get(model_kind)
         if self.config.fit == "nuts":
             nuts = self.config.nuts_fit
             params = fit_nuts(
-                self.init,
+                init,
                 data,
                 key,
-                warm=self._warm,
+                warm=warm,
                 num_warmup=nuts.num_warmup,
                 num_samples=nuts.num_samples,
                 num_hyper_samples=nuts.num_hyper_samples,
                 max_tree_depth=nuts.max_tree_depth,
                 map_options=map_options,
             )
-        elif kind == "warm" and self._warm is not None:  # a few steps from the last fit
+        elif kind == "warm" and warm is not None:  # a few steps from the last fit
             params = fit_map(
-                self.init,
-                data,
-                key,
-                warm=self._warm,
-                **dict(map_options, num_restarts=0, max_iters=self.refit.warm_iters),
+                init, data, key, warm=warm, **dict(map_options, num_restarts=0, max_iters=self.refit.warm_iters)
             )
         else:
-            params = fit_map(self.init, data, key, warm=self._warm, **map_options)
-            self._full_size = num_successes
-        self.num_fits += 1
-        self._fit_size = num_successes
-        self._warm = jax.tree_util.tree_map(lambda a: a[0], params)
-        self._fitted = (version, params)
+            params = fit_map(init, data, key, warm=warm, **map_options)
+        self._warm[model_kind] = jax.tree_util.tree_map(lambda a: a[0], params)
         return params
 
     def _rung_counts(self, observations: Sequence[Observation]) -> list[int]:

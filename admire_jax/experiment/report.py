@@ -10,6 +10,7 @@ import numpy as np
 
 from admire_jax.experiment import diagnostics, plots, proposals, recommendation_path
 from admire_jax.experiment.controller import CHECK_ROLES, Controller
+from admire_jax.experiment.fidelity_section import fidelity_section
 from admire_jax.experiment.store import OK, SEARCH, Trial
 
 
@@ -225,33 +226,6 @@ def _path_line(path: Sequence[recommendation_path.PathPoint], unit: str) -> str:
         f"the search: {first.mean:.4f} ± {first.std:.4f} after {_trials(first.finished)} ({first.cost:.4g} {unit}), "
         f"{last.mean:.4f} ± {last.std:.4f} after {_trials(last.finished)} ({last.cost:.4g} {unit})."
     )
-
-
-FIDELITY_MODELS = {
-    "linear_truncated": "one kernel over mixture and fidelity, the target its unbiased part",
-    "ar1": "Kennedy-O'Hagan chain: each rung regressed on the next cheaper one",
-    "ar1_star": "Kennedy-O'Hagan star: every rung regressed on the cheapest",
-}
-
-
-def fidelity_section(opt) -> list[str]:
-    """The report's account of what the cheap rungs contributed: the fidelity model in use and, per
-    rung, the model's correlation between that rung's and the target's latent objective across the
-    mixtures tried (`Optimizer.rung_correlations`)."""
-    lines = ["## Fidelity model", ""]
-    if len(opt.rungs) == 1:
-        return lines + ["One rung: a single-fidelity GP."]
-    lines.append(f"Fidelity model: `{opt.config.model}` ({FIDELITY_MODELS[opt.config.model]}).")
-    mixtures = np.unique(np.array([o["mixture"] for o in opt.successes()], dtype=float), axis=0)
-    if len(mixtures) < 2:
-        return lines + ["", "Rung correlations need at least two distinct mixtures tried."]
-    lines += [
-        "",
-        f"Model correlation between each rung's latent objective and the target's, across the {len(mixtures)} "
-        "mixtures tried (1: the rung ranks mixtures as the target does; 0: it says nothing about them):",
-        "",
-    ]
-    return lines + [f"- {rung}: {value:.3f}" for rung, value in opt.rung_correlations(mixtures).items()]
 
 
 def status_text(controller: Controller) -> str:

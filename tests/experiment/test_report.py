@@ -13,8 +13,9 @@ import pytest
 from admire_jax.bo import Optimizer, OptimizerConfig, Recommendation
 from admire_jax.experiment import config, proposals, report
 from admire_jax.experiment.controller import Controller
+from admire_jax.experiment.fidelity_section import fidelity_section
 from admire_jax.experiment.recommendation_path import cost_per_rung, evaluation_points, recommendation_path
-from admire_jax.experiment.report import fidelity_section, paired_gain, verdict
+from admire_jax.experiment.report import paired_gain, verdict
 from admire_jax.experiment.store import Trial
 from tests.experiment.helpers import SMOKE, SYNTHETIC
 from tests.experiment.virtual import VirtualClock, VirtualExecutor
@@ -161,3 +162,9 @@ def test_the_report_shows_first_whether_the_search_worked(tmp_path):
     assert path[-1].mean == pytest.approx(rec["predicted"]) and path[-1].mixture == pytest.approx(rec["mixture"])
     assert {p.rung for p in path} <= set(exp.spec.ladder.names)
     assert seconds < 120, f"the report took {seconds:.0f} s"
+
+
+def test_an_auto_model_names_the_model_chosen():
+    text = "\n".join(fidelity_section(_told({"tiny": 0.01, "target": 1.0}, model="auto")))
+    chosen = re.search(r"Fidelity model: `(\w+)` \(.*, chosen by leave-one-out predictive density among", text)
+    assert chosen and chosen.group(1) in ("ar1", "ar1_star", "linear_truncated"), text
