@@ -51,12 +51,12 @@ def test_auto_leaves_the_linear_truncated_model_for_an_uninformative_cheap_rung(
     """Cheap and target rungs of equal spread and independent responses: the linear-truncated model
     (cheap = target + bias) cannot describe them; 'auto', started on it, moves to an AR1 form."""
     rng = np.random.default_rng(1)
-    W = rng.dirichlet(np.ones(D), 80)
+    W = rng.dirichlet(np.ones(D), 60)
     f_cheap, f_target = np.sin(5 * W[:, 0]) + W[:, 1], np.cos(6 * W[:, 2]) - W[:, 0]
     config = OptimizerConfig(model="auto", model_candidates=("linear_truncated", "ar1", "ar1_star"))
     opt = Optimizer(["a", "b", "c"], {"cheap": 0.1, "target": 1.0}, "target", seed=0, config=config)
     for i, w in enumerate(W):
-        opt.tell(w, "cheap" if i < 50 else "target", float(f_cheap[i] if i < 50 else f_target[i]))
+        opt.tell(w, "cheap" if i < 36 else "target", float(f_cheap[i] if i < 36 else f_target[i]))
     opt.hyperparameters()
     scores = opt.surrogate.choice.scores
     assert opt.fidelity_model in ("ar1", "ar1_star"), scores

@@ -100,19 +100,6 @@ def test_sigterm_at_a_random_step_checkpoints_the_next_step_and_resumes_bit_exac
     assert final["status"] == "ok" and final["steps"] == STEPS and "resumable" not in final
 
 
-@pytest.mark.slow
-def test_checkpoints_off_stops_cleanly_and_says_there_is_nothing_to_resume(tmp_path, env):
-    run_dir = tmp_path / "run"
-    job = _train([*TINY_1M, "--gin.TrainConfig.checkpoint_every=0", f"--run_dir={run_dir}"], env)
-    _wait_for_step(run_dir, 2, [job])
-    job.send_signal(signal.SIGTERM)
-    log = job.communicate(timeout=300)[0]
-    assert job.returncode == PREEMPTED_EXIT_CODE, log[-3000:]
-    result = json.loads((run_dir / "result.json").read_text())
-    assert result["status"] == "preempted" and result["resumable"] is False
-    assert "nothing to resume from" in result["error"] and not (run_dir / "checkpoints").exists()
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("localhost", 0))

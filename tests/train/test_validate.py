@@ -101,15 +101,13 @@ def test_where_no_count_fits_the_largest_is_reported(capsys):
 @pytest.mark.slow
 def test_7b_on_8_way_fsdp_answers_with_a_count_that_fits(capsys):
     """The preset's 1024 sequences over fsdp=8 are 128 per device: about 350 GiB at one
-    micro-batch. On 80 GiB devices (an H100's memory) validate names the count that fits."""
+    micro-batch. On 80 GiB devices (an H100's memory) validate names the count that fits (that it is
+    the smallest is the search's part: tests/train/test_accumulation_search.py)."""
     argv = ["--gin_file=configs/models/7b.gin", "--mesh=data=1,fsdp=8,tensor=1", "--device_memory_gib=80"]
     code, report = _report(capsys, argv)
     assert code == 0 and report["fits"] is True
     assert (report["global_batch"], report["per_device_batch"]) == (1024, 128)
     assert 1 < report["accum_steps"] < 128 and report["peak_bytes_per_device"] <= 80 * GIB
-    smaller = report["accum_steps"] // 2  # the counts are powers of two here
-    code, at_smaller = _report(capsys, [*argv, f"--accum_steps={smaller}"])
-    assert code == 1 and at_smaller["peak_bytes_per_device"] > 80 * GIB
 
 
 def test_compiler_oom_text_becomes_a_short_message():
