@@ -40,7 +40,11 @@ def _read_mixture(path: str | None) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in data.items()}
 
 
-def _failed(run_dir: str, preset: str, mixture, error: str, started: float) -> None:
+def _failed(run_dir: str, preset: str, mixture, error: str, started: float, keep_existing: bool = False) -> None:
+    """Records a run that could not train; with `keep_existing` (bad input, exit 2) a result the run
+    folder already holds is kept, so a refused command loses nothing stored."""
+    if keep_existing and os.path.exists(os.path.join(run_dir, "result.json")):
+        return
     write_result(
         run_dir,
         make_result(
@@ -79,7 +83,7 @@ def main(argv: list[str]) -> int:
     except UsageError as exc:
         print(f"admire-jax train: {exc}", file=sys.stderr)
         if run_dir is not None:
-            _failed(run_dir, preset, mixture, f"usage: {exc}", started)
+            _failed(run_dir, preset, mixture, f"usage: {exc}", started, keep_existing=True)
         return 2
     from admire_jax.data.builtin_check import CorpusMismatchError, check_run_dir
 
@@ -91,7 +95,7 @@ def main(argv: list[str]) -> int:
         return 2
     except UsageError as exc:
         print(f"admire-jax train: {exc}", file=sys.stderr)
-        _failed(run_dir, preset, mixture, f"usage: {exc}", started)
+        _failed(run_dir, preset, mixture, f"usage: {exc}", started, keep_existing=True)
         return 2
     except Exception as exc:  # set-up failures (data, mesh, devices) still leave a result.json
         print(f"admire-jax train: failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -76,10 +76,12 @@ def test_resumed_run_is_bit_exact_and_another_tokenizer_is_refused(prepared, tra
     other = tmp_path / "other_tokenizer"
     shutil.copytree(trained, other)
     shutil.rmtree(other / "checkpoints" / "4")
+    stored = (other / "result.json").read_text()
     run = cli(*train_args(gin_file, other, "--gin.configured_tokenizer.path='byte'"))
     assert run.returncode == 2, run.stderr[-3000:]
     assert "refusing to resume" in run.stderr and "tokenizer" in run.stderr
     assert (other / "checkpoints" / "2").is_dir()
+    assert (other / "result.json").read_text() == stored  # the refused command loses nothing stored
 
 
 @pytest.mark.slow
