@@ -19,7 +19,7 @@ import time
 
 import gin
 
-from admire_jax import gin_cli
+from admire_jax import gin_cli, gin_unread
 from admire_jax.gin_cli import UsageError
 from admire_jax.train import PREEMPTED_EXIT_CODE, flags
 from admire_jax.train.result import make_result, write_result
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
     run_dir, preset, mixture = None, "unknown", None
     try:
         args, bindings = gin_cli.parse_args(p, argv)
-        gin_cli.parse_gin(flags.gin_files(args), bindings, gin_cli.search_paths(args))
+        files = gin_cli.parse_gin(flags.gin_files(args), bindings, gin_cli.search_paths(args))
         preset = str(gin_cli.bound("%PRESET", args.preset or "custom"))
         run_dir = args.run_dir or os.path.join("runs", preset)
         mixture = _read_mixture(args.mixture)
@@ -101,6 +101,7 @@ def main(argv: list[str]) -> int:
         print(f"admire-jax train: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         _failed(run_dir, preset, mixture, f"{type(exc).__name__}: {exc}", started)
         return 1
+    gin_unread.warn_unread("admire-jax train", gin_unread.user_parameters(files, bindings, gin_cli.CONFIG_ROOT))
     print(json.dumps({k: record[k] for k in ("status", "steps", "val_loss", "error")}))
     return {"ok": 0, "preempted": PREEMPTED_EXIT_CODE}.get(record["status"], 1)
 

@@ -67,6 +67,7 @@ def test_train_writes_contract_result_and_reuses_compilation_cache(tmp_path, dat
 
     first = run_cli([*common, f"--run_dir={tmp_path / 'a'}"], data_dir)
     assert first.returncode == 0, first.stderr[-3000:]
+    assert "never read" not in first.stderr  # every binding above is read by the run
     result = json.loads((tmp_path / "a" / "result.json").read_text())
     assert CONTRACT_KEYS <= set(result)
     assert result["status"] == "ok" and result["error"] is None and result["preset"] == "1m"
