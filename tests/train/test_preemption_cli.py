@@ -139,5 +139,7 @@ def test_two_processes_signalled_on_one_both_save_the_same_step_and_exit_75(tmp_
     assert result["status"] == "preempted" and result["resumable"] is True
     assert [r["status"] for r in printed] == ["preempted"] * 2
     assert [r["steps"] for r in printed] == [result["step"]] * 2, "both processes stopped after the same step"
-    assert 3 < result["step"] < STEPS
+    # the signal arrives once process 0 has logged step 3; process 1 may not have passed that step's
+    # boundary yet, so both stop at step 3 or later, never before
+    assert 3 <= result["step"] < STEPS
     assert os.listdir(run_dir / "checkpoints") == [str(result["step"])]
