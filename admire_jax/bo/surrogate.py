@@ -39,9 +39,12 @@ class Surrogate:
         self.num_domains, self.rungs, self.coords, self.config = num_domains, list(rungs), dict(coords), config
         self.refit = config.refit_policy
         model = config.model_config
-        kinds = config.model_candidates if config.model == "auto" and len(self.rungs) > 1 else (config.model,)
-        if kinds == ("auto",):  # one rung: every fidelity model is the same single-fidelity GP
-            kinds = (config.model_candidates[0],)
+        if config.model != "auto":
+            kinds = (config.model,)
+        elif len(self.rungs) > 1:
+            kinds = config.model_candidates
+        else:  # one rung: every fidelity model is the same single-fidelity GP
+            kinds = config.model_candidates[:1]
         with x64():
             self.inits = {
                 kind: as64(
@@ -121,14 +124,14 @@ class Surrogate:
         map_options = dict(
             num_restarts=map_fit.num_restarts, max_iters=map_fit.max_iters, tol=map_fit.tol, ftol=map_fit.ftol
         )
-        full_map_fit = self.config.fit == "map" and (kind == "full" or self.choice.current not in self._warm)
+        full = kind == "full" or self.choice.current not in self._warm  # a warm fit needs a last fit
         if kind == "full" and len(self.inits) > 1:
-            fits = {k: self._fit(k, data, key, "full", map_options) for k in self.inits}
+            fits = {k: self._fit(k, data, key, True, map_options) for k in self.inits}
             self.choice.update({k: float(loo_log_density(p, data)) for k, p in fits.items()})
             params = fits[self.choice.current]
         else:
-            params = self._fit(self.choice.current, data, key, kind, map_options)
-        if full_map_fit:
+            params = self._fit(self.choice.current, data, key, full, map_options)
+        if full and self.config.fit == "map":
             self._full_size = num_successes
         self.num_fits += 1
         self._fit_size = num_successes
@@ -140,8 +143,8 @@ class Surrogate:
         """The fidelity model in use (the chosen one with `model='auto'`)."""
         return self.choice.current
 
-    def _fit(self, model_kind: str, data: TrainingData, key: jax.Array, kind: str, map_options: dict) -> GPParams:
-        """Fits one fidelity model (`kind`: 'full' or 'warm'), warm-started from its last fit."""
+    def _fit(self, model_kind: str, data: TrainingData, key: jax.Array, full: bool, map_options: dict) -> GPParams:
+        """Fits one fidelity model: a full multi-start fit, or a few steps from its last fit."""
         init, warm = self.inits[model_kind], self._warm.get(model_kind)
         if self.config.fit == "nuts":
             nuts = self.config.nuts_fit
@@ -156,7 +159,7 @@ class Surrogate:
                 max_tree_depth=nuts.max_tree_depth,
                 map_options=map_options,
             )
-        elif kind == "warm" and warm is not None:  # a few steps from the last fit
+        elif not full:  # a few steps from the last fit
             params = fit_map(
                 init, data, key, warm=warm, **dict(map_options, num_restarts=0, max_iters=self.refit.warm_iters)
             )
