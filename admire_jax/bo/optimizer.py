@@ -228,12 +228,18 @@ class Optimizer:
         """The fidelity model in use: `config.model`, or with 'auto' the one chosen from the data so far."""
         return self.surrogate.model_kind
 
+    def tried_mixtures(self) -> np.ndarray:
+        """The distinct mixtures of the successful observations, at any rung (rows)."""
+        return np.unique(
+            np.array([o["mixture"] for o in self.successes()], dtype=float).reshape(-1, len(self.domains)), axis=0
+        )
+
     def rung_correlations(self, mixtures: np.ndarray | None = None) -> dict[str, float]:
         """Per rung other than the target: the model's correlation between that rung's and the
         target's latent values across `mixtures` (default: every distinct mixture told), see
         `rung_correlation`. How much the cheap rungs say about the target, as the GP sees it now."""
         if mixtures is None:
-            mixtures = np.unique(np.array([o["mixture"] for o in self.successes()], dtype=float), axis=0)
+            mixtures = self.tried_mixtures()
         W = checks.mixture_rows(mixtures, len(self.domains))
         with self.surrogate.numerics():
             params = self.hyperparameters()

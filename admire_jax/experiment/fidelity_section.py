@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 FIDELITY_MODELS = {
     "linear_truncated": "one kernel over mixture and fidelity, the target its unbiased part",
     "ar1": "Kennedy-O'Hagan chain: each rung regressed on the next cheaper one",
@@ -18,7 +16,7 @@ def fidelity_section(opt) -> list[str]:
     lines = ["## Fidelity model", ""]
     if len(opt.rungs) == 1:
         return lines + ["One rung: a single-fidelity GP."]
-    mixtures = np.unique(np.array([o["mixture"] for o in opt.successes()], dtype=float), axis=0)
+    mixtures = opt.tried_mixtures()
     correlations = opt.rung_correlations(mixtures) if len(mixtures) >= 2 else None  # fits the GP
     chosen = (
         f", chosen by leave-one-out predictive density among {', '.join(opt.config.model_candidates)}"
