@@ -3,8 +3,10 @@
 A binding gin never reads (a misspelt parameter of a configurable that exists, a setting of a
 component the run does not use) changes nothing and says nothing. Each command lists, when it ends,
 the parameters bound in the user's own gin files and `--gin.X=V` flags that are not in gin's
-operative configuration (the parameters actually used). The shipped configs are left out: a preset
-binds settings that only some commands read.
+operative configuration (the parameters actually used). A configurable that a read parameter
+refers to (`OptimizerConfig.kernel = @additive_matern52`) counts as read: it is called later, when
+the object it makes is needed. The shipped configs are left out: a preset binds settings that only
+some commands read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Sequence
 import gin
 
 _BINDING = re.compile(r"^\s*([A-Za-z_][\w./]*\.\w+)\s*=", re.MULTILINE)
+_REFERENCE = re.compile(r"@([A-Za-z_][\w./]*)")
 
 
 def user_parameters(files: Sequence[str], bindings: Sequence[str], config_root: str) -> list[str]:
@@ -31,10 +34,23 @@ def user_parameters(files: Sequence[str], bindings: Sequence[str], config_root: 
     return list(dict.fromkeys(names))
 
 
-def unread(parameters: Sequence[str]) -> list[str]:
-    """Those of `parameters` that gin's operative configuration does not hold (never read so far)."""
-    operative = set(_BINDING.findall(gin.operative_config_str()))
-    return [p for p in parameters if p not in operative]
+def unread(parameters: Sequence[str], forwarded: Sequence[str] = ()) -> list[str]:
+    """Those of `parameters` that gin's operative configuration does not hold (never read so far),
+    less those whose configurable it refers to and those in `forwarded` (parameters the command
+    passes on to processes that read them, e.g. an experiment's trials)."""
+    text = gin.operative_config_str()
+    operative = set(_BINDING.findall(text))
+    referenced = {_short(name) for name in _REFERENCE.findall(text)}
+    return [
+        p
+        for p in parameters
+        if p not in operative and p not in forwarded and _short(p.rpartition(".")[0]) not in referenced
+    ]
+
+
+def _short(configurable: str) -> str:
+    """'scope/module.Name' -> 'Name'."""
+    return configurable.rpartition("/")[2].rpartition(".")[2]
 
 
 def warn_unread(prog: str, parameters: Sequence[str]) -> list[str]:

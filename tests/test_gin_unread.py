@@ -43,3 +43,22 @@ def test_nothing_is_printed_when_every_binding_was_read(capsys):
 def test_flags_are_read_as_bindings_only_when_they_are_bindings(binding):
     names = gin_unread.user_parameters([], [binding.replace("=", " = ")], "/nonexistent")
     assert names == (["used_component.width"] if "." in binding else [])
+
+
+@gin.configurable
+def made_later(size=1):
+    return size
+
+
+@gin.configurable
+def holder(factory=None):
+    return factory
+
+
+def test_a_configurable_referred_to_by_a_read_parameter_counts_as_read():
+    gin_cli.parse_gin([], ["holder.factory = @made_later", "made_later.size = 2", "unused_component.size = 3"])
+    assert holder()() == 2  # the reference is read now ...
+    gin_cli.parse_gin([], ["holder.factory = @made_later", "made_later.size = 2", "unused_component.size = 3"])
+    holder()  # ... and counts as read before the factory is called
+    assert gin_unread.unread(["made_later.size", "unused_component.size"]) == ["unused_component.size"]
+    assert gin_unread.unread(["unused_component.size"], forwarded=["unused_component.size"]) == []

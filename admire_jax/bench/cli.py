@@ -16,7 +16,7 @@ import time
 
 from tqdm.auto import tqdm
 
-from admire_jax import gin_cli
+from admire_jax import gin_cli, gin_unread
 from admire_jax.bench.methods import BO_METHODS, DEFAULT_METHODS, METHODS
 from admire_jax.bench.replay import combine, replay_tasks, summarise_task
 from admire_jax.bench.report import markdown_table, write_outputs
@@ -148,14 +148,19 @@ def _setup(args: argparse.Namespace) -> tuple[list, list[str], float, dict[str, 
 
 def bo_config(args: argparse.Namespace, bindings: list[str]):
     """The BO methods' `BOPolicyConfig`, from the gin files and bindings: gin is parsed once, here,
-    and cleared once the config is built (nothing else reads it)."""
+    and cleared once the config is built (nothing else reads it), so a binding of the user's that
+    building it did not read is refused."""
     import gin
 
     from admire_jax.bench.bo_policy import BOPolicyConfig  # registers the engine's configurables
 
     try:
-        gin_cli.parse_gin(args.gin_file, bindings, gin_cli.search_paths(args))
-        return BOPolicyConfig()
+        files = gin_cli.parse_gin(args.gin_file, bindings, gin_cli.search_paths(args))
+        config = BOPolicyConfig()
+        never = gin_unread.unread(gin_unread.user_parameters(files, bindings, gin_cli.CONFIG_ROOT))
+        if never:  # e.g. a trainer setting, or a component the replay does not build
+            raise gin_cli.UsageError(f"these gin bindings would never be read by the replay: {', '.join(never)}")
+        return config
     except gin_cli.UsageError:
         raise
     except (TypeError, ValueError) as error:

@@ -15,8 +15,9 @@ from typing import Any, Mapping, Sequence
 
 import gin
 
-from admire_jax import gin_cli
+from admire_jax import gin_cli, gin_unread
 from admire_jax.bo import OptimizerConfig
+from admire_jax.data.configured import registry_bindings
 from admire_jax.experiment.gin_spec import experiment
 from admire_jax.experiment.spec import DEFAULT_TRAINER, ExperimentSpec, Rung, SpecError
 from admire_jax.train.plan import PlanError, TrialPlan, plan
@@ -91,7 +92,21 @@ def load(
     unknown = [r for r in dict(runtime.max_running or {}) if r not in spec.ladder.names]
     if unknown:
         raise SpecError(f"Runtime.max_running names unknown rung(s) {unknown}; rungs: {spec.ladder.names}")
+    check_every_binding_read(resolved, bindings)
     return priced(spec, runtime, optimizer, tuple(resolved), tuple(bindings))
+
+
+def check_every_binding_read(files: Sequence[str], bindings: Sequence[str]) -> None:
+    """Refuses an experiment whose own gin binds a parameter that neither the controller reads nor
+    its trials get: a trainer setting (`TrainConfig.*`) in the experiment file would otherwise be
+    dropped in silence for a whole search. Run after everything the controller builds is built."""
+    forwarded = [b.split("=", 1)[0].strip() for b in registry_bindings()]
+    never = gin_unread.unread(gin_unread.user_parameters(files, bindings, gin_cli.CONFIG_ROOT), forwarded)
+    if never:
+        raise SpecError(
+            f"these gin bindings would never be read by the search: {', '.join(never)}. The trainer's "
+            "settings reach the trials through experiment.trial_bindings or a rung's bindings"
+        )
 
 
 def priced(

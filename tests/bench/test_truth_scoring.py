@@ -82,6 +82,11 @@ def test_replay_scores_on_the_truth_column_and_rejects_bad_truth_options(tmp_pat
     assert cli.main(base + ["--truth_col", "nope", "--out", str(tmp_path / "o2")]) == 2
     assert cli.main(base + ["--truth_col", "acc_true", "--truth_col", "acc", "--out", str(tmp_path / "o3")]) == 2
     assert "one --truth_col per --objective" in capsys.readouterr().err
+    refused = ["--gin.AffineCost.intercept=1.0", "--gin.MapFitConfig.max_iters=30", "--out", str(tmp_path / "o4")]
+    assert cli.main(base + refused) == 2  # a cost model the replay never builds (it reads the table's costs)
+    err = capsys.readouterr().err
+    assert "would never be read by the replay: AffineCost.intercept" in err and "MapFitConfig" not in err
+    assert not (tmp_path / "o4").exists()
 
 
 def test_a_truth_column_with_a_gap_at_the_target_is_refused(tmp_path):

@@ -107,6 +107,7 @@ def test_each_record_checks_itself(make, message):
         (["Runtime.max_running = {'m': 0}"], "Runtime.max_running allows at least 1 trial per rung"),
         (["Runtime.poll_seconds = 60"], "Runtime.poll_seconds must be positive and at most max_poll_seconds"),
         (["Runtime.trial_timeout_seconds = 0"], "Runtime.trial_timeout_seconds must be positive"),
+        (["TrainConfig.steps = 5"], "would never be read by the search: TrainConfig.steps. The trainer's"),
     ],
 )
 def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message):
@@ -116,6 +117,13 @@ def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "exp" / "runs").exists(), "nothing may be trained"
+
+
+def test_the_users_bindings_that_the_controller_reads_or_forwards_are_accepted():
+    bindings = ["LocalExecutor.cpus_per_trial = 1", "ModelConfig.noise_floor = 0.02", "MapFitConfig.max_iters = 30"]
+    bindings += ["builtin_targets.max_bytes = 1000"]  # forwarded to the trials
+    exp = config.load(SMOKE, bindings)
+    assert exp.optimizer.model_config.noise_floor == 0.02
 
 
 def test_cli_usage_errors(tmp_path, capsys):
