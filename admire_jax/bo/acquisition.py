@@ -63,7 +63,10 @@ _HERM_W = _HERM_W / math.sqrt(2.0 * math.pi)
 
 def mf_mes_gain(mean_a, var_a, mean_t, var_t, cov_at, fstar_K) -> jax.Array:
     """Multi-fidelity MES (Takeno et al. 2020): information about the target maximum f* from
-    observing f_a(x) at a cheaper rung, given the joint posterior of (f_a(x), f_target(x)).
+    observing a_x at a rung, given the joint Gaussian posterior of (a_x, f_target(x)). With `var_a`
+    the latent variance plus the rung's noise, a_x is the noisy observation a run returns: a noisy
+    rung whose latent value is already well known is then worth little, however strongly its
+    latent value correlates with the target's.
 
     gain = rho^2 gamma psi / (2 Psi) - log Psi + E[log Phi((gamma - rho z) / sqrt(1 - rho^2))],
     the expectation over z | f_target <= f*, computed by 16 x 16 Gauss quadrature.

@@ -57,8 +57,9 @@ class ModelConfig:
     `models.build_model`, which checks the values): transform 'sqrt' | 'log_ratio' (with
     `pseudo_count`) | 'identity'; discrepancy_kernel: mixture kernel of what differs between rungs
     (None: the Optimizer's kernel); noise_prior: (concentration, rate) of a Gamma prior on the
-    per-rung noise (None: Gamma(1.1, 20)); rho_median, rho_log_sd: LogNormal prior of the AR1
-    factors; mean_prior_sd: Normal(0, sd) prior on each rung's mean (None: none)."""
+    per-rung noise (None: Gamma(1.1, 20)); rho_prior: (numpyro family, args) of the prior on the AR1
+    factors, a distribution on the positive reals; mean_prior_sd: Normal(0, sd) prior on each
+    rung's mean (None: none)."""
 
     transform: str = "sqrt"
     pseudo_count: float = 1e-2
@@ -66,8 +67,7 @@ class ModelConfig:
     noise_floor: float = 1e-6
     initial_noise: float = 1e-2
     noise_prior: tuple[float, float] | None = None
-    rho_median: float = 1.0
-    rho_log_sd: float = 0.5
+    rho_prior: tuple[str, tuple[float, ...]] = ("LogNormal", (0.0, 0.5))
     mean_prior_sd: float | None = 25.0
 
     def __post_init__(self):
@@ -80,6 +80,8 @@ class ModelConfig:
                 f"noise_floor must be >= 0, initial_noise and pseudo_count > 0; got {self.noise_floor}, "
                 f"{self.initial_noise}, {self.pseudo_count}"
             )
+        family, args = self.rho_prior
+        object.__setattr__(self, "rho_prior", (str(family), tuple(float(a) for a in args)))
         if self.noise_prior is not None:
             object.__setattr__(self, "noise_prior", tuple(float(v) for v in self.noise_prior))
         object.__setattr__(self, "discrepancy_kernel", frozen_factory(self.discrepancy_kernel))

@@ -125,8 +125,7 @@ def build_model(
     transform=None,
     noise_floor: float = 1e-6,
     initial_noise: float = 1e-2,
-    rho_median: float = 1.0,
-    rho_log_sd: float = 0.5,
+    rho_prior: tuple[str, tuple[float, ...]] = ("LogNormal", (0.0, 0.5)),
     mean_prior_sd: float | None = 25.0,
     noise_prior: tuple[float, float] | None = None,
     discrepancy_kernel: KernelFactory | None = None,
@@ -136,8 +135,10 @@ def build_model(
     kind: 'linear_truncated' (fidelity kernel), 'ar1' (Kennedy-O'Hagan chain: each rung regressed on
     the next cheaper one) or 'ar1_star' (each rung regressed on the cheapest; see `ar1`). With one
     rung each reduces to a single-fidelity GP on the mixture.
-    rho_median, rho_log_sd: LogNormal prior of the AR1 factors (positive; median 1: the next rung
-    ranks like this one). mean_prior_sd: sd of a Normal(0, sd) prior on each rung's mean in
+    rho_prior: (numpyro family, args) of the prior on the AR1 factors, a distribution on the positive
+    reals, e.g. ("HalfNormal", (1.0,)) or ("LogNormal", (0.0, 0.5)). In within-rung standardised
+    units a factor near 1 says the two rungs vary together, near 0 that the cheaper one says nothing.
+    mean_prior_sd: sd of a Normal(0, sd) prior on each rung's mean in
     standardised units (None: no prior); applied to multi-rung models only. Why fitted means and
     not each rung centred on its own mean: the Optimizer centres all rungs together, and a rung
     without observations (typically the target) has no mean of its own to centre on. The target
@@ -171,18 +172,17 @@ def build_model(
             one,
         )
     elif kind in ("ar1", "ar1_star"):
-        if not (rho_median > 0 and rho_log_sd > 0):
-            raise ValueError(f"rho_median and rho_log_sd must be > 0, got {rho_median} and {rho_log_sd}")
+        prior = _positive_prior("rho_prior", rho_prior)
         parts = tuple(
             Scale(_mixture_kernel(kernel if r == 0 else discrepancy_kernel, num_domains, transform), one)
             for r in range(num_rungs)
         )
         k = AR1(
             parts,
-            rho=jnp.full((num_rungs - 1,), float(rho_median)),
+            rho=jnp.ones((num_rungs - 1,)),
             num_domains=num_domains,
             structure="star" if kind == "ar1_star" else "chain",
-            priors=(("rho", Prior("LogNormal", (math.log(rho_median), float(rho_log_sd)))),),
+            priors=(("rho", prior),),
         )
     else:
         raise ValueError(f"unknown model kind {kind!r}; use 'linear_truncated', 'ar1' or 'ar1_star'")
@@ -204,3 +204,16 @@ def build_model(
             raise ValueError(f"noise_prior must be (concentration > 0, rate > 0), got {noise_prior}")
         priors.append(("noise", Prior("Gamma", (concentration, rate))))
     return GPParams(**fields, priors=tuple(priors))
+
+
+def _positive_prior(name: str, spec: tuple[str, tuple[float, ...]]) -> Prior:
+    """`spec` = (numpyro family, args) as a Prior, checked to be a distribution on the positive reals."""
+    try:
+        family, args = spec
+        prior = Prior(str(family), tuple(float(a) for a in args))
+        support = getattr(dist, prior.family)(*prior.args, validate_args=True).support
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{name} must be (numpyro family, args), e.g. ('HalfNormal', (1.0,)); got {spec!r}: {exc}")
+    if support is not dist.constraints.positive:
+        raise ValueError(f"{name} must be a distribution on the positive reals; {family} has support {support}")
+    return prior

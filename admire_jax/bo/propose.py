@@ -122,8 +122,8 @@ def _values_one(ctx: Context, X, target: TargetRung, cost_M, cfg: AcquisitionCon
             return cost_weighted(acq.ucb(mean, std, cfg.ucb_beta), cost_M)
         return cost_weighted(acq.mes_gain(mean, std, ctx.fstar), cost_M)
     mean_a, mean_t, var_a, var_t, cov = predict_pair(ctx.post, X, Xt)
-    if cfg.kind == "mf_mes":
-        gain = acq.mf_mes_gain(mean_a, var_a, mean_t, var_t, cov, ctx.fstar)
+    if cfg.kind == "mf_mes":  # what a run returns is noisy: its information is that of y_a, not f_a
+        gain = acq.mf_mes_gain(mean_a, var_a + ctx.post.params.noise_at(X), mean_t, var_t, cov, ctx.fstar)
     elif cfg.kind == "gibbon":
         gain = acq.gibbon_gain(mean_a, var_a, ctx.post.params.noise_at(X), mean_t, var_t, cov, ctx.fstar)
     else:

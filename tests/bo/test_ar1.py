@@ -101,7 +101,7 @@ def test_rho_and_mean_priors_are_configurable_and_penalise_implausible_values():
         far = float(log_prior(at(init, kernel=at(init.kernel, rho=jnp.array([1.0, 0.05])))))
         assert near_one - far > 5.0  # LogNormal(0, 0.5): log(0.05) is ~6 sd out
         assert float(log_prior(at(init, mean=jnp.array([0.0, 0.0, 200.0])))) < float(log_prior(init)) - 5.0
-        loose = build_model(D, 3, kind="ar1", rho_log_sd=5.0, mean_prior_sd=None)
+        loose = build_model(D, 3, kind="ar1", rho_prior=("LogNormal", (0.0, 5.0)), mean_prior_sd=None)
         loose_far = float(log_prior(at(loose, kernel=at(loose.kernel, rho=jnp.array([1.0, 0.05])))))
         loose_one = float(log_prior(at(loose, kernel=at(loose.kernel, rho=jnp.array([1.0, 1.0])))))
         assert loose_one - loose_far < 1.0
@@ -115,8 +115,15 @@ def test_rho_and_mean_priors_are_configurable_and_penalise_implausible_values():
         assert float(log_prior(small)) - float(log_prior(tight)) > float(log_prior(default)) - float(log_prior(init))
     with pytest.raises(ValueError, match="noise_prior"):
         build_model(D, 3, kind="ar1", noise_prior=(1.1, 0.0))
-    with pytest.raises(ValueError, match="rho_median"):
-        build_model(D, 3, kind="ar1", rho_log_sd=0.0)
+    with x64():  # a prior that admits a cheap rung that says nothing: rho near 0 is not penalised
+        free = build_model(D, 3, kind="ar1", rho_prior=("HalfNormal", (1.0,)))
+        free_far = float(log_prior(at(free, kernel=at(free.kernel, rho=jnp.array([1.0, 0.05])))))
+        free_one = float(log_prior(at(free, kernel=at(free.kernel, rho=jnp.array([1.0, 1.0])))))
+        assert free_far > free_one
+    with pytest.raises(ValueError, match="rho_prior must be a distribution on the positive reals"):
+        build_model(D, 3, kind="ar1", rho_prior=("Normal", (0.0, 1.0)))
+    with pytest.raises(ValueError, match="rho_prior must be"):
+        build_model(D, 3, kind="ar1", rho_prior=("LogNormal", (0.0, -1.0)))
     with pytest.raises(ValueError, match="mean_prior_sd"):
         build_model(D, 3, kind="ar1", mean_prior_sd=-1.0)
 
