@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 
+from etils import epath
+
 from admire_jax.data.builtin_shipped import builtin_fingerprint
 
 RECORD_KEY = "builtin_corpus"  # the field of result.json (and key of an experiment's record) that holds it
@@ -42,10 +44,8 @@ def check_builtin_fingerprint(recorded: str | None, where: str, started: bool = 
 def check_run_dir(run_dir: str | os.PathLike) -> None:
     """Raises CorpusMismatchError when `run_dir` holds a result.json made on another built-in corpus,
     or one that names none (a run that is about to resume from its checkpoints)."""
-    path = os.path.join(run_dir, "result.json")
-    try:
-        with open(path, encoding="utf-8") as f:
-            record = json.load(f)
+    try:  # the run folder may be remote (gs://): read through epath
+        record = json.loads((epath.Path(run_dir) / "result.json").read_text())
     except (OSError, ValueError):
         return  # no earlier record to compare with
     if isinstance(record, dict):

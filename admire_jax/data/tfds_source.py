@@ -14,6 +14,7 @@ import pathlib
 from typing import Iterator
 
 import gin
+from etils import epath
 
 from admire_jax.data import paths
 from admire_jax.data.domain import Domain, check_split
@@ -31,17 +32,19 @@ class DatasetNotPreparedError(FileNotFoundError):
     """The TFDS dataset has no prepared array_record copy in the data_dir."""
 
 
-def find_prepared(name: str, data_dir: str | os.PathLike) -> pathlib.Path:
+def find_prepared(name: str, data_dir: str | os.PathLike) -> epath.Path:
     """The prepared folder of `name` ('c4/en' or 'c4/en:3.1.0'): the newest version if none given.
+    `data_dir` may be object storage (gs://...), as TFDS allows.
 
     Raises DatasetNotPreparedError naming the data_dir and the command that prepares it.
     """
     base, _, version = name.partition(":")
-    root = pathlib.Path(data_dir) / base
+    root = epath.Path(data_dir) / base
     if version:
         candidates = [root / version]
     else:
-        candidates = sorted((p for p in root.glob("*") if p.is_dir()), key=lambda p: _version_key(p.name), reverse=True)
+        folders = [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+        candidates = sorted(folders, key=lambda p: _version_key(p.name), reverse=True)
     for folder in candidates:
         if (folder / "dataset_info.json").is_file():
             return folder
@@ -136,7 +139,10 @@ def tfds_domain(
     `data_dir` is the TFDS data_dir (default: <data root>/tfds). `max_documents` caps how many
     documents of each split are read (None: all).
     """
-    data_dir = pathlib.Path(data_dir).expanduser() if data_dir is not None else paths.data_root() / "tfds"
+    if data_dir is None:
+        data_dir = paths.data_root() / "tfds"
+    elif not paths.is_remote(data_dir):  # a remote data_dir is kept as given
+        data_dir = pathlib.Path(data_dir).expanduser()
     folder = find_prepared(dataset, data_dir)
     source = TfdsSource(str(folder), feature, train_split, validation_split, max_documents)
     source.builder()  # bad feature or split names fail here, naming the culprit

@@ -15,6 +15,7 @@ Running `optimize` again with the same arguments continues a stopped or killed e
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -37,10 +38,24 @@ def _parser(command: str, description: str) -> gin_cli.ArgumentParser:
     p.add_argument(
         "--exp_dir",
         required=True,
-        help="experiment directory"
+        type=_local_folder,
+        help="experiment directory, on a local or shared POSIX filesystem"
         + (" (created; reused to continue)" if command == "optimize" else " (written by optimize)"),
     )
     return p
+
+
+def _local_folder(path: str) -> str:
+    """--exp_dir as given, refused when it names object storage: the experiment's SQLite store and
+    its trial locks need POSIX file locking, which gs:// and its kind do not offer."""
+    from admire_jax.train.run_files import is_remote
+
+    if is_remote(path):
+        raise argparse.ArgumentTypeError(
+            f"{path} is object storage; the experiment folder holds a SQLite store and lock files, which "
+            "need a local or shared POSIX filesystem (a local disk, NFS, Lustre): give such a path"
+        )
+    return path
 
 
 def optimize(argv: list[str]) -> int:

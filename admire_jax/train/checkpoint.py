@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import orbax.checkpoint as ocp
 
+from admire_jax.train import run_files
 from admire_jax.train.state import TrainState
 
 
@@ -24,7 +23,7 @@ class Checkpointer:
         self._manager = None
         if every is not None:
             self._manager = ocp.CheckpointManager(
-                os.path.abspath(directory),
+                run_files.run_path(directory),
                 options=ocp.CheckpointManagerOptions(
                     max_to_keep=keep, enable_async_checkpointing=async_save, create=True
                 ),

@@ -21,8 +21,8 @@ import gin
 
 from admire_jax import gin_cli, gin_unread
 from admire_jax.gin_cli import UsageError
-from admire_jax.train import PREEMPTED_EXIT_CODE, flags
-from admire_jax.train.result import make_result, write_result
+from admire_jax.train import PREEMPTED_EXIT_CODE, flags, run_files
+from admire_jax.train.result import has_result, make_result, write_result
 
 
 def _read_mixture(path: str | None) -> dict[str, float] | None:
@@ -43,7 +43,7 @@ def _read_mixture(path: str | None) -> dict[str, float] | None:
 def _failed(run_dir: str, preset: str, mixture, error: str, started: float, keep_existing: bool = False) -> None:
     """Records a run that could not train; with `keep_existing` (bad input, exit 2) a result the run
     folder already holds is kept, so a refused command loses nothing stored."""
-    if keep_existing and os.path.exists(os.path.join(run_dir, "result.json")):
+    if keep_existing and has_result(run_dir):
         return
     write_result(
         run_dir,
@@ -137,9 +137,9 @@ def _run(args, preset: str, run_dir: str, mixture, mesh_sizes) -> dict:
     mesh = sharding.make_mesh(**mesh_sizes)
     spec = transformer_spec(model_config, preset, init_checkpoint=config.init_checkpoint)
     if jax_process_index() == 0:
-        os.makedirs(run_dir, exist_ok=True)
-        with open(os.path.join(run_dir, "config.gin"), "w", encoding="utf-8") as f:
-            f.write(gin.config_str())
+        folder = run_files.run_path(run_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.gin").write_text(gin.config_str())
     return train(
         spec,
         mesh,

@@ -7,17 +7,21 @@ import os
 import gin
 import jax
 
+from admire_jax.data.paths import is_remote
+
 
 @gin.configurable
 def enable_compilation_cache(
     directory: str | None = "~/.cache/admire_jax/jax_compilation_cache",
     min_compile_seconds: float = 0.0,
 ) -> str | None:
-    """Point jax's persistent cache at `directory` (None disables it); returns the directory used."""
+    """Point jax's persistent cache at `directory` (None disables it; gs://... is passed to jax, which
+    reads and writes it there); returns the directory used."""
     if directory is None:
         return None
-    directory = os.path.abspath(os.path.expanduser(directory))
-    os.makedirs(directory, exist_ok=True)
+    if not is_remote(directory):
+        directory = os.path.abspath(os.path.expanduser(directory))
+        os.makedirs(directory, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", directory)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_seconds)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

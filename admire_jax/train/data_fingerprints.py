@@ -9,11 +9,10 @@ another vocabulary, would silently stop being the run it claims to be.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 
 from admire_jax.gin_cli import UsageError
+from admire_jax.train import run_files
 
 FILE = "data_fingerprints.json"
 
@@ -27,12 +26,11 @@ def check_and_record(run_dir: str, fingerprints: Mapping[str, str] | None, write
     fingerprints; otherwise (process 0, `writer`) records `fingerprints` in `run_dir`."""
     if not fingerprints:
         return
-    checkpoint_dir = os.path.join(run_dir, "checkpoints")
-    path = os.path.join(run_dir, FILE)
-    has_checkpoint = os.path.isdir(checkpoint_dir) and any(n.isdigit() for n in os.listdir(checkpoint_dir))
-    if has_checkpoint and os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            stored = json.load(f)
+    folder = run_files.run_path(run_dir)
+    checkpoint_dir, path = folder / "checkpoints", folder / FILE
+    has_checkpoint = checkpoint_dir.is_dir() and any(p.name.isdigit() for p in checkpoint_dir.iterdir())
+    if has_checkpoint and path.exists():
+        stored = run_files.read_json(path)
         changed = sorted(k for k in set(stored) | set(fingerprints) if stored.get(k) != fingerprints.get(k))
         if changed:
             details = ", ".join(f"{k}: checkpoint {stored.get(k)!r}, now {fingerprints.get(k)!r}" for k in changed)
@@ -41,8 +39,4 @@ def check_and_record(run_dir: str, fingerprints: Mapping[str, str] | None, write
                 f"({details}); use a new --run_dir, or restore the data configuration it was trained with"
             )
     if writer:
-        os.makedirs(run_dir, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(dict(fingerprints), f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        run_files.write_json(path, dict(fingerprints), indent=1, sort_keys=True)

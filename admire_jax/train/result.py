@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
 from typing import Any
 
+from admire_jax.train import run_files
+
+RESULT_FILE = "result.json"
 STATUSES = ("ok", "diverged", "failed", "preempted")  # preempted: run the same command again
 
 
@@ -49,20 +51,20 @@ def make_result(
 
 
 def write_result(run_dir: str, result: Mapping[str, Any]) -> str:
-    """Write `run_dir/result.json` atomically (a reader never sees half a file)."""
-    os.makedirs(run_dir, exist_ok=True)
-    path = os.path.join(run_dir, "result.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, allow_nan=False)
-    os.replace(tmp, path)
-    return path
+    """Write `run_dir/result.json` whole (a reader never sees half a file); `run_dir` may be remote."""
+    path = run_files.run_path(run_dir) / RESULT_FILE
+    run_files.write_json(path, dict(result))
+    return os.fspath(path)
+
+
+def has_result(run_dir: str) -> bool:
+    """Whether `run_dir` holds a result.json."""
+    return (run_files.run_path(run_dir) / RESULT_FILE).exists()
 
 
 def recorded_wall_seconds(run_dir: str) -> float:
     """Wall time that earlier (interrupted, preempted) invocations of this run recorded: part of its cost."""
     try:
-        with open(os.path.join(run_dir, "result.json"), encoding="utf-8") as f:
-            return float(json.load(f).get("wall_seconds", 0.0))
-    except (OSError, ValueError, TypeError):
+        return float(run_files.read_json(run_files.run_path(run_dir) / RESULT_FILE).get("wall_seconds", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError):
         return 0.0

@@ -2,12 +2,16 @@
 
 import json
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
 
 from admire_jax.data import ByteTokenizer, DatasetNotPreparedError, MixtureLoader, local_domain, tfds_domain
 from admire_jax.data.local_corpus import split_documents
+from admire_jax.data.paths import data_root
+from admire_jax.data.tfds_source import find_prepared
+from tests.local_bucket import bucket  # noqa: F401 (fixture)
 
 DOCS = [f"Document number {i}: " + "the quick brown fox jumps over the lazy dog. " * (5 + i) for i in range(12)]
 
@@ -154,3 +158,15 @@ def test_split_documents_share_dedup_and_order_independence():
     big_first = [b"x" * 10_000, b"small document one", b"small document two", b"y" * 9_000]
     train, validation = split_documents(iter(big_first), 0.05)
     assert validation and sum(map(len, validation)) < 0.2 * sum(map(len, big_first))
+
+
+def test_a_prepared_dataset_is_found_in_object_storage_and_the_token_cache_stays_local(tmp_path, bucket):
+    local_domain("mine", _corpus(tmp_path), data_dir=tmp_path / "data")
+    shutil.copytree(tmp_path / "data" / "admire_local_corpus", bucket / "team" / "tfds" / "admire_local_corpus")
+    folder = find_prepared("admire_local_corpus/mine", "gs://team/tfds")
+    assert str(folder).startswith("gs://team/tfds/admire_local_corpus/mine/")
+    assert (folder / "dataset_info.json").exists()
+    with pytest.raises(DatasetNotPreparedError, match="not prepared in data_dir 'gs://team/tfds'"):
+        find_prepared("c4/en", "gs://team/tfds")
+    with pytest.raises(ValueError, match="is object storage, but the token cache under it is memory-mapped"):
+        data_root("gs://team/cache")

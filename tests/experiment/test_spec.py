@@ -143,6 +143,8 @@ def test_cli_usage_errors(tmp_path, capsys):
         == 2
     )
     assert "gin bindings are written --gin.NAME=VALUE (one argument)" in capsys.readouterr().err
+    assert cli.optimize(["--gin_file=configs/experiments/demo.gin", "--exp_dir=gs://bucket/exp"]) == 2
+    assert "gs://bucket/exp is object storage; the experiment folder holds a SQLite store" in capsys.readouterr().err
     assert cli.optimize(["--gin_file=configs/experiments/nope.gin", f"--exp_dir={tmp_path}"]) == 2
     assert "gin file not found" in capsys.readouterr().err
 
