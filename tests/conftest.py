@@ -29,6 +29,14 @@ def fixed_learning_rate():
     gin.clear_config()
 
 
+@pytest.fixture
+def bucket(tmp_path, monkeypatch):
+    """Object storage for the test: gs://NAME/PATH is tmp_path/bucket/NAME/PATH (tests/local_bucket.py)."""
+    from tests.local_bucket import serve_bucket
+
+    yield from serve_bucket(tmp_path / "bucket", monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoints():
     """`scripts/make_tiny_checkpoints.py`: tiny random Llama / Qwen2 checkpoints."""

@@ -4,7 +4,6 @@ the interface gcsfs gives etils.epath (and through it orbax's metadata and TFDS)
 import os
 
 import fsspec
-import pytest
 from fsspec.implementations.local import LocalFileSystem
 
 
@@ -25,12 +24,11 @@ class LocalBucket(LocalFileSystem):
         return super()._strip_protocol(path)
 
 
-@pytest.fixture
-def bucket(tmp_path, monkeypatch):
-    """The local folder behind gs:// for this test."""
-    monkeypatch.setattr(LocalBucket, "root", str(tmp_path / "bucket"))
+def serve_bucket(root, monkeypatch):
+    """Serves gs:// from `root` while the test runs (the `bucket` fixture); yields `root`."""
+    monkeypatch.setattr(LocalBucket, "root", str(root))
     for name in LocalBucket.protocol:
         fsspec.register_implementation(name, LocalBucket, clobber=True)
     LocalBucket.clear_instance_cache()
-    yield tmp_path / "bucket"
+    yield root
     LocalBucket.clear_instance_cache()

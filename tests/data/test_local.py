@@ -11,7 +11,6 @@ from admire_jax.data import ByteTokenizer, DatasetNotPreparedError, MixtureLoade
 from admire_jax.data.local_corpus import split_documents
 from admire_jax.data.paths import data_root
 from admire_jax.data.tfds_source import find_prepared
-from tests.local_bucket import bucket  # noqa: F401 (fixture)
 
 DOCS = [f"Document number {i}: " + "the quick brown fox jumps over the lazy dog. " * (5 + i) for i in range(12)]
 

@@ -12,7 +12,6 @@ import pytest
 
 from admire_jax.train import cli, run_files
 from admire_jax.train.metrics_log import read_metrics
-from tests.local_bucket import bucket  # noqa: F401 (fixture)
 
 
 def test_json_records_round_trip_in_object_storage(bucket, tmp_path):
