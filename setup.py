@@ -61,6 +61,8 @@ setup(
             "jax-cuda12-plugin",
         ],
         "slurm": ["submitit>=1.5"],
+        # gs:// run folders, TFDS data_dirs and compilation caches through etils.epath.
+        "gcs": ["gcsfs>=2024.2"],
         # BoTorch reference for benchmarks/bo_overhead.py; torch pinned to the CPU build.
         "bench": ["torch==2.13.0", "botorch>=0.12"],
         "tpu": ["libtpu"],
