@@ -119,15 +119,56 @@ class NutsFitConfig:
             raise ValueError(f"every NUTS setting must be >= 1; got {self}")
 
 
+@dataclasses.dataclass(frozen=True)
+class FidelityModel:
+    """A fidelity model the surrogate can fit: its kind, and for the AR1 kinds a prior on the factors
+    of its own (None: `ModelConfig.rho_prior`)."""
+
+    kind: str
+    rho_prior: tuple[str, tuple[float, ...]] | None = None
+
+    @classmethod
+    def parse(cls, spec) -> FidelityModel:
+        """From a model name, a pair (AR1 model name, (numpyro family, args)), or the dict `describe`
+        writes (a saved Optimizer state)."""
+        if isinstance(spec, FidelityModel):
+            return spec
+        if isinstance(spec, dict):
+            spec = spec["kind"] if spec.get("rho_prior") is None else (spec["kind"], spec["rho_prior"])
+        if isinstance(spec, str):
+            kind, prior = spec, None
+        else:
+            try:
+                kind, (family, args) = spec
+                prior = (str(family), tuple(float(a) for a in args))
+            except (TypeError, ValueError):
+                raise ValueError(f"a model candidate is a name or (AR1 name, (family, args)), got {spec!r}") from None
+        if kind not in MODELS:
+            raise ValueError(f"unknown fidelity model {kind!r} in model_candidates; use one of {MODELS}")
+        if prior is not None and kind not in ("ar1", "ar1_star"):
+            raise ValueError(f"only the AR1 models take a rho prior, not {kind!r}")
+        return cls(kind, prior)
+
+    @property
+    def label(self) -> str:
+        """'ar1', or 'ar1 (rho ~ HalfNormal(1.0))' with a prior of its own."""
+        if self.rho_prior is None:
+            return self.kind
+        family, args = self.rho_prior
+        return f"{self.kind} (rho ~ {family}({', '.join(f'{a:g}' for a in args)}))"
+
+
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
     """How the Optimizer models, fits, proposes and refits (see `configs/bo/default.gin`).
 
     model: fidelity model 'linear_truncated' | 'ar1' | 'ar1_star', or 'auto': the one of
-    `model_candidates` (the first to start) whose leave-one-out predictive density on the rows seen
-    is highest at full refits, switching only when it beats the model in use by `model_switch_margin`
-    nats (see `model_choice`); kernel: mixture-kernel factory
+    `model_candidates` (the first to start) whose leave-one-out predictive density of the target
+    rows seen is highest at full refits, switching only when it beats the model in use by
+    `model_switch_margin` nats (see `model_choice`). A candidate is a model name, or a pair
+    (name, rho_prior) of an AR1 model with its own prior on the factors (see `ModelConfig`);
+    kernel: mixture-kernel factory
     `num_dims -> Kernel`; fit: 'map' | 'nuts'; acquisition: 'mf_mes' | 'mes' | 'gibbon' | 'logei' |
     'ucb', with `num_max_values` max-value samples drawn by `max_value_sampler`; q: proposals per
     ask; continuous proposals score `raw_samples` random mixtures per rung and refine the best
@@ -139,8 +180,8 @@ class OptimizerConfig:
     map_fit, nuts_fit: the GP's priors and the hyperparameter fits.
     """
 
-    model: str = "linear_truncated"
-    model_candidates: tuple[str, ...] = ("ar1", "ar1_star", "linear_truncated")
+    model: str = "auto"
+    model_candidates: tuple = ("ar1", ("ar1", ("HalfNormal", (1.0,))))
     model_switch_margin: float = 2.0
     kernel: KernelFactory = matern52
     fit: str = "map"
@@ -165,9 +206,12 @@ class OptimizerConfig:
     nuts_fit: NutsFitConfig = dataclasses.field(default_factory=NutsFitConfig)
 
     def __post_init__(self):
-        object.__setattr__(self, "model_candidates", tuple(self.model_candidates))
-        if not self.model_candidates or any(m not in MODELS for m in self.model_candidates):
-            raise ValueError(f"model_candidates must name fidelity models among {MODELS}, got {self.model_candidates}")
+        if not self.model_candidates:
+            raise ValueError("model_candidates must name at least one fidelity model")
+        candidates = tuple(FidelityModel.parse(c) for c in self.model_candidates)
+        if len({c.label for c in candidates}) < len(candidates):
+            raise ValueError(f"model_candidates repeat a model: {[c.label for c in candidates]}")
+        object.__setattr__(self, "model_candidates", candidates)
         if not self.model_switch_margin >= 0:
             raise ValueError(f"model_switch_margin must be >= 0, got {self.model_switch_margin}")
         for name, known in (
@@ -232,6 +276,6 @@ def describe(record) -> dict:
         elif callable(value):
             value = factory_description(value)
         elif isinstance(value, tuple):
-            value = list(value)
+            value = [describe(v) if dataclasses.is_dataclass(v) else v for v in value]
         out[f.name] = value
     return out

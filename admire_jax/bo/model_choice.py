@@ -2,11 +2,15 @@
 
 No one fidelity model is right for every ladder of rungs: the linear-truncated kernel presumes that
 a cheap rung is the target plus a bias, the AR1 chain that each rung is a proxy for the next, the
-AR1 star that every rung is a proxy for the cheapest. With `OptimizerConfig.model = 'auto'` the
-surrogate fits each candidate at every full refit and keeps the one whose GP predicts the rows seen
-best when each is left out (the closed-form leave-one-out log density, Rasmussen & Williams 2006,
-eq. 5.10-5.12), switching from the model in use only when another beats it by `margin` nats in
-total: a switch re-ranks the target's rows, so it needs clear evidence, not noise in the scores.
+AR1 star that every rung is a proxy for the cheapest; and an AR1 prior on the factors near 1 lets a
+few target rows confirm a strong link to the cheap rungs, where one with its mode at 0 lets them
+show that there is none. With `OptimizerConfig.model = 'auto'` the surrogate fits each candidate at
+every full refit and keeps the one whose GP predicts the target's rows best when each is left out
+(the closed-form leave-one-out log density, Rasmussen & Williams 2006, eq. 5.10-5.12): the
+recommendation is made at the target, so a model is judged on the target rows it did not see, not
+on the cheap rows, which every candidate predicts alike and which outnumber them. Until the target
+has MIN_TARGET_ROWS rows all rows are scored. A switch from the model in use needs a lead of
+`margin` nats in total: it re-ranks the target's rows, so it needs clear evidence, not noise.
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ from jax.scipy.linalg import cho_solve
 from admire_jax.bo.data import TrainingData
 from admire_jax.bo.gp import GPParams, cholesky_with_jitter, prior_covariance
 
+MIN_TARGET_ROWS = 3  # target rows before only they are scored (fewer: every row is)
+
 
 @jax.jit
 def loo_log_density(params_S: GPParams, data: TrainingData) -> jax.Array:
-    """Sum over the observed rows of log p(y_i | every other row), averaged over the hyperparameter
-    samples (leading axis of `params_S`)."""
+    """Sum over the target's observed rows (every observed row while the target has fewer than
+    MIN_TARGET_ROWS) of log p(y_i | every other row), averaged over the hyperparameter samples
+    (leading axis of `params_S`)."""
 
     def one(params: GPParams) -> jax.Array:
         K = prior_covariance(params, data.inputs, data.observed)
@@ -34,7 +41,9 @@ def loo_log_density(params_S: GPParams, data: TrainingData) -> jax.Array:
         alpha = K_inv @ resid
         var = 1.0 / jnp.diag(K_inv)
         log_p = -0.5 * jnp.log(2 * jnp.pi * var) - 0.5 * alpha**2 * var
-        return jnp.sum(jnp.where(data.observed, log_p, 0.0))
+        at_target = data.observed & (params.rung(data.inputs) == params.noise.shape[0] - 1)
+        scored = jnp.where(jnp.sum(at_target) >= MIN_TARGET_ROWS, at_target, data.observed)
+        return jnp.sum(jnp.where(scored, log_p, 0.0))
 
     return jnp.mean(jax.vmap(one)(params_S))
 

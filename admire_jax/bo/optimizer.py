@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from admire_jax.bo import checks, persistence
-from admire_jax.bo.config import OptimizerConfig, default_config
+from admire_jax.bo.config import FidelityModel, OptimizerConfig, default_config
 from admire_jax.bo.cost import FixedCost
 from admire_jax.bo.data import TargetRung, TrainingData
 from admire_jax.bo.fidelity import fidelity_coordinates
@@ -224,9 +224,10 @@ class Optimizer:
         return outcome.untransform(mean, np.sqrt(np.maximum(var, 0.0)))
 
     @property
-    def fidelity_model(self) -> str:
-        """The fidelity model in use: `config.model`, or with 'auto' the one chosen from the data so far."""
-        return self.surrogate.model_kind
+    def fidelity_model(self) -> FidelityModel:
+        """The fidelity model in use: `config.model`, or with 'auto' the one chosen from the data so
+        far (`.label` names it)."""
+        return self.surrogate.model
 
     def tried_mixtures(self) -> np.ndarray:
         """The distinct mixtures of the successful observations, at any rung (rows)."""

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from admire_jax.bo.config import OptimizerConfig
+from admire_jax.bo.config import FidelityModel, OptimizerConfig
 from admire_jax.bo.data import TrainingData, model_inputs, pad
 from admire_jax.bo.fit import fit_map, fit_nuts
 from admire_jax.bo.gp import GPParams, blas_threads, condition, predict, x64
@@ -40,31 +40,32 @@ class Surrogate:
         self.refit = config.refit_policy
         model = config.model_config
         if config.model != "auto":
-            kinds = (config.model,)
+            candidates = (FidelityModel(config.model),)
         elif len(self.rungs) > 1:
-            kinds = config.model_candidates
+            candidates = config.model_candidates
         else:  # one rung: every fidelity model is the same single-fidelity GP
-            kinds = config.model_candidates[:1]
+            candidates = config.model_candidates[:1]
         with x64():
             self.inits = {
-                kind: as64(
+                candidate.label: as64(
                     build_model(
                         num_domains,
                         len(self.rungs),
-                        kind=kind,
+                        kind=candidate.kind,
                         kernel=config.kernel,
                         transform=input_transform(model.transform, model.pseudo_count),
                         noise_floor=model.noise_floor,
                         initial_noise=model.initial_noise,
-                        rho_prior=model.rho_prior,
+                        rho_prior=candidate.rho_prior or model.rho_prior,
                         mean_prior_sd=model.mean_prior_sd,
                         noise_prior=model.noise_prior,
                         discrepancy_kernel=model.discrepancy_kernel,
                     )
                 )
-                for kind in kinds
+                for candidate in candidates
             }
-        self.choice = ModelChoice(tuple(kinds), config.model_switch_margin)
+        self.candidates = {c.label: c for c in candidates}
+        self.choice = ModelChoice(tuple(self.inits), config.model_switch_margin)
         self.num_fits = 0
         self._warm: dict[str, GPParams] = {}
         self._fitted: tuple[int, GPParams] | None = None
@@ -138,13 +139,13 @@ class Surrogate:
         return params
 
     @property
-    def model_kind(self) -> str:
+    def model(self) -> FidelityModel:
         """The fidelity model in use (the chosen one with `model='auto'`)."""
-        return self.choice.current
+        return self.candidates[self.choice.current]
 
-    def _fit(self, model_kind: str, data: TrainingData, key: jax.Array, full: bool, map_options: dict) -> GPParams:
+    def _fit(self, label: str, data: TrainingData, key: jax.Array, full: bool, map_options: dict) -> GPParams:
         """Fits one fidelity model: a full multi-start fit, or a few steps from its last fit."""
-        init, warm = self.inits[model_kind], self._warm.get(model_kind)
+        init, warm = self.inits[label], self._warm.get(label)
         if self.config.fit == "nuts":
             nuts = self.config.nuts_fit
             params = fit_nuts(
@@ -164,7 +165,7 @@ class Surrogate:
             )
         else:
             params = fit_map(init, data, key, warm=warm, **map_options)
-        self._warm[model_kind] = jax.tree_util.tree_map(lambda a: a[0], params)
+        self._warm[label] = jax.tree_util.tree_map(lambda a: a[0], params)
         return params
 
     def _rung_counts(self, observations: Sequence[Observation]) -> list[int]:

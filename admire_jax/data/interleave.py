@@ -4,9 +4,11 @@ A pure function of (seed, step, weights or schedule, process index), so nothing 
 checkpointed and P processes each build only their own rows of the same global batch. Per step
 each domain gets its exact per-block count (`weights.Schedule`); the j-th item a domain ever
 contributes is item (j mod N) of its epoch-(j // N) order (N items per epoch), each epoch with its
-own random order and cut offset; the B rows are shuffled within the block and process p keeps
-rows [p * B / P, (p + 1) * B / P). What an item is belongs to the source's reader: a window of a
-packed token stream (`MixtureLoader`) or a packed row of conversations (`InstructionLoader`).
+own random order and cut offset (an order is never stored: its positions are computed as they are
+read, `index_shuffle`, so memory does not grow with the corpus); the B rows are shuffled within
+the block and process p keeps rows [p * B / P, (p + 1) * B / P). What an item is belongs to the
+source's reader: a window of a packed token stream (`MixtureLoader`) or a packed row of
+conversations (`InstructionLoader`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from admire_jax.data.index_shuffle import IndexShuffle, permute_rows
 from admire_jax.data.weights import Schedule
 
-_EPOCHS_KEPT = 64
+_EPOCHS_KEPT = 256
 
 
 class Reader(Protocol):
@@ -79,10 +82,13 @@ class Interleave:
         epoch_R, within_R = seq_R // items_R, seq_R % items_R
         out: dict[str, np.ndarray] = {}
         repeated = set()
-        for d, e in sorted(set(zip(domain_R.tolist(), epoch_R.tolist()))):
-            rows = np.flatnonzero((domain_R == d) & (epoch_R == e))
-            order_N, cut = self.epoch(d, e, readers[d])
-            for key, value in readers[d].read(order_N[within_R[rows]], cut).items():
+        groups = sorted(set(zip(domain_R.tolist(), epoch_R.tolist())))
+        epochs = [self.epoch(d, e, readers[d]) for d, e in groups]
+        group_R = np.asarray([groups.index(g) for g in zip(domain_R.tolist(), epoch_R.tolist())], dtype=np.int64)
+        item_R = permute_rows(within_R, group_R, [order for order, _ in epochs])  # every row in one pass
+        for g, (d, e) in enumerate(groups):
+            rows = np.flatnonzero(group_R == g)
+            for key, value in readers[d].read(item_R[rows], epochs[g][1]).items():
                 if key not in out:
                     out[key] = np.empty((len(domain_R), *value.shape[1:]), dtype=value.dtype)
                 out[key][rows] = value
@@ -90,17 +96,16 @@ class Interleave:
                 repeated.add(self.names[d])
         return out, repeated
 
-    def epoch(self, d: int, epoch: int, reader: Reader) -> tuple[np.ndarray, int]:
-        """Item order [N] and cut offset of domain `d` in `epoch`: a pure function of the seed,
-        the domain's name and the epoch (cached)."""
+    def epoch(self, d: int, epoch: int, reader: Reader) -> tuple[IndexShuffle, int]:
+        """Domain `d`'s item order in `epoch` and its cut offset: a pure function of the seed, the
+        domain's name and the epoch (the last few kept: each is a handful of numbers)."""
         key = (d, epoch)
         with self._lock:
             if key not in self._epochs:
                 salt = zlib.crc32(self.names[d].encode())
                 rng = np.random.default_rng([self.seed, salt, epoch, 0xE90C])
                 cut = int(rng.integers(0, reader.slack + 1))
-                order = rng.permutation(int(reader.items))  # int32 when it fits: 4 bytes an item
-                self._epochs[key] = (order.astype(np.int32) if reader.items < 2**31 else order, cut)
+                self._epochs[key] = (IndexShuffle(reader.items, int(rng.integers(0, 2**62))), cut)
                 if len(self._epochs) > _EPOCHS_KEPT:
                     self._epochs.popitem(last=False)
             self._epochs.move_to_end(key)

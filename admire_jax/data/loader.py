@@ -6,9 +6,10 @@ processes each build only their own rows of the same global batch.
 
 The order is `interleave.Interleave`'s (shared with `InstructionLoader`); an item is one of
 the W windows of L + 1 tokens of a domain's packed train stream, which is memory-mapped from the
-token cache (`token_cache.py`), so resident memory does not grow with the corpus. Each epoch has
-its own random window order and its own cut offset (0 .. L-1 tokens), so a domain that runs out
-repeats with different sequence boundaries.
+token cache (`token_cache.py`). Each epoch has its own random window order, computed position by
+position and never stored (`index_shuffle.py`), and its own cut offset (0 .. L-1 tokens), so a
+domain that runs out repeats with different sequence boundaries; resident memory does not grow with
+the corpus.
 """
 
 from __future__ import annotations

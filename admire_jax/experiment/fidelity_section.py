@@ -19,11 +19,13 @@ def fidelity_section(opt) -> list[str]:
     mixtures = opt.tried_mixtures()
     correlations = opt.rung_correlations(mixtures) if len(mixtures) >= 2 else None  # fits the GP
     chosen = (
-        f", chosen by leave-one-out predictive density among {', '.join(opt.config.model_candidates)}"
+        ", chosen by leave-one-out predictive density of the target rows among "
+        + ", ".join(c.label for c in opt.config.model_candidates)
         if opt.config.model == "auto"
         else ""
     )
-    lines.append(f"Fidelity model: `{opt.fidelity_model}` ({FIDELITY_MODELS[opt.fidelity_model]}{chosen}).")
+    model = opt.fidelity_model
+    lines.append(f"Fidelity model: `{model.label}` ({FIDELITY_MODELS[model.kind]}{chosen}).")
     if correlations is None:
         return lines + ["", "Rung correlations need at least two distinct mixtures tried."]
     lines += [

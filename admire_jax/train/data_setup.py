@@ -21,6 +21,7 @@ import numpy as np
 
 from admire_jax.data import MixtureLoader, validation_set
 from admire_jax.data.configured import configured_domains, configured_targets
+from admire_jax.data.index_shuffle import ORDER_VERSION
 from admire_jax.data.tfds_source import DatasetNotPreparedError
 from admire_jax.data.token_cache import CACHE_VERSION
 from admire_jax.data.tokenizer import Tokenizer
@@ -75,10 +76,11 @@ def proxy_data(
 
 def data_fingerprints(domains, tokenizer: Tokenizer) -> dict[str, str]:
     """What a run's batches depend on besides the mixture and seed: the training domains' text,
-    the tokenizer and the token cache's layout."""
+    the tokenizer, the token cache's layout and the order items are drawn in."""
     text = json.dumps(sorted((d.name, d.fingerprint) for d in domains))
     return {
         "data": hashlib.sha256(text.encode()).hexdigest()[:16],
         "tokenizer": tokenizer.fingerprint,
         "cache": CACHE_VERSION,
+        "order": ORDER_VERSION,
     }
