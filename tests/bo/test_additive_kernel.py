@@ -122,6 +122,7 @@ def test_discrepancy_kernel_replaces_the_kernel_only_between_rungs():
 def test_selected_by_gin_runs_a_multi_fidelity_bo_step_and_reloads():
     gin.parse_config("""
         OptimizerConfig.kernel = @additive_matern52
+        OptimizerConfig.model = 'linear_truncated'
         OptimizerConfig.raw_samples = 64
         OptimizerConfig.num_restarts = 2
         OptimizerConfig.refine_steps = 10

@@ -40,6 +40,7 @@ def _tell_some(opt, n=6):
 def test_custom_kernel_selected_from_gin_runs_a_bo_step():
     gin.parse_config("""
         OptimizerConfig.kernel = @rational_quadratic
+        OptimizerConfig.model = 'linear_truncated'
         OptimizerConfig.raw_samples = 64
         OptimizerConfig.num_restarts = 2
         OptimizerConfig.refine_steps = 10
