@@ -18,6 +18,7 @@ import numpy as np
 
 from admire_jax.bo import Optimizer, Recommendation
 from admire_jax.bo.cost import LearnedCost
+from admire_jax.data.weights import parse_weights
 from admire_jax.experiment.config import LoadedExperiment
 from admire_jax.experiment.spec import mix_seed
 from admire_jax.experiment.store import OK, SEARCH, Trial
@@ -76,8 +77,9 @@ def build_optimizer(exp: LoadedExperiment, told: Sequence[Observation], num_reco
 
 
 def as_vector(mixture: Mapping[str, float], domains: Sequence[str]) -> np.ndarray:
-    w = np.array([float(mixture.get(d, 0.0)) for d in domains])
-    return w / w.sum()
+    """The mixture as weights [D] in the order of `domains`, through the one normalisation of the
+    data layer (`parse_weights`: unknown names and bad weights are errors)."""
+    return parse_weights(mixture, domains)
 
 
 def as_mixture(w: np.ndarray, domains: Sequence[str]) -> dict[str, float]:
