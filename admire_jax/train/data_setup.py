@@ -71,6 +71,10 @@ def proxy_data(
     for domain in domains + targets:
         full = validation_set(domain, tokenizer, seq_len)
         validation[domain.name] = {k: v[:validation_sequences] for k, v in full.items()}
+    if jax.process_count() > 1:  # every host's token caches are built (or waited for) before any trains
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("token caches ready")
     return ProxyData(tokenizer, loader, validation, weights, data_fingerprints(domains, tokenizer))
 
 
