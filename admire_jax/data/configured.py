@@ -23,6 +23,9 @@ from admire_jax.data.domain import Domain, check_unique
 from admire_jax.data.local_corpus import local_domain
 from admire_jax.data.tfds_source import tfds_domain
 
+# The size of the built-in corpus a run reads (an experiment sets both through experiment.max_bytes).
+BUILTIN_MAX_BYTES = ("builtin_domains.max_bytes", "builtin_targets.max_bytes")
+
 # Every configurable a run's data depends on: an experiment forwards their bindings to its trials.
 REGISTRY_CONFIGURABLES = (
     "configured_domains",

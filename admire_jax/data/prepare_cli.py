@@ -7,7 +7,9 @@ Reads the data registry from the gin files (`configured_domains`, `configured_ta
 `configured_tokenizer`; see docs/data.md), builds each missing token cache in parallel over
 processes and prints what each split holds. With --train_sentencepiece it first trains a
 SentencePiece model on a sample of the training domains and writes it where
-`configured_tokenizer.path` names. `train` and `optimize` prepare what is missing themselves.
+`configured_tokenizer.path` names. Given an experiment file, it prepares what the experiment's
+trials read (the built-in corpus at `experiment.max_bytes`). `train` and `optimize` prepare what is
+missing themselves.
 Exit codes: 0 ok, 2 bad input (a missing, unprepared or empty dataset, a missing tokenizer file).
 """
 
@@ -18,6 +20,7 @@ import sys
 import gin
 
 from admire_jax import gin_cli
+from admire_jax.data.configured import BUILTIN_MAX_BYTES
 from admire_jax.gin_cli import UsageError
 
 
@@ -34,9 +37,13 @@ def main(argv: list[str]) -> int:
 
         args, bindings = gin_cli.parse_args(p, argv)
         gin_cli.parse_gin(args.gin_file, bindings, gin_cli.search_paths(args))
-        if args.processes is not None:
-            with gin.unlock_config():
+        with gin.unlock_config():
+            if args.processes is not None:
                 gin.bind_parameter("token_cache.processes", args.processes)
+            max_bytes = gin_cli.bound("experiment.max_bytes")
+            if max_bytes is not None:  # an experiment file: the built-in corpus at the size its trials read
+                for name in BUILTIN_MAX_BYTES:
+                    gin.bind_parameter(name, int(max_bytes))
         if args.train_sentencepiece:
             path = train_configured_sentencepiece(args.vocab_size, args.sample_bytes)
             print(f"trained SentencePiece model {path}")

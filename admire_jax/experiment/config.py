@@ -17,7 +17,7 @@ import gin
 
 from admire_jax import gin_cli, gin_unread
 from admire_jax.bo import OptimizerConfig
-from admire_jax.data.configured import registry_bindings
+from admire_jax.data.configured import BUILTIN_MAX_BYTES, registry_bindings
 from admire_jax.experiment.gin_spec import experiment
 from admire_jax.experiment.spec import DEFAULT_TRAINER, ExperimentSpec, Rung, SpecError
 from admire_jax.train.plan import PlanError, TrialPlan, plan
@@ -195,10 +195,7 @@ def trial_bindings(spec: ExperimentSpec, rung_name: str, seed: int = 0) -> list[
             f"TrainConfig.init_checkpoint = {rung.checkpoint!r}",
         ]
     else:
-        data = [
-            f"builtin_domains.max_bytes = {spec.trial_setup.max_bytes}",
-            f"builtin_targets.max_bytes = {spec.trial_setup.max_bytes}",
-        ]
+        data = [f"{name} = {spec.trial_setup.max_bytes}" for name in BUILTIN_MAX_BYTES]
     checkpoints = (
         [] if rung_name in spec.trial_setup.checkpoint_rungs else [f"TrainConfig.checkpoint_every = {NO_CHECKPOINTS}"]
     )

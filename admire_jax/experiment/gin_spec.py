@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import gin
 
-from admire_jax.data.configured import registry_bindings
+from admire_jax.data.configured import BUILTIN_MAX_BYTES, registry_bindings
 from admire_jax.experiment.spec import (
     DEFAULT_TRAINER,
     Budget,
@@ -29,7 +29,6 @@ from admire_jax.experiment.spec import (
 )
 
 RUNG_KEYS = ("preset", "tokens", "bindings", "checkpoint")
-MAX_BYTES_BINDINGS = ("builtin_domains.max_bytes", "builtin_targets.max_bytes")  # experiment.max_bytes sets them
 
 
 @gin.configurable
@@ -80,7 +79,7 @@ def experiment(
     ladder = RungLadder(tuple(_rung(str(name), value) for name, value in dict(rungs).items()), str(target_rung))
     trial_setup = TrialSetup(
         str(trainer),
-        (*registry_bindings(skip=MAX_BYTES_BINDINGS), *(expand_macros(b) for b in trial_bindings)),
+        (*registry_bindings(skip=BUILTIN_MAX_BYTES), *(expand_macros(b) for b in trial_bindings)),
         tuple(trial_imports),
         int(max_bytes),
         {str(k): os.path.abspath(os.path.expanduser(str(v))) for k, v in dict(sources or {}).items()},

@@ -120,3 +120,14 @@ def test_optimize_refuses_an_objective_naming_no_configured_set(tmp_path):
     assert run.returncode == 2, run.stderr[-3000:]
     assert "klingon_poetry" in run.stderr
     assert not (tmp_path / "exp" / "runs").exists()
+
+
+def test_prepare_given_an_experiment_file_builds_what_its_trials_read(tmp_path, monkeypatch, capsys):
+    from admire_jax.data import ByteTokenizer, builtin_domains
+    from admire_jax.data.token_cache import is_cached
+
+    monkeypatch.setenv("ADMIRE_JAX_DATA_DIR", str(tmp_path / "cache"))
+    argv = ["--gin_file=experiments/demo.gin", "--gin.experiment.max_bytes=150000"]
+    assert prepare_cli.main(argv) == 0
+    trials_read = builtin_domains(["python_code"], max_bytes=150000)[0]
+    assert is_cached(trials_read, "train", ByteTokenizer())  # at the experiment's size, not the default
