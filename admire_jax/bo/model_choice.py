@@ -5,11 +5,11 @@ a cheap rung is the target plus a bias, the AR1 chain that each rung is a proxy 
 AR1 star that every rung is a proxy for the cheapest; and an AR1 prior on the factors near 1 lets a
 few target rows confirm a strong link to the cheap rungs, where one with its mode at 0 lets them
 show that there is none. With `OptimizerConfig.model = 'auto'` the surrogate fits each candidate at
-every full refit and keeps the one whose GP predicts the target's rows best when each is left out
-(the closed-form leave-one-out log density, Rasmussen & Williams 2006, eq. 5.10-5.12): the
-recommendation is made at the target, so a model is judged on the target rows it did not see, not
-on the cheap rows, which every candidate predicts alike and which outnumber them. Until the target
-has MIN_TARGET_ROWS rows all rows are scored. A switch from the model in use needs a lead of
+every full refit once the target has MIN_TARGET_ROWS rows (before that the first candidate is used)
+and keeps the one whose GP predicts the target's rows best when each is left out (the closed-form
+leave-one-out log density, Rasmussen & Williams 2006, eq. 5.10-5.12): the recommendation is made at
+the target, so a model is judged on the target rows it did not see, not on the cheap rows, which
+every candidate predicts alike and which outnumber them. A switch from the model in use needs a lead of
 `margin` nats in total: it re-ranks the target's rows, so it needs clear evidence, not noise.
 """
 
@@ -24,14 +24,14 @@ from jax.scipy.linalg import cho_solve
 from admire_jax.bo.data import TrainingData
 from admire_jax.bo.gp import GPParams, cholesky_with_jitter, prior_covariance
 
-MIN_TARGET_ROWS = 3  # target rows before only they are scored (fewer: every row is)
+MIN_TARGET_ROWS = 3  # target rows before candidates are compared
 
 
 @jax.jit
 def loo_log_density(params_S: GPParams, data: TrainingData) -> jax.Array:
     """Sum over the target's observed rows (every observed row while the target has fewer than
-    MIN_TARGET_ROWS) of log p(y_i | every other row), averaged over the hyperparameter samples
-    (leading axis of `params_S`)."""
+    MIN_TARGET_ROWS, where the surrogate does not compare) of log p(y_i | every other row),
+    averaged over the hyperparameter samples (leading axis of `params_S`)."""
 
     def one(params: GPParams) -> jax.Array:
         K = prior_covariance(params, data.inputs, data.observed)

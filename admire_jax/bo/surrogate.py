@@ -19,7 +19,7 @@ from admire_jax.bo.config import FidelityModel, OptimizerConfig
 from admire_jax.bo.data import TrainingData, model_inputs, pad
 from admire_jax.bo.fit import fit_map, fit_nuts
 from admire_jax.bo.gp import GPParams, blas_threads, condition, predict, x64
-from admire_jax.bo.model_choice import ModelChoice, loo_log_density
+from admire_jax.bo.model_choice import MIN_TARGET_ROWS, ModelChoice, loo_log_density
 from admire_jax.bo.models import build_model, input_transform
 from admire_jax.bo.records import bucket
 from admire_jax.bo.standardize import Standardize
@@ -125,7 +125,8 @@ class Surrogate:
             num_restarts=map_fit.num_restarts, max_iters=map_fit.max_iters, tol=map_fit.tol, ftol=map_fit.ftol
         )
         full = kind == "full" or self.choice.current not in self._warm  # a warm fit needs a last fit
-        if kind == "full" and len(self.inits) > 1:
+        choosing = len(self.inits) > 1 and self._rung_counts(successes)[-1] >= MIN_TARGET_ROWS
+        if kind == "full" and choosing:  # the candidates differ in what target rows say: none, no choice
             fits = {k: self._fit(k, data, key, True, map_options) for k in self.inits}
             self.choice.update({k: float(loo_log_density(p, data)) for k, p in fits.items()})
             params = fits[self.choice.current]
