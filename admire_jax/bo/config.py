@@ -8,7 +8,7 @@ import functools
 
 import gin
 
-from admire_jax.bo.models import KernelFactory, matern52
+from admire_jax.bo.models import KernelFactory, matern52, positive_prior
 from admire_jax.bo.propose import AcquisitionConfig
 from admire_jax.bo.refit import RefitPolicy
 
@@ -80,8 +80,8 @@ class ModelConfig:
                 f"noise_floor must be >= 0, initial_noise and pseudo_count > 0; got {self.noise_floor}, "
                 f"{self.initial_noise}, {self.pseudo_count}"
             )
-        family, args = self.rho_prior
-        object.__setattr__(self, "rho_prior", (str(family), tuple(float(a) for a in args)))
+        prior = positive_prior("rho_prior", self.rho_prior)
+        object.__setattr__(self, "rho_prior", (prior.family, prior.args))
         if self.noise_prior is not None:
             object.__setattr__(self, "noise_prior", tuple(float(v) for v in self.noise_prior))
         object.__setattr__(self, "discrepancy_kernel", frozen_factory(self.discrepancy_kernel))
@@ -139,15 +139,17 @@ class FidelityModel:
             kind, prior = spec, None
         else:
             try:
-                kind, (family, args) = spec
-                prior = (str(family), tuple(float(a) for a in args))
+                kind, prior = spec
             except (TypeError, ValueError):
                 raise ValueError(f"a model candidate is a name or (AR1 name, (family, args)), got {spec!r}") from None
         if kind not in MODELS:
             raise ValueError(f"unknown fidelity model {kind!r} in model_candidates; use one of {MODELS}")
-        if prior is not None and kind not in ("ar1", "ar1_star"):
+        if prior is None:
+            return cls(kind)
+        if kind not in ("ar1", "ar1_star"):
             raise ValueError(f"only the AR1 models take a rho prior, not {kind!r}")
-        return cls(kind, prior)
+        prior = positive_prior(f"the rho prior of candidate {kind!r}", prior)
+        return cls(kind, (prior.family, prior.args))
 
     @property
     def label(self) -> str:

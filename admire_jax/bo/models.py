@@ -172,7 +172,7 @@ def build_model(
             one,
         )
     elif kind in ("ar1", "ar1_star"):
-        prior = _positive_prior("rho_prior", rho_prior)
+        prior = positive_prior("rho_prior", rho_prior)
         parts = tuple(
             Scale(_mixture_kernel(kernel if r == 0 else discrepancy_kernel, num_domains, transform), one)
             for r in range(num_rungs)
@@ -206,7 +206,7 @@ def build_model(
     return GPParams(**fields, priors=tuple(priors))
 
 
-def _positive_prior(name: str, spec: tuple[str, tuple[float, ...]]) -> Prior:
+def positive_prior(name: str, spec: tuple[str, tuple[float, ...]]) -> Prior:
     """`spec` = (numpyro family, args) as a Prior, checked to be a distribution on the positive reals."""
     try:
         family, args = spec
