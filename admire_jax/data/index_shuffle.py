@@ -64,11 +64,6 @@ def permute_rows(position_R: np.ndarray, which_R: np.ndarray, shuffles: list[Ind
     return value.astype(np.int64)
 
 
-def permuted(position: np.ndarray, size: int, key: int) -> np.ndarray:
-    """Item at each `position` of the permutation of [0, size) that `key` picks (`IndexShuffle`)."""
-    return IndexShuffle(size, key)(position)
-
-
 def _feistel(value: np.ndarray, half: np.ndarray, keys_RxK: np.ndarray) -> np.ndarray:
     """One pass of the balanced Feistel network on each row's `half`-bit halves: a bijection on
     [0, 4^half) per row."""

@@ -82,9 +82,11 @@ class Interleave:
         epoch_R, within_R = seq_R // items_R, seq_R % items_R
         out: dict[str, np.ndarray] = {}
         repeated = set()
-        groups = sorted(set(zip(domain_R.tolist(), epoch_R.tolist())))
+        pairs = list(zip(domain_R.tolist(), epoch_R.tolist()))
+        groups = sorted(set(pairs))
         epochs = [self.epoch(d, e, readers[d]) for d, e in groups]
-        group_R = np.asarray([groups.index(g) for g in zip(domain_R.tolist(), epoch_R.tolist())], dtype=np.int64)
+        number = {g: i for i, g in enumerate(groups)}
+        group_R = np.asarray([number[p] for p in pairs], dtype=np.int64)
         item_R = permute_rows(within_R, group_R, [order for order, _ in epochs])  # every row in one pass
         for g, (d, e) in enumerate(groups):
             rows = np.flatnonzero(group_R == g)
