@@ -48,7 +48,7 @@ def _parser(command: str, description: str) -> gin_cli.ArgumentParser:
 def _local_folder(path: str) -> str:
     """--exp_dir as given, refused when it names object storage: the experiment's SQLite store and
     its trial locks need POSIX file locking, which gs:// and its kind do not offer."""
-    from admire_jax.train.run_files import is_remote
+    from admire_jax.data.paths import is_remote
 
     if is_remote(path):
         raise argparse.ArgumentTypeError(

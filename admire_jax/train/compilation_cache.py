@@ -7,7 +7,7 @@ import os
 import gin
 import jax
 
-from admire_jax.data.paths import is_remote
+from admire_jax.train import run_files
 
 
 @gin.configurable
@@ -19,9 +19,10 @@ def enable_compilation_cache(
     reads and writes it there); returns the directory used."""
     if directory is None:
         return None
-    if not is_remote(directory):
-        directory = os.path.abspath(os.path.expanduser(directory))
-        os.makedirs(directory, exist_ok=True)
+    folder = run_files.run_path(directory)  # local: absolute; gs://...: as given
+    if not run_files.is_remote(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+    directory = os.fspath(folder)
     jax.config.update("jax_compilation_cache_dir", directory)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_seconds)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
