@@ -100,13 +100,15 @@ def check_every_binding_read(files: Sequence[str], bindings: Sequence[str]) -> N
     """Refuses an experiment whose own gin binds a parameter that neither the controller reads nor
     its trials get: a trainer setting (`TrainConfig.*`) in the experiment file would otherwise be
     dropped in silence for a whole search. Run after everything the controller builds is built."""
-    forwarded = [b.split("=", 1)[0].strip() for b in registry_bindings()]
+    forwarded = [b.split("=", 1)[0].strip() for b in registry_bindings(skip=BUILTIN_MAX_BYTES)]
     never = gin_unread.unread(gin_unread.user_parameters(files, bindings, gin_cli.CONFIG_ROOT), forwarded)
     if never:
-        raise SpecError(
-            f"these gin bindings would never be read by the search: {', '.join(never)}. The trainer's "
-            "settings reach the trials through experiment.trial_bindings or a rung's bindings"
+        hint = (
+            "the trials' text per built-in domain is experiment.max_bytes"
+            if set(never) & set(BUILTIN_MAX_BYTES)
+            else "the trainer's settings reach the trials through experiment.trial_bindings or a rung's bindings"
         )
+        raise SpecError(f"these gin bindings would never be read by the search: {', '.join(never)}; {hint}")
 
 
 def priced(

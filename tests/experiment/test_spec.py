@@ -107,7 +107,8 @@ def test_each_record_checks_itself(make, message):
         (["Runtime.max_running = {'m': 0}"], "Runtime.max_running allows at least 1 trial per rung"),
         (["Runtime.poll_seconds = 60"], "Runtime.poll_seconds must be positive and at most max_poll_seconds"),
         (["Runtime.trial_timeout_seconds = 0"], "Runtime.trial_timeout_seconds must be positive"),
-        (["TrainConfig.steps = 5"], "would never be read by the search: TrainConfig.steps. The trainer's"),
+        (["TrainConfig.steps = 5"], "would never be read by the search: TrainConfig.steps; the trainer's"),
+        (["builtin_targets.max_bytes = 1000"], "builtin_targets.max_bytes; the trials' text per built-in domain is"),
     ],
 )
 def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message):
@@ -121,7 +122,7 @@ def test_bad_input_is_exit_2_before_training(tmp_path, capsys, bindings, message
 
 def test_the_users_bindings_that_the_controller_reads_or_forwards_are_accepted():
     bindings = ["LocalExecutor.cpus_per_trial = 1", "ModelConfig.noise_floor = 0.02", "MapFitConfig.max_iters = 30"]
-    bindings += ["builtin_targets.max_bytes = 1000"]  # forwarded to the trials
+    bindings += ["tfds_domain.data_dir = '/data/tfds'"]  # forwarded to the trials
     exp = config.load(SMOKE, bindings)
     assert exp.optimizer.model_config.noise_floor == 0.02
 
