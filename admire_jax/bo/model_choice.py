@@ -29,9 +29,9 @@ MIN_TARGET_ROWS = 3  # target rows before candidates are compared
 
 @jax.jit
 def loo_log_density(params_S: GPParams, data: TrainingData) -> jax.Array:
-    """Sum over the target's observed rows (every observed row while the target has fewer than
-    MIN_TARGET_ROWS, where the surrogate does not compare) of log p(y_i | every other row),
-    averaged over the hyperparameter samples (leading axis of `params_S`)."""
+    """Sum over the target's observed rows of log p(y_i | every other row), averaged over the
+    hyperparameter samples (leading axis of `params_S`). The surrogate calls it once the target has
+    MIN_TARGET_ROWS rows."""
 
     def one(params: GPParams) -> jax.Array:
         K = prior_covariance(params, data.inputs, data.observed)
@@ -42,8 +42,7 @@ def loo_log_density(params_S: GPParams, data: TrainingData) -> jax.Array:
         var = 1.0 / jnp.diag(K_inv)
         log_p = -0.5 * jnp.log(2 * jnp.pi * var) - 0.5 * alpha**2 * var
         at_target = data.observed & (params.rung(data.inputs) == params.noise.shape[0] - 1)
-        scored = jnp.where(jnp.sum(at_target) >= MIN_TARGET_ROWS, at_target, data.observed)
-        return jnp.sum(jnp.where(scored, log_p, 0.0))
+        return jnp.sum(jnp.where(at_target, log_p, 0.0))
 
     return jnp.mean(jax.vmap(one)(params_S))
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-
-from tensorboardX import SummaryWriter
 
 from admire_jax.train import run_files
 
@@ -33,7 +32,7 @@ class MetricsLog:
         if self._staging and (self.folder / METRICS_FILE).exists():
             (local / METRICS_FILE).write_bytes((self.folder / METRICS_FILE).read_bytes())
         self._jsonl = open(local / METRICS_FILE, "a", encoding="utf-8")
-        self._tb = SummaryWriter(os.fspath(local / "tensorboard"))
+        self._tb = summary_writer_class()(os.fspath(local / "tensorboard"))
 
     def write(self, step: int, scalars: Mapping[str, float | None]) -> None:
         record = {"step": step, **{k: v for k, v in scalars.items() if v is not None}}
@@ -66,3 +65,20 @@ def read_metrics(run_dir: str) -> list[dict]:
     """All records of `run_dir/metrics.jsonl`, in order."""
     text = (run_files.run_path(run_dir) / METRICS_FILE).read_text()
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def summary_writer_class() -> type:
+    """tensorboardX's SummaryWriter, imported without torch. tensorboardX imports torch whenever it is
+    installed, only to accept torch tensors, which this trainer never logs; in an environment with
+    torch that import costs every run seconds (a search trial of the demo trains in under a minute).
+    A later `import torch` elsewhere is unaffected."""
+    if "tensorboardX" in sys.modules or "torch" in sys.modules:
+        from tensorboardX import SummaryWriter
+
+        return SummaryWriter
+    sys.modules["torch"] = None  # makes tensorboardX's `import torch` fail fast, as without torch
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        del sys.modules["torch"]
+    return SummaryWriter
