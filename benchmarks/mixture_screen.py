@@ -35,7 +35,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from admire_jax.experiment import config, trial
+from admire_jax.experiment import config
+from admire_jax.experiment.report import sem
 from admire_jax.train.result import RESULT_FILE
 
 
@@ -84,16 +85,9 @@ def run_trials(
         for slot in range(executor.slots):
             if slot in running or not todo:
                 continue
-            rung_name, name, mixture, seed = item = todo.pop(0)
+            rung_name, _, mixture, seed = item = todo.pop(0)
             run_dir = _run_dir(out, item)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "mixture.json").write_text(json.dumps({"mixture": mixture}))
-            rung = spec.ladder.rung(rung_name)
-            args = [f"--preset={rung.preset}", f"--mixture={run_dir / 'mixture.json'}", f"--run_dir={run_dir}"]
-            for binding in [*config.trial_bindings(spec, rung_name, seed), *extra]:
-                key, _, value = binding.partition("=")
-                args.append(f"--gin.{key.strip()}={value.strip()}")
-            command = trial.command(str(run_dir), spec.trial_setup.trainer, args, spec.trial_setup.imports)
+            command = config.trial_command(spec, rung_name, seed, run_dir, mixture, extra)
             running[slot] = (item, executor.submit(command, run_dir, slot))
         time.sleep(0.5)
         for slot, (item, job) in list(running.items()):
@@ -120,11 +114,11 @@ def summarise(values: Mapping[tuple[str, str, int], float], target: str) -> dict
         rows = {}
         for name, v in table.items():
             ok = v[np.isfinite(v)]
-            row = {"mean": float(ok.mean()), "se": _se(ok), "seeds": int(ok.size)}
+            row = {"mean": float(ok.mean()), "se": sem(ok), "seeds": int(ok.size)}
             if "uniform" in table and name != "uniform":
                 diff = v - table["uniform"]
                 diff = diff[np.isfinite(diff)]
-                se = _se(diff)
+                se = sem(diff)
                 in_se = float(diff.mean() / se) if se > 0 else math.nan
                 row.update(paired_difference=float(diff.mean()), paired_se=se, paired_in_se=in_se)
             rows[name] = row
@@ -212,10 +206,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _run_dir(out: Path, item: tuple) -> Path:
     rung, name, _, seed = item
     return out / f"{rung}_{name}_seed{seed}"
-
-
-def _se(values: np.ndarray) -> float:
-    return float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else math.nan
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ the FLOPs in result.json agree exactly.
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import gin
@@ -18,6 +20,7 @@ import gin
 from admire_jax import gin_cli, gin_unread
 from admire_jax.bo import OptimizerConfig
 from admire_jax.data.configured import BUILTIN_MAX_BYTES, registry_bindings
+from admire_jax.experiment import trial
 from admire_jax.experiment.gin_spec import experiment
 from admire_jax.experiment.spec import DEFAULT_TRAINER, ExperimentSpec, Rung, SpecError
 from admire_jax.train.plan import PlanError, TrialPlan, plan
@@ -209,6 +212,28 @@ def trial_bindings(spec: ExperimentSpec, rung_name: str, seed: int = 0) -> list[
         f"TRAIN_TOKENS = {rung.tokens}",
         f"TrainConfig.seed = {seed}",
     ]
+
+
+def trial_command(
+    spec: ExperimentSpec,
+    rung_name: str,
+    seed: int,
+    run_dir: Path,
+    mixture: Mapping[str, float],
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """Writes `mixture` to the trial's `run_dir/mixture.json` and returns the command line that trains
+    it at `rung_name` with `seed`: the rung's preset and the trial's gin bindings (`trial_bindings`,
+    then `extra`) as the trainer's flags, run through `admire_jax.experiment.trial`."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    mixture_path = run_dir / "mixture.json"
+    mixture_path.write_text(json.dumps({"mixture": dict(mixture)}))
+    rung = spec.ladder.rung(rung_name)
+    args = [f"--preset={rung.preset}", f"--mixture={mixture_path}", f"--run_dir={run_dir}"]
+    for binding in [*trial_bindings(spec, rung_name, seed), *extra]:
+        name, _, value = binding.partition("=")
+        args.append(f"--gin.{name.strip()}={value.strip()}")
+    return trial.command(str(run_dir), spec.trial_setup.trainer, args, spec.trial_setup.imports)
 
 
 def _rung_price(spec: ExperimentSpec, rung: Rung) -> RungPrice:

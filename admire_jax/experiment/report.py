@@ -58,7 +58,7 @@ def check_values(trials: Sequence[Trial], spec) -> dict[str, dict | None]:
             continue
         out[role] = {
             "mean": float(np.mean(finite)),
-            "sem": _sem(finite),
+            "sem": sem(finite),
             "values": values,
             "seeds": [t.seed for t in of],
         }
@@ -78,7 +78,7 @@ def paired_gain(check: dict, maximize: bool = False) -> dict | None:
     if not seeds:
         return None
     gains = [(r[s] - u[s]) if maximize else (u[s] - r[s]) for s in seeds]
-    return {"mean": float(np.mean(gains)), "sem": _sem(gains), "seeds": seeds}
+    return {"mean": float(np.mean(gains)), "sem": sem(gains), "seeds": seeds}
 
 
 def verdict(check: dict, maximize: bool = False) -> str:
@@ -264,7 +264,7 @@ def _trials(n: int) -> str:
     return "1 trial" if n == 1 else f"{n} trials"
 
 
-def _sem(values: list[float]) -> float:
+def sem(values: Sequence[float]) -> float:
     """Standard error of the mean (sample sd, ddof 1); NaN for fewer than two values."""
     return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
 

@@ -11,14 +11,13 @@ is given up as failed.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from admire_jax.experiment import invocations, polling, trial, trial_lock
-from admire_jax.experiment.config import LoadedExperiment, trial_bindings
+from admire_jax.experiment import invocations, polling, trial_lock
+from admire_jax.experiment.config import LoadedExperiment, trial_command
 from admire_jax.experiment.executors import Job
 from admire_jax.experiment.proposals import Observation
 from admire_jax.experiment.store import FAILED, FINISHED, OK, PENDING, RUNNING, SEARCH, Trial, TrialStore
@@ -207,18 +206,9 @@ class TrialRunner:
 
     def _launch(self, t: Trial) -> None:
         run_dir = Path(t.run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        mixture_path = run_dir / "mixture.json"
-        mixture_path.write_text(json.dumps({"mixture": t.mixture}))
-        rung = self.spec.ladder.rung(t.rung)
-        args = [f"--preset={rung.preset}", f"--mixture={mixture_path}", f"--run_dir={run_dir}"]
-        for binding in trial_bindings(self.spec, t.rung, t.seed):
-            name, _, value = binding.partition("=")
-            args.append(f"--gin.{name.strip()}={value.strip()}")
+        command = trial_command(self.spec, t.rung, t.seed, run_dir, t.mixture)
         slot = self._slot()
         self.store.mark_running(t.id, slot)
-        setup = self.spec.trial_setup
-        command = trial.command(str(run_dir), setup.trainer, args, setup.imports)
         self.jobs[t.id] = (self.executor.submit(command, run_dir, slot), slot)
 
     def _wait(self) -> None:
