@@ -175,6 +175,9 @@ class OptimizerConfig:
     'ucb', with `num_max_values` max-value samples drawn by `max_value_sampler`; q: proposals per
     ask; continuous proposals score `raw_samples` random mixtures per rung and refine the best
     `num_restarts` of them for `refine_steps` steps; fidelity_map: rung -> fidelity coordinate.
+    initial_design_cost: before the acquisition chooses, random runs at the cheapest rung costing
+    up to this many target runs (at most one more than the number of domains, at least one; see
+    `Optimizer.initial_runs`); 0 = a single random run.
     Refit policy (see `refit.RefitPolicy`): refit_every, refit_growth, full_refit_every,
     full_refit_growth, warm_refit_iters, new_rung_refits. blas_threads: BLAS threads while the
     Optimizer computes (None: the library default). standardize: outcome unit, the spread around
@@ -195,6 +198,7 @@ class OptimizerConfig:
     raw_samples: int = 512
     refine_steps: int = 40
     fidelity_map: str = "log_cost"
+    initial_design_cost: float = 1.0
     full_refit_every: int = 10
     warm_refit_iters: int = 20
     refit_every: int = 1
@@ -233,6 +237,8 @@ class OptimizerConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if isinstance(self.initial_design_cost, bool) or not self.initial_design_cost >= 0:
+            raise ValueError(f"initial_design_cost must be a number >= 0, got {self.initial_design_cost!r}")
         if self.blas_threads is not None and (not isinstance(self.blas_threads, int) or self.blas_threads < 1):
             raise ValueError(f"blas_threads must be an integer >= 1 or None, got {self.blas_threads!r}")
         self.refit_policy  # checks the refit knobs

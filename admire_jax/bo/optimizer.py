@@ -160,7 +160,7 @@ class Optimizer:
         with self.surrogate.numerics():
             for i in range(n):
                 key = self.key(1, self.num_asks, i)
-                if not self.successes():
+                if self._designing(None if pool is None else labels):
                     picks.append(self._random_pick(key, pool, picks))
                 elif pool is not None:
                     ctx = self.contexts(key, W_pool, self.pending)
@@ -178,12 +178,49 @@ class Optimizer:
                 self.pending.append(dict(mixture=np.asarray(picks[-1].mixture).tolist(), fidelity=picks[-1].fidelity))
         return picks
 
+    def initial_runs(self) -> int:
+        """How many random runs at the cheapest rung come before the acquisition chooses.
+
+        Why: what a cheap rung says about the target is learned from the GP's fit of the cheap rung's
+        function; with one cheap run there is no such fit, the model falls back on its prior and
+        the acquisition judges every cheap run uninformative, so it buys target runs until it has
+        seen enough of them, by when it no longer needs the cheap rungs. A first sketch of the
+        cheapest rung settles that before the first choice. It costs at most
+        `config.initial_design_cost` target runs, which bounds what it can lose against
+        single-fidelity search where the cheap rung says nothing, and holds at most D + 1 runs (a
+        first sketch of a function of D weights), which bounds it where cheap runs cost next to
+        nothing. With one rung, or an acquisition that runs the target only, it is a single run."""
+        if len(self.rungs) == 1 or self.config.acquisition_config.target_only:
+            return 1
+        costs = self.rung_costs()
+        affordable = math.floor(
+            self.config.initial_design_cost * costs[self.rungs.index(self.target)] / costs[0] + 1e-9
+        )
+        return max(1, min(len(self.domains) + 1, affordable))
+
+    def _designing(self, pool_labels: Sequence[str] | None) -> bool:
+        """Whether the next proposal belongs to the initial design: no success yet, or fewer runs
+        (told, failed or pending) at the cheapest rung than `initial_runs` while it can have more
+        (a pool with rows there, or none)."""
+        if not self.successes():
+            return True
+        cheapest = self.rungs[0]
+        if pool_labels is not None and cheapest not in pool_labels:
+            return False
+        runs = sum(o["fidelity"] == cheapest for o in self.observations) + sum(
+            p["fidelity"] == cheapest for p in self.pending
+        )
+        return runs < self.initial_runs()
+
     def _random_pick(self, key: jax.Array, pool: Pool | None, picks: Sequence[Proposal]) -> Proposal:
+        """A random mixture within the bounds at the cheapest rung; from a pool, a random row not
+        yet picked, at the cheapest rung if the pool has one there."""
         rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
         if pool is not None:
             taken = {p.index for p in picks}
             free = [j for j in range(len(pool.fidelities)) if j not in taken]
-            j = int(rng.choice(free))
+            cheapest = [j for j in free if pool.fidelities[j] == self.rungs[0]]
+            j = int(rng.choice(cheapest or free))
             w = checks.mixture_rows(pool.mixtures[j], len(self.domains))[0]
             return Proposal(w, pool.fidelities[j], j, float("nan"))
         w = np.asarray(project_to_bounds(rng.dirichlet(np.ones(len(self.domains))), self.lo, self.hi))

@@ -177,3 +177,47 @@ def test_ucb_and_mes_drive_full_ask_tell_steps(acquisition):
             assert p.acquisition > 0.0  # information about the target maximum
         opt.tell(p.mixture, p.fidelity, objective(p.mixture, p.fidelity))
     assert not opt.pending and len(opt.observations) == 10
+
+
+def test_the_initial_design_sketches_the_cheapest_rung_for_about_one_target_run():
+    rungs = {"xs": 1.0, "m": 3.0, "xl": 6.0}
+    opt = Optimizer(["a", "b", "c", "d"], rungs, target="xl", seed=3, config=OptimizerConfig(**FAST))
+    assert opt.initial_runs() == 5  # 6 runs would cost one target run; a 4-weight sketch needs 5
+    assert Optimizer(DOMAINS, rungs, target="xl").initial_runs() == 4  # D + 1 = 4 below the 6 affordable
+    assert Optimizer(["a", "b", "c", "d"], {"xs": 2.0, "xl": 5.0}, target="xl").initial_runs() == 2
+    assert Optimizer(DOMAINS, rungs, target="xl", config=OptimizerConfig(initial_design_cost=0)).initial_runs() == 1
+    assert Optimizer(DOMAINS, {"xl": 6.0}, target="xl").initial_runs() == 1  # one rung: a single random run
+    assert Optimizer(DOMAINS, rungs, target="xl", config=OptimizerConfig(acquisition="mes")).initial_runs() == 1
+    for _ in range(5):
+        (p,) = opt.ask()
+        assert p.fidelity == "xs" and math.isnan(p.acquisition)
+        opt.tell(p.mixture, p.fidelity, float(np.sum(p.mixture**2)))
+    assert len({tuple(o["mixture"]) for o in opt.observations}) == 5
+    (p,) = opt.ask()
+    assert math.isfinite(p.acquisition)  # the acquisition chooses from the sixth run on
+
+    with pytest.raises(ValueError, match="initial_design_cost must be a number >= 0"):
+        OptimizerConfig(initial_design_cost=-1.0)
+
+
+def test_in_pool_mode_the_initial_design_takes_cheapest_rows_while_the_pool_has_them():
+    rng = np.random.default_rng(0)
+    W = rng.dirichlet(np.ones(3), size=12)
+    labels = ["big"] * 6 + ["small"] * 6
+    opt = Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=OptimizerConfig(**FAST))
+    assert opt.initial_runs() == 4
+    for _ in range(4):
+        (p,) = opt.ask(pool=Pool(W, labels))
+        assert p.fidelity == "small" and labels[p.index] == "small" and math.isnan(p.acquisition)
+        opt.tell(p.mixture, p.fidelity, objective(p.mixture, p.fidelity))
+    fresh = Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=OptimizerConfig(**FAST))
+    fresh.tell(W[0], "small", objective(W[0], "small"))
+    (p,) = fresh.ask(pool=Pool(W[:6], labels[:6]))  # no cheap rows left to sketch with: the acquisition
+    assert p.fidelity == "big" and math.isfinite(p.acquisition)
+
+
+def test_a_state_saved_before_the_initial_design_existed_loads_with_one_random_run():
+    opt = _optimizer(n=2)
+    state = json.loads(json.dumps(opt.state_dict()))
+    del state["config"]["initial_design_cost"]
+    assert Optimizer.from_state_dict(state).config.initial_design_cost == 0.0
