@@ -177,7 +177,7 @@ class OptimizerConfig:
     `num_restarts` of them for `refine_steps` steps; fidelity_map: rung -> fidelity coordinate.
     initial_design_cost: before the acquisition chooses, random runs at the cheapest rung costing
     up to this many target runs (at most one more than the number of domains, at least one; see
-    `Optimizer.initial_runs`); 0 = a single random run.
+    `Optimizer.initial_runs`); 0 (default) = a single random run.
     Refit policy (see `refit.RefitPolicy`): refit_every, refit_growth, full_refit_every,
     full_refit_growth, warm_refit_iters, new_rung_refits. blas_threads: BLAS threads while the
     Optimizer computes (None: the library default). standardize: outcome unit, the spread around
@@ -198,7 +198,7 @@ class OptimizerConfig:
     raw_samples: int = 512
     refine_steps: int = 40
     fidelity_map: str = "log_cost"
-    initial_design_cost: float = 1.0
+    initial_design_cost: float = 0.0
     full_refit_every: int = 10
     warm_refit_iters: int = 20
     refit_every: int = 1

@@ -29,7 +29,7 @@ def rational_quadratic(num_dims):
     return RationalQuadratic(lengthscale=jnp.full(num_dims, 0.5), alpha=jnp.asarray(1.0))
 
 
-def _tell_some(opt, n=8):  # 4 cheap runs: the initial design (D + 1) is done
+def _tell_some(opt, n=6):
     rng = np.random.default_rng(0)
     for i in range(n):
         w = rng.dirichlet(np.ones(3))

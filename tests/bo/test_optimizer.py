@@ -181,13 +181,17 @@ def test_ucb_and_mes_drive_full_ask_tell_steps(acquisition):
 
 def test_the_initial_design_sketches_the_cheapest_rung_for_about_one_target_run():
     rungs = {"xs": 1.0, "m": 3.0, "xl": 6.0}
-    opt = Optimizer(["a", "b", "c", "d"], rungs, target="xl", seed=3, config=OptimizerConfig(**FAST))
+    one_run = OptimizerConfig(initial_design_cost=1.0)
+    opt = Optimizer(
+        ["a", "b", "c", "d"], rungs, target="xl", seed=3, config=OptimizerConfig(**FAST, initial_design_cost=1.0)
+    )
     assert opt.initial_runs() == 5  # 6 runs would cost one target run; a 4-weight sketch needs 5
-    assert Optimizer(DOMAINS, rungs, target="xl").initial_runs() == 4  # D + 1 = 4 below the 6 affordable
-    assert Optimizer(["a", "b", "c", "d"], {"xs": 2.0, "xl": 5.0}, target="xl").initial_runs() == 2
-    assert Optimizer(DOMAINS, rungs, target="xl", config=OptimizerConfig(initial_design_cost=0)).initial_runs() == 1
-    assert Optimizer(DOMAINS, {"xl": 6.0}, target="xl").initial_runs() == 1  # one rung: a single random run
-    assert Optimizer(DOMAINS, rungs, target="xl", config=OptimizerConfig(acquisition="mes")).initial_runs() == 1
+    assert Optimizer(DOMAINS, rungs, target="xl", config=one_run).initial_runs() == 4  # D + 1 = 4 below 6
+    assert Optimizer(["a", "b", "c", "d"], {"xs": 2.0, "xl": 5.0}, target="xl", config=one_run).initial_runs() == 2
+    assert Optimizer(DOMAINS, rungs, target="xl").initial_runs() == 1  # the default: one random run
+    assert Optimizer(DOMAINS, {"xl": 6.0}, target="xl", config=one_run).initial_runs() == 1  # one rung
+    mes = OptimizerConfig(acquisition="mes", initial_design_cost=1.0)
+    assert Optimizer(DOMAINS, rungs, target="xl", config=mes).initial_runs() == 1  # target-only acquisition
     for _ in range(5):
         (p,) = opt.ask()
         assert p.fidelity == "xs" and math.isnan(p.acquisition)
@@ -204,13 +208,13 @@ def test_in_pool_mode_the_initial_design_takes_cheapest_rows_while_the_pool_has_
     rng = np.random.default_rng(0)
     W = rng.dirichlet(np.ones(3), size=12)
     labels = ["big"] * 6 + ["small"] * 6
-    opt = Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=OptimizerConfig(**FAST))
+    opt = Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=OptimizerConfig(**FAST, initial_design_cost=1.0))
     assert opt.initial_runs() == 4
     for _ in range(4):
         (p,) = opt.ask(pool=Pool(W, labels))
         assert p.fidelity == "small" and labels[p.index] == "small" and math.isnan(p.acquisition)
         opt.tell(p.mixture, p.fidelity, objective(p.mixture, p.fidelity))
-    fresh = Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=OptimizerConfig(**FAST))
+    fresh = Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=OptimizerConfig(**FAST, initial_design_cost=1.0))
     fresh.tell(W[0], "small", objective(W[0], "small"))
     (p,) = fresh.ask(pool=Pool(W[:6], labels[:6]))  # no cheap rows left to sketch with: the acquisition
     assert p.fidelity == "big" and math.isfinite(p.acquisition)
@@ -219,5 +223,8 @@ def test_in_pool_mode_the_initial_design_takes_cheapest_rows_while_the_pool_has_
 def test_a_state_saved_before_the_initial_design_existed_loads_with_one_random_run():
     opt = _optimizer(n=2)
     state = json.loads(json.dumps(opt.state_dict()))
+    assert state["config"]["initial_design_cost"] == 0.0
+    state["config"]["initial_design_cost"] = 1.0
+    assert Optimizer.from_state_dict(state).config.initial_design_cost == 1.0
     del state["config"]["initial_design_cost"]
     assert Optimizer.from_state_dict(state).config.initial_design_cost == 0.0
