@@ -277,10 +277,29 @@ def write_summary(out: str, summary: dict) -> None:
         f.write(markdown(summary))
 
 
+def select_tables(grid: list[SuiteTable], names: str | None, grid_name: str) -> list[SuiteTable]:
+    """The tables of `grid` named in the comma-separated `names` (None: all of them), in grid order."""
+    if names is None:
+        return grid
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = [t.name for t in grid]
+    unknown = [n for n in wanted if n not in known]
+    if unknown or not wanted:
+        raise SuiteError(
+            f"--tables: {', '.join(unknown) or 'no name'} not in the {grid_name} grid ({', '.join(known)})"
+        )
+    return [t for t in grid if t.name in wanted]
+
+
 def _parser() -> gin_cli.ArgumentParser:
     p = gin_cli.parser("replay_suite.py", __doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="output folder (tables/, replays/, suite_summary.{md,json})")
     p.add_argument("--grid", choices=sorted(GRIDS), default="full", help="which tables (small: 4 tables, to iterate)")
+    p.add_argument(
+        "--tables",
+        help="comma-separated names of the grid's tables to run (default: all), e.g. to add tables to a "
+        "suite already run or to split a grid across machines",
+    )
     p.add_argument("--seeds", type=int, default=20, help="episodes per method and table")
     p.add_argument("--first_seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="episodes run at once (processes)")
@@ -303,7 +322,7 @@ def main(argv: list[str]) -> int:
         gin_files = [gin_cli.resolve(f, gin_cli.search_paths(args)) for f in args.gin_file]
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         summary = run_suite(
-            GRIDS[args.grid],
+            select_tables(GRIDS[args.grid], args.tables, args.grid),
             args.out,
             args.pile_table,
             methods,

@@ -75,3 +75,14 @@ def test_bad_input_exits_2(tmp_path):
     assert replay_suite.main(["--out", str(tmp_path), "--seeds", "0"]) == 2
     assert replay_suite.main(["--out", str(tmp_path), "--grid", "small", "--pile_table", str(tmp_path / "no.csv")]) == 2
     assert replay_suite.main(["--out", str(tmp_path), "--grid", "huge"]) == 2
+    assert replay_suite.main(["--out", str(tmp_path), "--grid", "small", "--tables", "s0.3"]) == 2  # full grid only
+    assert not (tmp_path / "suite_summary.json").exists()
+
+
+def test_tables_picks_named_tables_of_the_grid_in_grid_order():
+    full = replay_suite.GRIDS["full"]
+    picked = replay_suite.select_tables(full, "s0.6_noise0, s0.3", "full")
+    assert [t.name for t in picked] == ["s0.3", "s0.6_noise0"]
+    assert replay_suite.select_tables(full, None, "full") is full
+    with pytest.raises(replay_suite.SuiteError, match="s0.7 not in the full grid"):
+        replay_suite.select_tables(full, "s0.3,s0.7", "full")
