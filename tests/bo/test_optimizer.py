@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from admire_jax.bo import Optimizer, OptimizerConfig, Pool
+from admire_jax.bo.config import MapFitConfig
 
 DOMAINS = ["a", "b", "c"]
 RUNGS = {"small": 0.01, "big": 1.0}
@@ -197,7 +198,8 @@ def test_the_initial_design_sketches_the_cheapest_rung_for_about_one_target_run(
         assert p.fidelity == "xs" and math.isnan(p.acquisition)
         opt.tell(p.mixture, p.fidelity, float(np.sum(p.mixture**2)))
     assert len({tuple(o["mixture"]) for o in opt.observations}) == 5
-    (p,) = opt.ask()
+    W = np.random.default_rng(0).dirichlet(np.ones(4), size=3)
+    (p,) = opt.ask(pool=Pool(W, ["xs"] * 3))
     assert math.isfinite(p.acquisition)  # the acquisition chooses from the sixth run on
 
     with pytest.raises(ValueError, match="initial_design_cost must be a number >= 0"):
@@ -208,13 +210,14 @@ def test_in_pool_mode_the_initial_design_takes_cheapest_rows_while_the_pool_has_
     rng = np.random.default_rng(0)
     W = rng.dirichlet(np.ones(3), size=12)
     labels = ["big"] * 6 + ["small"] * 6
-    opt = Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=OptimizerConfig(**FAST, initial_design_cost=1.0))
+    quick = OptimizerConfig(**FAST, initial_design_cost=1.0, map_fit=MapFitConfig(num_restarts=0, max_iters=20))
+    opt = Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=quick)
     assert opt.initial_runs() == 4
     for _ in range(4):
         (p,) = opt.ask(pool=Pool(W, labels))
         assert p.fidelity == "small" and labels[p.index] == "small" and math.isnan(p.acquisition)
         opt.tell(p.mixture, p.fidelity, objective(p.mixture, p.fidelity))
-    fresh = Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=OptimizerConfig(**FAST, initial_design_cost=1.0))
+    fresh = Optimizer(DOMAINS, RUNGS, target="big", seed=1, config=quick)
     fresh.tell(W[0], "small", objective(W[0], "small"))
     (p,) = fresh.ask(pool=Pool(W[:6], labels[:6]))  # no cheap rows left to sketch with: the acquisition
     assert p.fidelity == "big" and math.isfinite(p.acquisition)
