@@ -66,10 +66,8 @@ def config_from_dict(data: Mapping, kernel: KernelFactory | None = None) -> Opti
         map_fit=MapFitConfig(**data["map_fit"]),
         nuts_fit=NutsFitConfig(**data["nuts_fit"]),
     )
-    flat = {
-        f.name: data[f.name] for f in dataclasses.fields(OptimizerConfig) if f.name not in nested and f.name in data
-    }
-    flat.setdefault("initial_design_cost", 0.0)  # saved before it existed: one random run began the search
+    data = {"initial_design_cost": 0.0, **data}  # saved before it existed: one random run began the search
+    flat = {f.name: data[f.name] for f in dataclasses.fields(OptimizerConfig) if f.name not in nested}
     return OptimizerConfig(**dict(flat, kernel=factory(data["kernel"]), **nested))
 
 
