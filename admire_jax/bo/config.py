@@ -14,7 +14,7 @@ from admire_jax.bo.refit import RefitPolicy
 
 MODELS = ("linear_truncated", "ar1", "ar1_star")  # the fidelity models; 'auto' chooses among them
 FITS = ("map", "nuts")
-ACQUISITIONS = ("mf_mes", "mes", "gibbon", "logei", "ucb")
+ACQUISITIONS = ("mf_mes", "mf_kg", "mes", "gibbon", "logei", "ucb")
 MAX_VALUE_SAMPLERS = ("gumbel", "thompson")
 FIDELITY_MAPS = ("log_cost", "linear_cost", "rank")
 STANDARDIZE = ("within_rung", "pooled")
@@ -171,8 +171,8 @@ class OptimizerConfig:
     `model_switch_margin` nats (see `model_choice`). A candidate is a model name, or a pair
     (name, rho_prior) of an AR1 model with its own prior on the factors (see `ModelConfig`);
     kernel: mixture-kernel factory
-    `num_dims -> Kernel`; fit: 'map' | 'nuts'; acquisition: 'mf_mes' | 'mes' | 'gibbon' | 'logei' |
-    'ucb', with `num_max_values` max-value samples drawn by `max_value_sampler`; q: proposals per
+    `num_dims -> Kernel`; fit: 'map' | 'nuts'; acquisition: 'mf_mes' | 'mf_kg' | 'mes' | 'gibbon' |
+    'logei' | 'ucb', with `num_max_values` max-value samples drawn by `max_value_sampler`; q: proposals per
     ask; continuous proposals score `raw_samples` random mixtures per rung and refine the best
     `num_restarts` of them for `refine_steps` steps; fidelity_map: rung -> fidelity coordinate.
     initial_design_cost: before the acquisition chooses, random runs at the cheapest rung costing

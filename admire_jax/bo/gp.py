@@ -189,3 +189,10 @@ def predict_joint(post: Posterior, Xs_MxF: jax.Array) -> tuple[jax.Array, jax.Ar
     Ks, V = _cross(post, Xs_MxF)
     mean = post.params.mean_at(Xs_MxF) + Ks.T @ post.alpha
     return mean, post.params.kernel(Xs_MxF) - V.T @ V
+
+
+def posterior_covariance(post: Posterior, Xa_AxF: jax.Array, Xb_BxF: jax.Array) -> jax.Array:
+    """Posterior covariance [A, B] of the latent function between two sets of inputs."""
+    _, Va = _cross(post, Xa_AxF)
+    _, Vb = _cross(post, Xb_BxF)
+    return post.params.kernel(Xa_AxF, Xb_BxF) - Va.T @ Vb

@@ -17,7 +17,15 @@ from admire_jax.bo import acquisition as acq
 from admire_jax.bo.cost import cost_weighted, log_cost_weighted
 from admire_jax.bo.data import Candidates, TargetRung, TrainingData, mixtures_of, rung_of
 from admire_jax.bo.fidelity import split
-from admire_jax.bo.gp import GPParams, Posterior, condition, predict, predict_joint, predict_pair
+from admire_jax.bo.gp import (
+    GPParams,
+    Posterior,
+    condition,
+    posterior_covariance,
+    predict,
+    predict_joint,
+    predict_pair,
+)
 from admire_jax.bo.params import child, module
 
 NEG = -1e30
@@ -25,8 +33,8 @@ NEG = -1e30
 
 @dataclasses.dataclass(frozen=True)
 class AcquisitionConfig:
-    """kind: 'mf_mes' | 'mes' | 'gibbon' | 'logei' | 'ucb' (or 'mean': the posterior mean at the
-    target, for recommendations); max values by 'gumbel' | 'thompson'."""
+    """kind: 'mf_mes' | 'mf_kg' | 'mes' | 'gibbon' | 'logei' | 'ucb' (or 'mean': the posterior mean
+    at the target, for recommendations); max values by 'gumbel' | 'thompson'."""
 
     kind: str = "mf_mes"
     max_value_sampler: str = "gumbel"
@@ -41,11 +49,16 @@ class AcquisitionConfig:
 
 @module
 class Context:
-    """One hyperparameter sample's conditioned GP, max-value samples and incumbent."""
+    """One hyperparameter sample's conditioned GP, max-value samples and incumbent, and the target
+    choices (the candidates at the target rung: inputs, which count, posterior means) over which
+    the knowledge gradient values an observation."""
 
     post: Posterior = child()
     fstar: jax.Array = child()
     best: jax.Array = child()
+    choices: jax.Array = child()
+    choice_valid: jax.Array = child()
+    choice_mean: jax.Array = child()
 
 
 def with_fidelity(W_MxD: jax.Array, s: jax.Array, r: jax.Array) -> jax.Array:
@@ -76,19 +89,31 @@ def _one_context(
     observed_mean, _ = predict(post, at_target(X, target))
     best = jnp.max(jnp.where(data.observed, observed_mean, NEG))
     Xct, cand_mask = at_target(candidates.inputs, target), candidates.valid
+    mean_c, var_c = predict(post, Xct)
     if cfg.max_value_sampler == "thompson":
-        mean_c, var_c = predict(post, Xct)
         top = jnp.argsort(jnp.where(cand_mask, -(mean_c + 2.0 * jnp.sqrt(var_c)), jnp.inf))[: cfg.thompson_candidates]
         mean_j, cov_j = predict_joint(post, Xct[top])
         mean_j = jnp.where(cand_mask[top], mean_j, NEG)
         cov_j = jnp.where(cand_mask[top][:, None] & cand_mask[top][None, :], cov_j, jnp.eye(top.shape[0]))
         fstar = acq.thompson_max_values(mean_j, cov_j, key, cfg.num_max_values)
     elif cfg.max_value_sampler == "gumbel":
-        mean_c, var_c = predict(post, Xct)
         fstar = acq.gumbel_max_values(jnp.where(cand_mask, mean_c, NEG), jnp.sqrt(var_c), key, cfg.num_max_values)
     else:
         raise ValueError(f"unknown max-value sampler {cfg.max_value_sampler!r}; use 'gumbel' or 'thompson'")
-    return Context(post, fstar, best)
+    return Context(post, fstar, best, Xct, cand_mask, mean_c)
+
+
+def _knowledge_gradient(ctx: Context, X, Xt) -> jax.Array:
+    """How much a run at each row is expected to raise the best posterior mean at the target, over
+    the context's choices and the row's own mixture at the target (see `acq.knowledge_gradient`)."""
+    post = ctx.post
+    _, mean_t, var_a, _, cov_at = predict_pair(post, X, Xt)
+    sd_y = jnp.sqrt(var_a + post.params.noise_at(X))
+    cov_CxM = jnp.where(ctx.choice_valid[:, None], posterior_covariance(post, ctx.choices, X), 0.0)
+    mean_C = jnp.where(ctx.choice_valid, ctx.choice_mean, NEG)
+    means = jnp.concatenate([jnp.broadcast_to(mean_C[:, None], cov_CxM.shape), mean_t[None]])
+    slopes = jnp.concatenate([cov_CxM, cov_at[None]]) / sd_y
+    return acq.knowledge_gradient(means, slopes)
 
 
 @partial(jax.jit, static_argnames=("cfg", "has_fantasies"))
@@ -121,13 +146,15 @@ def _values_one(ctx: Context, X, target: TargetRung, cost_M, cfg: AcquisitionCon
         if cfg.kind == "ucb":
             return cost_weighted(acq.ucb(mean, std, cfg.ucb_beta), cost_M)
         return cost_weighted(acq.mes_gain(mean, std, ctx.fstar), cost_M)
+    if cfg.kind == "mf_kg":
+        return cost_weighted(_knowledge_gradient(ctx, X, Xt), cost_M)
     mean_a, mean_t, var_a, var_t, cov = predict_pair(ctx.post, X, Xt)
     if cfg.kind == "mf_mes":  # what a run returns is noisy: its information is that of y_a, not f_a
         gain = acq.mf_mes_gain(mean_a, var_a + ctx.post.params.noise_at(X), mean_t, var_t, cov, ctx.fstar)
     elif cfg.kind == "gibbon":
         gain = acq.gibbon_gain(mean_a, var_a, ctx.post.params.noise_at(X), mean_t, var_t, cov, ctx.fstar)
     else:
-        raise ValueError(f"unknown acquisition {cfg.kind!r}; use 'mf_mes', 'mes', 'gibbon', 'logei' or 'ucb'")
+        raise ValueError(f"unknown acquisition {cfg.kind!r}; use 'mf_mes', 'mf_kg', 'mes', 'gibbon', 'logei' or 'ucb'")
     return cost_weighted(gain, cost_M)
 
 

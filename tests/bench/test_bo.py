@@ -137,7 +137,7 @@ def test_mfbo_nuts_averages_over_hyperparameter_samples(table):
     policies = []
 
     nuts = NutsFitConfig(num_warmup=20, num_samples=20, num_hyper_samples=4)
-    config = BOPolicyConfig(optimizer=OptimizerConfig(nuts_fit=nuts))
+    config = BOPolicyConfig(optimizer=OptimizerConfig(model="ar1", nuts_fit=nuts))  # one model: one NUTS compile
 
     def factory(t, rng):
         policies.append(make_mfbo_nuts(t, rng, config))

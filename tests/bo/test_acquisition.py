@@ -1,4 +1,5 @@
-"""Acquisitions: hand-computed EI, information gains against Monte Carlo, gradients, cost rule."""
+"""Acquisitions: hand-computed EI, information gains against Monte Carlo, the knowledge gradient
+against its closed form, gradients, cost rule."""
 
 import math
 
@@ -99,6 +100,32 @@ def test_gibbon_is_a_lower_bound_on_the_information_gain():
             assert 0 < g <= mc + 2e-3
 
 
+def test_knowledge_gradient_matches_closed_form_and_monte_carlo():
+    with x64():
+        # two choices: E[max(a1 + b1 Z, a2 + b2 Z)] - max(a) = |b1 - b2| f(-|a1 - a2| / |b1 - b2|),
+        # f(z) = phi(z) + z Phi(z)
+        a, b = np.array([0.3, -0.2]), np.array([0.1, 0.9])
+        c = abs(a[0] - a[1]) / abs(b[0] - b[1])
+        closed = abs(b[0] - b[1]) * (norm.pdf(-c) + (-c) * norm.cdf(-c))
+        got = float(acq.knowledge_gradient(jnp.asarray(a)[:, None], jnp.asarray(b)[:, None])[0])
+        assert got == pytest.approx(closed, rel=1e-10)
+        # many choices, against Monte Carlo; a padded choice changes nothing
+        rng = np.random.default_rng(0)
+        means, slopes = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+        z = rng.normal(size=400_000)
+        mc = (means[:, :, None] + slopes[:, :, None] * z).max(0).mean(-1) - means.max(0)
+        got = np.asarray(acq.knowledge_gradient(jnp.asarray(means), jnp.asarray(slopes)))
+        np.testing.assert_allclose(got, mc, rtol=2e-2)
+        padded = acq.knowledge_gradient(
+            jnp.concatenate([jnp.asarray(means), jnp.full((1, 3), -1e30)]),
+            jnp.concatenate([jnp.asarray(slopes), jnp.zeros((1, 3))]),
+        )
+        np.testing.assert_allclose(np.asarray(padded), got, rtol=1e-12)
+        # an observation that moves no choice, or moves all alike, is worth nothing
+        flat = acq.knowledge_gradient(jnp.asarray(means), jnp.ones((6, 3)) * 0.7)
+        np.testing.assert_allclose(np.asarray(flat), 0.0, atol=1e-12)
+
+
 def test_acquisition_gradients():
     with x64():
         f = jnp.asarray([0.9, 1.4])
@@ -106,6 +133,8 @@ def test_acquisition_gradients():
         check_grads(jax.jit(lambda *a: acq.mf_mes_gain(*a, f)), args, order=1, modes=["rev"])
         check_grads(jax.jit(lambda m, v: acq.mes_gain(m, jnp.sqrt(v), f)), (args[0], args[1]), order=1, modes=["rev"])
         check_grads(jax.jit(lambda m, s: acq.log_ei(m, s, jnp.asarray(0.7))), (args[0], args[1]), order=2)
+        means = jnp.asarray([[0.3], [-0.2], [0.1]])
+        check_grads(jax.jit(lambda s: acq.knowledge_gradient(means, s)), (jnp.asarray([[0.1], [0.9], [-0.4]]),), 1)
         check_grads(
             jax.jit(lambda *a: acq.gibbon_gain(a[0], a[1], jnp.asarray([0.1]), a[2], a[3], a[4], f)),
             args,

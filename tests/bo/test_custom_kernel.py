@@ -80,7 +80,10 @@ def test_ar1_model_with_gibbon_and_thompson_max_values_in_pool_mode():
 def test_nuts_fit_averages_the_acquisition_over_samples():
     nuts = NutsFitConfig(num_warmup=60, num_samples=20, num_hyper_samples=4, max_tree_depth=4)
     opt = Optimizer(
-        ["a", "b", "c"], {"small": 0.01, "big": 1.0}, target="big", config=OptimizerConfig(fit="nuts", nuts_fit=nuts)
+        ["a", "b", "c"],
+        {"small": 0.01, "big": 1.0},
+        target="big",
+        config=OptimizerConfig(model="ar1", fit="nuts", nuts_fit=nuts),  # one model: one NUTS compile
     )
     _tell_some(opt)
     W = np.random.default_rng(1).dirichlet(np.ones(3), 10)
