@@ -191,8 +191,13 @@ def predict_joint(post: Posterior, Xs_MxF: jax.Array) -> tuple[jax.Array, jax.Ar
     return mean, post.params.kernel(Xs_MxF) - V.T @ V
 
 
-def posterior_covariance(post: Posterior, Xa_AxF: jax.Array, Xb_BxF: jax.Array) -> jax.Array:
-    """Posterior covariance [A, B] of the latent function between two sets of inputs."""
-    _, Va = _cross(post, Xa_AxF)
-    _, Vb = _cross(post, Xb_BxF)
-    return post.params.kernel(Xa_AxF, Xb_BxF) - Va.T @ Vb
+def whitened_cross(post: Posterior, Xs_MxF: jax.Array) -> jax.Array:
+    """L^-1 K(X, Xs) [N, M], padded training rows zero: with it the posterior covariance of Xs with
+    any other inputs costs no further solve against the training rows (`posterior_covariance`)."""
+    return _cross(post, Xs_MxF)[1]
+
+
+def posterior_covariance(post: Posterior, Xa_AxF: jax.Array, Va_NxA: jax.Array, Xb_BxF: jax.Array) -> jax.Array:
+    """Posterior covariance [A, B] of the latent function between Xa, whose `whitened_cross` Va is
+    computed once and reused, and Xb."""
+    return post.params.kernel(Xa_AxF, Xb_BxF) - Va_NxA.T @ whitened_cross(post, Xb_BxF)

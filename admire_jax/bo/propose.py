@@ -25,6 +25,7 @@ from admire_jax.bo.gp import (
     predict,
     predict_joint,
     predict_pair,
+    whitened_cross,
 )
 from admire_jax.bo.params import child, module
 
@@ -50,8 +51,9 @@ class AcquisitionConfig:
 @module
 class Context:
     """One hyperparameter sample's conditioned GP, max-value samples and incumbent, and the target
-    choices (the candidates at the target rung: inputs, which count, posterior means) over which
-    the knowledge gradient values an observation."""
+    choices (the candidates at the target rung: inputs, which count, posterior means, and for
+    'mf_kg' their `whitened_cross`, else an empty [N, 0]) over which the knowledge gradient values
+    an observation."""
 
     post: Posterior = child()
     fstar: jax.Array = child()
@@ -59,6 +61,7 @@ class Context:
     choices: jax.Array = child()
     choice_valid: jax.Array = child()
     choice_mean: jax.Array = child()
+    choice_cross: jax.Array = child()
 
 
 def with_fidelity(W_MxD: jax.Array, s: jax.Array, r: jax.Array) -> jax.Array:
@@ -100,7 +103,9 @@ def _one_context(
         fstar = acq.gumbel_max_values(jnp.where(cand_mask, mean_c, NEG), jnp.sqrt(var_c), key, cfg.num_max_values)
     else:
         raise ValueError(f"unknown max-value sampler {cfg.max_value_sampler!r}; use 'gumbel' or 'thompson'")
-    return Context(post, fstar, best, Xct, cand_mask, mean_c)
+    # the choices' solve against the training rows, once per context rather than per evaluation
+    cross = whitened_cross(post, Xct) if cfg.kind == "mf_kg" else jnp.zeros((X.shape[0], 0), X.dtype)
+    return Context(post, fstar, best, Xct, cand_mask, mean_c, cross)
 
 
 def _knowledge_gradient(ctx: Context, X, Xt) -> jax.Array:
@@ -109,7 +114,7 @@ def _knowledge_gradient(ctx: Context, X, Xt) -> jax.Array:
     post = ctx.post
     _, mean_t, var_a, _, cov_at = predict_pair(post, X, Xt)
     sd_y = jnp.sqrt(var_a + post.params.noise_at(X))
-    cov_CxM = jnp.where(ctx.choice_valid[:, None], posterior_covariance(post, ctx.choices, X), 0.0)
+    cov_CxM = jnp.where(ctx.choice_valid[:, None], posterior_covariance(post, ctx.choices, ctx.choice_cross, X), 0.0)
     mean_C = jnp.where(ctx.choice_valid, ctx.choice_mean, NEG)
     means = jnp.concatenate([jnp.broadcast_to(mean_C[:, None], cov_CxM.shape), mean_t[None]])
     slopes = jnp.concatenate([cov_CxM, cov_at[None]]) / sd_y
